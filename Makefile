@@ -1,0 +1,55 @@
+# Velocimex: `make demo` installs everything and runs the main job; `make test` runs the suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VX := $(VENV)/bin/velocimex
+OUT := out
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-fast bench soak synth lint format clean system-deps
+
+# Debian packages the tests use (tshark for the MoldUDP64 dissector, nft/ip for the
+# network-namespace fault tests). Installed only when missing and only as root.
+system-deps:
+	@if ! command -v tshark >/dev/null || ! command -v nft >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q tshark nftables iproute2; \
+	  else echo "system-deps: not root, skipping apt-get (tests needing tshark/nft will skip)"; fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: system-deps $(STAMP)
+
+demo: install
+	mkdir -p $(OUT)
+	$(VX) generate --symbols 8 --messages 1000000 --seed 1 --out $(OUT)/demo.pcap
+	$(VX) replay $(OUT)/demo.pcap --engine sw --out $(OUT)/demo_bbo.csv
+	head -5 $(OUT)/demo_bbo.csv
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: install
+	mkdir -p results
+	$(PY) -m velocimex.bench_suite --out results
+
+synth: install
+	$(PY) -m velocimex.synth --out results
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(OUT) results hw/sim/*/sim_build
