@@ -270,6 +270,15 @@ for _t, _st in _STRUCTS.items():
 MAX_TIMESTAMP = (1 << 48) - 1
 
 
+def _text_bytes(name: str, value: str) -> bytes:
+    # latin-1, the inverse of decode(): any wire byte decodes to one char and re-encodes to
+    # the same byte, so decode -> encode round-trips even non-ASCII bytes of a corrupt feed.
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise ItchError(f"{name}={value!r} has a character outside one byte") from exc
+
+
 def encode(msg_type: str, **fields: Any) -> bytes:
     """Encode one message; missing fields default to zero / spaces.
 
@@ -291,12 +300,12 @@ def encode(msg_type: str, **fields: Any) -> bytes:
                 raise ItchError(f"timestamp {ts} does not fit 48 bits")
             values += [ts >> 32, ts & 0xFFFFFFFF]
         elif f.kind.startswith("a"):
-            raw = v.encode("ascii") if isinstance(v, str) else (v or b"")
+            raw = _text_bytes(f.name, v) if isinstance(v, str) else (v or b"")
             if len(raw) > f.size:
                 raise ItchError(f"{f.name}={v!r} longer than {f.size} bytes")
             values.append(raw.ljust(f.size, b" "))
         elif f.kind == "c":
-            raw = v.encode("ascii") if isinstance(v, str) else (v or b" ")
+            raw = _text_bytes(f.name, v) if isinstance(v, str) else (v or b" ")
             if len(raw) != 1:
                 raise ItchError(f"{f.name}={v!r} is not one character")
             values.append(raw)
