@@ -1,0 +1,315 @@
+"""The order manager: order lifecycle, positions, and the durable journal they are rebuilt from.
+
+Write-ahead: an event is validated against a copy of the order, journaled (fsync), and only
+then applied, so the journal is the truth and replaying it on start rebuilds the same orders
+and positions. Venue reports carry the venue's sequence number; after a restart the session
+resumes from ``next_venue_sequence`` and anything already journaled (by sequence number or by
+execution id) is dropped and counted, so a replay can never count a fill twice.
+
+The order manager never talks to a venue: new orders and cancels go to the gateway (the risk
+manager), which is the only holder of a venue session.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from velocimex.control.journal import Journal
+from velocimex.control.order_state import IllegalTransition, OrderRecord, apply_event
+from velocimex.domain import (
+    VENUE_REPORT_TYPES,
+    Account,
+    Order,
+    OrderCancelRequested,
+    OrderEvent,
+    OrderFilled,
+    OrderFillReported,
+    OrderPartiallyFilled,
+    OrderRejected,
+    OrderSubmitted,
+    OrderType,
+    Position,
+    Side,
+    event_from_dict,
+    event_to_dict,
+)
+
+EventListener = Callable[[OrderEvent], None]
+
+
+class OrderError(ValueError):
+    """A request the order manager refuses (unknown order, duplicate id, order not open)."""
+
+
+@dataclass(frozen=True)
+class RiskDecision:
+    approved: bool
+    reason: str
+    order: Order  # as it will be sent: a market order comes back priced
+    approval: Any = None  # a control.venue.RiskApproval when approved
+
+
+class OrderGateway(Protocol):
+    """The risk manager as the order manager sees it: the only way out to a venue."""
+
+    def check_order(self, order: Order, book: OrderBookView) -> RiskDecision: ...
+
+    def transmit_order(self, decision: RiskDecision) -> None: ...
+
+    def transmit_cancel(self, order: Order) -> None: ...
+
+
+class OrderBookView(Protocol):
+    """Read access to our own orders and positions (what pre-trade checks need)."""
+
+    def position(self, symbol: str) -> Position: ...
+
+    def open_records(self) -> list[OrderRecord]: ...
+
+    def has_order(self, client_order_id: str) -> bool: ...
+
+    def account(self) -> Account: ...
+
+
+class OrderManager:
+    def __init__(
+        self,
+        journal: Journal,
+        gateway: OrderGateway | None = None,
+        *,
+        account_id: str = "default",
+        clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.journal = journal
+        self.gateway = gateway
+        self.account_id = account_id
+        self.clock_ns = clock_ns
+        self._lock = threading.RLock()
+        self._records: dict[str, OrderRecord] = {}
+        self._positions: dict[str, Position] = {}
+        self._execution_ids: set[str] = set()
+        self._listeners: list[EventListener] = []
+        self.last_venue_sequence = 0
+        self.anomalies: Counter[str] = Counter()
+        self.last_anomaly = ""
+        self._ids = itertools.count(1)
+        self._replay()
+
+    # ------------------------------------------------------------------ wiring
+    def attach_gateway(self, gateway: OrderGateway) -> None:
+        self.gateway = gateway
+
+    def subscribe(self, listener: EventListener) -> None:
+        self._listeners.append(listener)
+
+    @property
+    def next_venue_sequence(self) -> int:
+        """The first venue sequence number not yet journaled: where a session resumes."""
+        return self.last_venue_sequence + 1
+
+    # ------------------------------------------------------------------ views
+    def position(self, symbol: str) -> Position:
+        with self._lock:
+            return self._positions.get(symbol) or Position(symbol)
+
+    def positions(self) -> dict[str, Position]:
+        with self._lock:
+            return dict(self._positions)
+
+    def account(self) -> Account:
+        return Account(self.account_id, self.positions())
+
+    def has_order(self, client_order_id: str) -> bool:
+        with self._lock:
+            return client_order_id in self._records
+
+    def get(self, client_order_id: str) -> OrderRecord:
+        with self._lock:
+            try:
+                return copy.deepcopy(self._records[client_order_id])
+            except KeyError:
+                raise OrderError(f"unknown order {client_order_id!r}") from None
+
+    def records(self) -> list[OrderRecord]:
+        with self._lock:
+            return [copy.deepcopy(r) for r in self._records.values()]
+
+    def open_records(self) -> list[OrderRecord]:
+        with self._lock:
+            return [copy.deepcopy(r) for r in self._records.values() if r.state.is_open]
+
+    # ------------------------------------------------------------------ commands
+    def new_client_order_id(self) -> str:
+        with self._lock:
+            while True:
+                cid = f"VX{next(self._ids):010d}"
+                if cid not in self._records:
+                    return cid
+
+    def submit(
+        self,
+        symbol: str,
+        side: Side,
+        quantity: int,
+        *,
+        order_type: OrderType = OrderType.LIMIT,
+        price: int | None = None,
+        strategy_id: str = "manual",
+        client_order_id: str | None = None,
+    ) -> OrderRecord:
+        """Create an order, pass it through risk, journal it, and hand it to the venue.
+
+        A risk rejection is a normal outcome (the order ends REJECTED with the reason); bad
+        arguments raise ``ValueError``/:class:`OrderError`.
+        """
+        if self.gateway is None:
+            raise OrderError("no order gateway attached")
+        with self._lock:
+            cid = client_order_id or self.new_client_order_id()
+            if cid in self._records:
+                raise OrderError(f"duplicate client order id {cid!r}")
+            order = Order(
+                client_order_id=cid,
+                symbol=symbol,
+                side=side,
+                quantity=quantity,
+                order_type=order_type,
+                price=price,
+                strategy_id=strategy_id,
+                account_id=self.account_id,
+                created_ns=self.clock_ns(),
+            )
+            decision = self.gateway.check_order(order, self)
+            self._commit(OrderSubmitted(cid, order.created_ns, order=decision.order))
+            if not decision.approved:
+                self._commit(
+                    OrderRejected(cid, self.clock_ns(), reason=decision.reason, by_risk=True)
+                )
+                return copy.deepcopy(self._records[cid])
+            try:
+                self.gateway.transmit_order(decision)
+            except Exception as exc:  # the venue or risk refused at the last moment
+                self._commit(
+                    OrderRejected(cid, self.clock_ns(), reason=f"not sent: {exc}", by_risk=True)
+                )
+            return copy.deepcopy(self._records[cid])
+
+    def cancel(self, client_order_id: str, reason: str = "") -> OrderRecord:
+        if self.gateway is None:
+            raise OrderError("no order gateway attached")
+        with self._lock:
+            record = self._records.get(client_order_id)
+            if record is None:
+                raise OrderError(f"unknown order {client_order_id!r}")
+            if record.state.is_terminal:
+                raise OrderError(f"order {client_order_id} is {record.state}, nothing to cancel")
+            if record.state.value == "cancel_pending":
+                return copy.deepcopy(record)  # already asked; asking twice only adds traffic
+            self._commit(OrderCancelRequested(client_order_id, self.clock_ns(), reason=reason))
+            self.gateway.transmit_cancel(record.order)
+            return copy.deepcopy(record)
+
+    def cancel_all(self, reason: str = "") -> list[str]:
+        with self._lock:
+            targets = [
+                cid
+                for cid, r in self._records.items()
+                if r.state.is_open and r.state.value != "cancel_pending"
+            ]
+            for cid in targets:
+                self.cancel(cid, reason)
+            return targets
+
+    # ------------------------------------------------------------------ venue reports
+    def on_venue_report(self, event: OrderEvent) -> list[OrderEvent]:
+        """Apply one venue report. Duplicates and anomalies are counted, never raised."""
+        if not isinstance(event, VENUE_REPORT_TYPES):
+            self._anomaly("not_a_venue_report", f"{type(event).__name__}")
+            return []
+        with self._lock:
+            seq = getattr(event, "venue_seq", None)
+            if seq is not None and seq <= self.last_venue_sequence:
+                self._anomaly("duplicate_sequence", f"venue seq {seq} already journaled")
+                return []
+            if isinstance(event, OrderFillReported) and event.fill is not None:
+                if event.fill.execution_id in self._execution_ids:
+                    self._anomaly("duplicate_execution", event.fill.execution_id)
+                    if seq is not None:
+                        self._journal_sequence(seq)
+                    return []
+            if event.client_order_id not in self._records:
+                self._anomaly("unknown_order", event.client_order_id)
+                if seq is not None:
+                    self._journal_sequence(seq)
+                return []
+            try:
+                return self._commit(event)
+            except IllegalTransition as exc:
+                self._anomaly("illegal_transition", str(exc))
+                if seq is not None:
+                    self._journal_sequence(seq)
+                return []
+
+    # ------------------------------------------------------------------ internals
+    def _anomaly(self, kind: str, detail: str) -> None:
+        self.anomalies[kind] += 1
+        self.last_anomaly = f"{kind}: {detail}"
+
+    def _journal_sequence(self, seq: int) -> None:
+        # A dropped report still consumes its sequence number, or a restart would replay it.
+        self.journal.append({"type": "venue_seq", "seq": seq})
+        self.last_venue_sequence = max(self.last_venue_sequence, seq)
+
+    def _commit(self, event: OrderEvent, *, write: bool = True) -> list[OrderEvent]:
+        if isinstance(event, OrderSubmitted):
+            staged = OrderRecord(event.order)
+        else:
+            current = self._records[event.client_order_id]
+            staged = copy.deepcopy(current)
+        produced = [event] if isinstance(event, OrderSubmitted) else apply_event(staged, event)
+        if write:
+            self.journal.append({"type": "event", "event": event_to_dict(event)})
+        self._records[event.client_order_id] = staged
+        seq = getattr(event, "venue_seq", None)
+        if seq is not None:
+            self.last_venue_sequence = max(self.last_venue_sequence, seq)
+        for out in produced:
+            fill = getattr(out, "fill", None)
+            if isinstance(out, OrderPartiallyFilled | OrderFilled) and fill is not None:
+                self._execution_ids.add(fill.execution_id)
+                self._positions[fill.symbol] = self.position(fill.symbol).apply(fill)
+        if write:
+            for out in produced:
+                for listener in self._listeners:
+                    listener(out)
+        return produced
+
+    def _replay(self) -> None:
+        for body in self.journal.records():
+            kind = body.get("type")
+            if kind == "venue_seq":
+                self.last_venue_sequence = max(self.last_venue_sequence, int(body["seq"]))
+            elif kind == "event":
+                event = event_from_dict(body["event"])
+                try:
+                    self._commit(event, write=False)
+                except (IllegalTransition, KeyError) as exc:
+                    # Only validated events are journaled, so this means a foreign edit.
+                    self._anomaly("replay_inconsistent", str(exc))
+        # Continue the id sequence after the highest id we issued.
+        issued = [
+            int(cid[2:]) for cid in self._records if cid.startswith("VX") and cid[2:].isdigit()
+        ]
+        self._ids = itertools.count(max(issued, default=0) + 1)
+
+
+def replay_reports(manager: OrderManager, reports: Iterable[OrderEvent]) -> int:
+    """Feed a venue's replayed reports; return how many changed state."""
+    return sum(1 for r in reports if manager.on_venue_report(r))

@@ -1,0 +1,471 @@
+"""The risk manager: SEC 15c3-5 style market-access controls on the only path to the venue.
+
+It owns the venue session (and the approval authority the session is bound to), so every new
+order and every cancel passes through here. Pre-trade checks run in a fixed order and the first
+failure is the reason. Circuit breakers (loss limit, venue reject rate) move the trading state
+and stay tripped until a risk officer resets them; stale or gapped market data blocks new orders
+in that instrument for as long as it lasts, and a market order is never priced from it. Every
+decision, limit change and state change is appended to the audit log, and the trading state,
+kill switch and limits are restored from that log on start.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from velocimex.control.journal import Journal
+from velocimex.control.order_manager import OrderBookView, RiskDecision
+from velocimex.control.venue import ApprovalAuthority, Venue
+from velocimex.domain import (
+    MAX_ITCH_PRICE,
+    BookTop,
+    Instrument,
+    Order,
+    OrderEvent,
+    OrderFilled,
+    OrderPartiallyFilled,
+    OrderRejected,
+    OrderType,
+    Side,
+    TradingState,
+)
+
+SECOND_NS = 1_000_000_000
+
+
+class RiskLimits(BaseModel):
+    """Limits of one account. Prices and notionals in ITCH units (1/10000 dollar)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_order_quantity: int = Field(10_000, ge=1, description="shares per order")
+    max_order_notional: int = Field(
+        1_000_000 * 10_000, ge=1, description="price * shares per order, ITCH units"
+    )
+    price_collar_bps: int = Field(
+        500, ge=0, le=100_000, description="how far through the opposite best a limit may go"
+    )
+    max_position: int = Field(50_000, ge=0, description="absolute shares per instrument")
+    max_gross_exposure: int = Field(
+        5_000_000 * 10_000, ge=0, description="sum of |positions| and open orders, ITCH units"
+    )
+    max_open_orders: int = Field(200, ge=0)
+    max_messages_per_second: int = Field(500, ge=1, description="new orders + cancels")
+    duplicate_window_ms: int = Field(
+        0, ge=0, description="same strategy/symbol/side/price/qty inside this window is refused"
+    )
+    max_loss: int = Field(
+        100_000 * 10_000, ge=0, description="realised + unrealised loss that trips reducing-only"
+    )
+    max_reject_rate: float = Field(0.5, ge=0.0, le=1.0, description="venue rejects / orders")
+    reject_rate_min_orders: int = Field(20, ge=1, description="orders in window before judging")
+    reject_rate_window_s: int = Field(60, ge=1)
+    max_market_data_age_ms: int = Field(5_000, ge=1)
+
+
+@dataclass
+class _MarketView:
+    top: BookTop
+    received_ns: int
+
+
+@dataclass
+class BreakerStatus:
+    name: str
+    tripped: bool = False
+    reason: str = ""
+    tripped_ns: int = 0
+
+
+@dataclass
+class RiskCounters:
+    checked: int = 0
+    approved: int = 0
+    rejected: int = 0
+    cancels_sent: int = 0
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+
+
+class RiskManager:
+    def __init__(
+        self,
+        venue: Venue,
+        audit: Journal,
+        instruments: Iterable[Instrument],
+        limits: RiskLimits | None = None,
+        *,
+        clock_ns: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self._authority = ApprovalAuthority()
+        self._venue = venue
+        venue.bind_risk(self._authority)
+        self.audit = audit
+        self.clock_ns = clock_ns
+        self.limits = limits or RiskLimits()
+        self.instruments = {i.symbol: i for i in instruments}
+        self._by_locate = {i.locate: i.symbol for i in self.instruments.values()}
+        self.state = TradingState.ACTIVE
+        self.kill_switch = False
+        self.breakers = {
+            name: BreakerStatus(name) for name in ("loss_limit", "reject_rate", "kill_switch")
+        }
+        self.counters = RiskCounters()
+        self._market: dict[str, _MarketView] = {}
+        self._message_times: deque[int] = deque()
+        self._recent: dict[tuple[str, str, Side, int | None, int], int] = {}
+        self._sent_times: deque[int] = deque()
+        self._venue_reject_times: deque[int] = deque()
+        self._book: OrderBookView | None = None
+        self._cancel_all: Callable[[str], object] | None = None
+        self._lock = threading.RLock()
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._restore()
+
+    # ------------------------------------------------------------------ wiring
+    def attach_order_book(
+        self, book: OrderBookView, cancel_all: Callable[[str], object] | None = None
+    ) -> None:
+        """The order manager's view (positions, open orders) and its cancel-all."""
+        self._book = book
+        self._cancel_all = cancel_all
+
+    def subscribe(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        self._listeners.append(listener)
+
+    def connect_venue(self, next_sequence: int) -> None:
+        self._venue.connect(next_sequence)
+
+    @property
+    def venue_name(self) -> str:
+        return self._venue.name
+
+    # ------------------------------------------------------------------ market data
+    def on_book_top(self, top: BookTop) -> None:
+        symbol = self._by_locate.get(top.locate)
+        if symbol is None:
+            return
+        with self._lock:
+            self._market[symbol] = _MarketView(top, self.clock_ns())
+        self._check_loss()
+
+    def market_top(self, symbol: str) -> BookTop | None:
+        view = self._market.get(symbol)
+        return None if view is None else view.top
+
+    def market_data_problem(self, symbol: str) -> str | None:
+        """Why the market data of ``symbol`` cannot be trusted right now, or None."""
+        view = self._market.get(symbol)
+        if view is None:
+            return "no market data"
+        if view.top.has_sequence_gap:
+            return "sequence gap in market data"
+        age_ms = (self.clock_ns() - view.received_ns) // 1_000_000
+        if age_ms > self.limits.max_market_data_age_ms:
+            return f"market data {age_ms} ms old"
+        return None
+
+    def marks(self) -> dict[str, int | None]:
+        return {s: v.top.mark() for s, v in self._market.items()}
+
+    # ------------------------------------------------------------------ pre-trade
+    def check_order(self, order: Order, book: OrderBookView) -> RiskDecision:
+        with self._lock:
+            now = self.clock_ns()
+            self.counters.checked += 1
+            reason, priced = self._first_failure(order, book, now)
+            if reason is None:
+                self._message_times.append(now)
+                self._sent_times.append(now)
+                key = (order.strategy_id, order.symbol, order.side, order.price, order.quantity)
+                self._recent[key] = now
+                self.counters.approved += 1
+                approval = self._authority.mint(order.client_order_id, "new")
+                decision = RiskDecision(True, "", priced, approval)
+            else:
+                self.counters.rejected += 1
+                code = reason.split(":", 1)[0]
+                self.counters.reject_reasons[code] = self.counters.reject_reasons.get(code, 0) + 1
+                decision = RiskDecision(False, reason, priced)
+            self._audit(
+                "order_check",
+                client_order_id=order.client_order_id,
+                strategy_id=order.strategy_id,
+                symbol=order.symbol,
+                side=str(order.side),
+                quantity=order.quantity,
+                price=priced.price,
+                order_type=str(order.order_type),
+                approved=decision.approved,
+                reason=reason or "",
+            )
+            return decision
+
+    def _first_failure(
+        self, order: Order, book: OrderBookView, now: int
+    ) -> tuple[str | None, Order]:
+        lim = self.limits
+        if self.kill_switch:
+            return "kill_switch: trading killed", order
+        if self.state is TradingState.HALTED:
+            return "halted: trading state is halted", order
+        if order.symbol not in self.instruments:
+            return f"unknown_instrument: {order.symbol}", order
+        if order.quantity > lim.max_order_quantity:
+            return f"max_order_quantity: {order.quantity} > {lim.max_order_quantity}", order
+
+        window = lim.duplicate_window_ms * 1_000_000
+        if window:
+            key = (order.strategy_id, order.symbol, order.side, order.price, order.quantity)
+            last = self._recent.get(key)
+            if last is not None and now - last <= window:
+                return "duplicate_order: same order inside the duplicate window", order
+
+        problem = self.market_data_problem(order.symbol)
+        if problem is not None:
+            # Never price a market order, or judge a collar, from data we cannot trust.
+            return f"stale_market_data: {problem}", order
+        top = self._market[order.symbol].top
+        if order.order_type is OrderType.MARKET:
+            order, why = self._price_market_order(order, top)
+            if why:
+                return why, order
+        collar = self._collar_failure(order, top)
+        if collar:
+            return collar, order
+        assert order.price is not None
+        notional = order.price * order.quantity
+        if notional > lim.max_order_notional:
+            return f"max_order_notional: {notional} > {lim.max_order_notional}", order
+
+        position = book.position(order.symbol).quantity
+        open_records = book.open_records()
+        open_buy = sum(
+            r.leaves_quantity
+            for r in open_records
+            if r.order.symbol == order.symbol and r.order.side is Side.BUY
+        )
+        open_sell = sum(
+            r.leaves_quantity
+            for r in open_records
+            if r.order.symbol == order.symbol and r.order.side is Side.SELL
+        )
+        if self.state is TradingState.REDUCING_ONLY:
+            if order.side is Side.BUY and position + open_buy + order.quantity > 0:
+                return "reducing_only: order would not reduce the position", order
+            if order.side is Side.SELL and position - open_sell - order.quantity < 0:
+                return "reducing_only: order would not reduce the position", order
+        if order.side is Side.BUY:
+            worst = position + open_buy + order.quantity
+        else:
+            worst = position - open_sell - order.quantity
+        if abs(worst) > lim.max_position:
+            return f"max_position: worst case {worst} beyond {lim.max_position}", order
+
+        marks = self.marks()
+        gross = book.account().gross_exposure(marks)
+        gross += sum((r.order.price or 0) * r.leaves_quantity for r in open_records)
+        gross += notional
+        if gross > lim.max_gross_exposure:
+            return f"max_gross_exposure: {gross} > {lim.max_gross_exposure}", order
+
+        if len(open_records) >= lim.max_open_orders:
+            return f"max_open_orders: {len(open_records)} open", order
+
+        self._expire(self._message_times, now - SECOND_NS)
+        if len(self._message_times) >= lim.max_messages_per_second:
+            return f"throttle: {lim.max_messages_per_second} messages per second", order
+        return None, order
+
+    def _price_market_order(self, order: Order, top: BookTop) -> tuple[Order, str]:
+        # A market order goes out as an aggressive limit at the far edge of the collar, so it
+        # can sweep the book but never trade through the collar.
+        bps = self.limits.price_collar_bps
+        if order.side is Side.BUY:
+            if top.best_ask is None:
+                return order, "no_market: no offer to price a market buy"
+            price = min(MAX_ITCH_PRICE, top.best_ask * (10_000 + bps) // 10_000)
+        else:
+            if top.best_bid is None:
+                return order, "no_market: no bid to price a market sell"
+            price = max(1, -(-top.best_bid * (10_000 - bps) // 10_000))
+        return order.priced(price), ""
+
+    def _collar_failure(self, order: Order, top: BookTop) -> str:
+        bps = self.limits.price_collar_bps
+        assert order.price is not None
+        if order.side is Side.BUY:
+            reference = top.best_ask if top.best_ask is not None else top.best_bid
+            if reference is None:
+                return "no_market: empty book, cannot collar"
+            ceiling = reference * (10_000 + bps) // 10_000
+            if order.price > ceiling:
+                return f"price_collar: buy {order.price} above {ceiling}"
+        else:
+            reference = top.best_bid if top.best_bid is not None else top.best_ask
+            if reference is None:
+                return "no_market: empty book, cannot collar"
+            floor = -(-reference * (10_000 - bps) // 10_000)
+            if order.price < floor:
+                return f"price_collar: sell {order.price} below {floor}"
+        return ""
+
+    @staticmethod
+    def _expire(times: deque[int], horizon: int) -> None:
+        while times and times[0] < horizon:
+            times.popleft()
+
+    # ------------------------------------------------------------------ the wire
+    def transmit_order(self, decision: RiskDecision) -> None:
+        with self._lock:
+            if not decision.approved or decision.approval is None:
+                raise PermissionError("order was not approved")
+            if self.kill_switch or self.state is TradingState.HALTED:
+                # The state changed between check and send: the approval is void.
+                self._authority.void(decision.approval)
+                self._audit(
+                    "order_blocked", client_order_id=decision.order.client_order_id, reason="halted"
+                )
+                raise PermissionError("trading halted before the order was sent")
+            self._venue.send_order(decision.order, decision.approval)
+
+    def transmit_cancel(self, order: Order) -> None:
+        # Cancels reduce risk: they pass in every state and are never throttled away.
+        with self._lock:
+            self._message_times.append(self.clock_ns())
+            self.counters.cancels_sent += 1
+            self._audit("cancel_sent", client_order_id=order.client_order_id)
+            approval = self._authority.mint(order.client_order_id, "cancel")
+            self._venue.send_cancel(order, approval)
+
+    # ------------------------------------------------------------------ events
+    def on_order_event(self, event: OrderEvent) -> None:
+        """Listener on the order manager: feeds the reject-rate and loss breakers."""
+        if isinstance(event, OrderRejected) and not event.by_risk:
+            with self._lock:
+                now = self.clock_ns()
+                self._venue_reject_times.append(now)
+                self._check_reject_rate(now)
+        elif isinstance(event, OrderPartiallyFilled | OrderFilled):
+            self._check_loss()
+
+    def _check_reject_rate(self, now: int) -> None:
+        horizon = now - self.limits.reject_rate_window_s * SECOND_NS
+        self._expire(self._venue_reject_times, horizon)
+        self._expire(self._sent_times, horizon)
+        sent = len(self._sent_times)
+        rejects = len(self._venue_reject_times)
+        if (
+            sent >= self.limits.reject_rate_min_orders
+            and rejects / sent > self.limits.max_reject_rate
+        ):
+            self._trip(
+                "reject_rate", f"{rejects} venue rejects of {sent} orders", TradingState.HALTED
+            )
+
+    def pnl(self) -> tuple[Fraction, Fraction]:
+        if self._book is None:
+            return Fraction(0), Fraction(0)
+        account = self._book.account()
+        return account.realised_pnl(), account.unrealised_pnl(self.marks())
+
+    def _check_loss(self) -> None:
+        if self._book is None or self.breakers["loss_limit"].tripped:
+            return
+        realised, unrealised = self.pnl()
+        total = realised + unrealised
+        if total < -self.limits.max_loss:
+            self._trip(
+                "loss_limit", f"PnL {float(total) / 10_000:.2f} USD", TradingState.REDUCING_ONLY
+            )
+
+    def _trip(self, breaker: str, reason: str, state: TradingState) -> None:
+        with self._lock:
+            status = self.breakers[breaker]
+            status.tripped, status.reason, status.tripped_ns = True, reason, time.time_ns()
+            self._audit("breaker_tripped", breaker=breaker, reason=reason)
+            # A breaker only ever tightens the state; it never re-opens trading.
+            order = [TradingState.ACTIVE, TradingState.REDUCING_ONLY, TradingState.HALTED]
+            if order.index(state) > order.index(self.state):
+                self._set_state(state, f"breaker {breaker}", actor="risk")
+
+    # ------------------------------------------------------------------ controls
+    def set_limits(self, limits: RiskLimits, actor: str) -> None:
+        with self._lock:
+            self.limits = limits
+            self._audit("limits_changed", actor=actor, limits=limits.model_dump())
+
+    def set_state(self, state: TradingState, actor: str, reason: str = "") -> None:
+        with self._lock:
+            if self.kill_switch and state is not TradingState.HALTED:
+                raise PermissionError("reset the kill switch before changing the trading state")
+            self._set_state(state, reason, actor)
+
+    def _set_state(self, state: TradingState, reason: str, actor: str) -> None:
+        previous, self.state = self.state, state
+        self._audit(
+            "state_changed", actor=actor, state=str(state), previous=str(previous), reason=reason
+        )
+
+    def engage_kill_switch(self, actor: str, reason: str = "") -> list[str]:
+        """Halt, block every new order, and cancel every open order. Returns the cancelled ids."""
+        with self._lock:
+            self.kill_switch = True
+            self.breakers["kill_switch"].tripped = True
+            self.breakers["kill_switch"].reason = reason or f"engaged by {actor}"
+            self.breakers["kill_switch"].tripped_ns = time.time_ns()
+            self._audit("kill_switch", actor=actor, engaged=True, reason=reason)
+            self._set_state(TradingState.HALTED, "kill switch", actor)
+        cancelled: list[str] = []
+        if self._cancel_all is not None:
+            result = self._cancel_all("kill switch")
+            if isinstance(result, list):
+                cancelled = [str(c) for c in result]
+        return cancelled
+
+    def reset_kill_switch(self, actor: str) -> None:
+        with self._lock:
+            self.kill_switch = False
+            self.breakers["kill_switch"] = BreakerStatus("kill_switch")
+            self._audit("kill_switch", actor=actor, engaged=False, reason="reset")
+            # Trading stays halted until someone chooses to re-open it.
+
+    def reset_breaker(self, name: str, actor: str) -> None:
+        with self._lock:
+            if name not in self.breakers or name == "kill_switch":
+                raise KeyError(name)
+            self.breakers[name] = BreakerStatus(name)
+            if name == "reject_rate":
+                self._venue_reject_times.clear()
+                self._sent_times.clear()
+            self._audit("breaker_reset", actor=actor, breaker=name)
+
+    # ------------------------------------------------------------------ audit
+    def _audit(self, action: str, **details: Any) -> None:
+        record = {"ts_ns": time.time_ns(), "action": action, **details}
+        self.audit.append(record)
+        for listener in self._listeners:
+            listener(record)
+
+    def _restore(self) -> None:
+        for record in self.audit.records():
+            action = record.get("action")
+            if action == "state_changed":
+                self.state = TradingState(record["state"])
+            elif action == "kill_switch":
+                self.kill_switch = bool(record["engaged"])
+                self.breakers["kill_switch"].tripped = self.kill_switch
+            elif action == "limits_changed":
+                self.limits = RiskLimits(**record["limits"])
+            elif action == "breaker_tripped" and record["breaker"] in self.breakers:
+                self.breakers[record["breaker"]].tripped = True
+                self.breakers[record["breaker"]].reason = record.get("reason", "")
+            elif action == "breaker_reset" and record["breaker"] in self.breakers:
+                self.breakers[record["breaker"]] = BreakerStatus(record["breaker"])
