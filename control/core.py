@@ -14,6 +14,7 @@ from velocimex.control.journal import Journal
 from velocimex.control.order_manager import OrderManager
 from velocimex.control.risk import RiskLimits, RiskManager
 from velocimex.control.venue import Venue
+
 from velocimex.domain import Instrument
 
 

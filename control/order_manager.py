@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from velocimex.control.journal import Journal
 from velocimex.control.order_state import IllegalTransition, OrderRecord, apply_event
+
 from velocimex.domain import (
     VENUE_REPORT_TYPES,
     Account,

@@ -20,10 +20,10 @@ from fractions import Fraction
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-
 from velocimex.control.journal import Journal
 from velocimex.control.order_manager import OrderBookView, RiskDecision
 from velocimex.control.venue import ApprovalAuthority, Venue
+
 from velocimex.domain import (
     MAX_ITCH_PRICE,
     BookTop,

@@ -6,12 +6,12 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-
 from velocimex.control.core import TradingCore
 from velocimex.control.journal import Journal, JournalCorrupt
 from velocimex.control.order_state import IllegalTransition, OrderRecord, apply_event
 from velocimex.control.risk import RiskLimits
 from velocimex.control.venue import RecordingVenue
+
 from velocimex.domain import (
     BookTop,
     Fill,

@@ -128,7 +128,7 @@ class Order:
 
 @dataclass(frozen=True)
 class Fill:
-    """One execution. ``execution_id`` is unique per venue (OUCH match number), so replays dedupe."""
+    """One execution. ``execution_id`` is unique per venue (OUCH match number): replays dedupe."""
 
     client_order_id: str
     execution_id: str
