@@ -6,4 +6,9 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    pass
+    from velocimex import replay_cmd
+
+    replay_cmd.register(sub)
+    from velocimex.generate import command as generate_cmd
+
+    generate_cmd.register(sub)
