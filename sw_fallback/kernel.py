@@ -1,0 +1,571 @@
+"""The sequential book kernel (numba), a line-for-line mirror of docs/book-engine.md.
+
+Everything here works on fixed-size numpy tables sized by a `Capacity`, exactly as the RTL
+does, so both engines agree byte for byte, flags and counters included. The kernel takes a
+buffer of back-to-back ITCH message blocks (uint16 big-endian length + message) and one
+sequence number per block, and appends book-update records.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from velocimex import book_contract as bc
+from velocimex.wire import itch
+
+# The kernel's view of RECORD_DTYPE: same offsets and size, the reserved bytes as plain
+# integers because numba cannot assign void fields.
+KERNEL_RECORD_DTYPE = np.dtype(
+    {
+        "names": list(bc.RECORD_DTYPE.names[:-1]) + ["r0", "r1", "r2"],
+        "formats": [bc.RECORD_DTYPE.fields[n][0] for n in bc.RECORD_DTYPE.names[:-1]]
+        + ["u1", "u1", "u1"],
+        "offsets": [bc.RECORD_DTYPE.fields[n][1] for n in bc.RECORD_DTYPE.names[:-1]]
+        + [37, 38, 39],
+        "itemsize": bc.RECORD_BYTES,
+    }
+)
+
+_LENGTHS = itch.MESSAGE_LENGTHS.astype(np.int64)
+
+# Counter indices as module constants so numba folds them.
+C_MESSAGES = bc.COUNTER["messages"]
+C_BOOK = bc.COUNTER["book_messages"]
+C_RECORDS = bc.COUNTER["records"]
+C_UNKNOWN_TYPE = bc.COUNTER["unknown_type"]
+C_BAD_LENGTH = bc.COUNTER["bad_length"]
+C_UNKNOWN_REF = bc.COUNTER["unknown_ref"]
+C_REJECTED = bc.COUNTER["rejected_add"]
+C_LOCATE_RANGE = bc.COUNTER["locate_out_of_range"]
+C_UNTRACKED = bc.COUNTER["untracked"]
+C_DUP_REF = bc.COUNTER["duplicate_ref"]
+C_ORDERS_LOST = bc.COUNTER["orders_lost"]
+C_QTY_OVERFLOW = bc.COUNTER["qty_overflow"]
+C_EVICTIONS = bc.COUNTER["level_evictions"]
+C_BEYOND = bc.COUNTER["beyond_levels"]
+C_GAPS = bc.COUNTER["seq_gaps"]
+C_DUPS = bc.COUNTER["seq_duplicates"]
+C_DUAL = bc.COUNTER["dual_records"]
+
+F_BID_UNKNOWN = bc.FLAG_BID_UNKNOWN
+F_ASK_UNKNOWN = bc.FLAG_ASK_UNKNOWN
+F_DEPTH = bc.FLAG_DEPTH_TRUNCATED
+F_LOST = bc.FLAG_ORDERS_LOST
+F_GAP = bc.FLAG_SEQ_GAP
+
+# Session state slots (uint64 array `sess`).
+S_STARTED = 0
+S_EXPECTED = 1
+S_GAP_SEEN = 2
+S_SLOTS = 3
+
+MAX_QTY = 0xFFFFFFFF
+_NO_TOP = (np.uint32(0), np.uint32(0), np.uint32(0), np.uint32(0))
+BID = 0
+ASK = 1
+
+
+class BookState:
+    """The engine's tables. Plain numpy arrays so the kernel can run on them in place."""
+
+    def __init__(self, capacity: bc.Capacity, symbols: list[str] | None = None) -> None:
+        self.capacity = capacity
+        n_orders = capacity.orders
+        sides = capacity.locates * 2
+        self.ord_ref = np.zeros(n_orders, np.uint64)
+        self.ord_valid = np.zeros(n_orders, np.uint8)
+        self.ord_locate = np.zeros(n_orders, np.uint16)
+        self.ord_side = np.zeros(n_orders, np.uint8)
+        self.ord_price = np.zeros(n_orders, np.uint32)
+        self.ord_shares = np.zeros(n_orders, np.uint32)
+        self.lvl_price = np.zeros(sides * capacity.levels, np.uint32)
+        self.lvl_qty = np.zeros(sides * capacity.levels, np.uint32)
+        self.lvl_count = np.zeros(sides * capacity.levels, np.uint32)
+        self.n_held = np.zeros(sides, np.uint32)
+        self.beyond = np.zeros(sides, np.uint32)
+        self.tracked = np.zeros(capacity.locates, np.uint8)
+        self.lost = np.zeros(capacity.locates, np.uint8)
+        self.symbol = np.zeros(capacity.locates, np.uint64)  # raw 8 bytes of the R message
+        self.sess = np.zeros(S_SLOTS, np.uint64)
+        self.counters = np.zeros(bc.NUM_COUNTERS, np.uint64)
+        symbols = list(symbols or [])
+        if len(symbols) > capacity.sub_symbols:
+            raise ValueError(
+                f"{len(symbols)} symbols subscribed, the subscription table holds "
+                f"{capacity.sub_symbols}"
+            )
+        self.sub = np.array([symbol_key(s) for s in symbols], dtype=np.uint64)
+        if len(self.sub) == 0:
+            self.tracked[:] = 1
+
+    def tables(self) -> tuple:
+        return (
+            self.ord_ref,
+            self.ord_valid,
+            self.ord_locate,
+            self.ord_side,
+            self.ord_price,
+            self.ord_shares,
+            self.lvl_price,
+            self.lvl_qty,
+            self.lvl_count,
+            self.n_held,
+            self.beyond,
+            self.tracked,
+            self.lost,
+            self.symbol,
+            self.sub,
+            self.sess,
+            self.counters,
+        )
+
+
+def symbol_key(symbol: str) -> int:
+    """An 8-byte space-padded stock field as the little-endian uint64 the kernel compares."""
+    raw = symbol.encode("ascii")
+    if not 0 < len(raw) <= 8:
+        raise ValueError(f"symbol {symbol!r} must be 1 to 8 ASCII characters")
+    return int.from_bytes(raw.ljust(8, b" "), "little")
+
+
+def symbol_text(key: int) -> str:
+    return int(key).to_bytes(8, "little").decode("latin-1").rstrip(" \x00")
+
+
+@nb.njit(inline="always", cache=True)
+def _be16(d, p):
+    return (np.int64(d[p]) << 8) | np.int64(d[p + 1])
+
+
+@nb.njit(inline="always", cache=True)
+def _be32(d, p):
+    return (
+        (np.uint32(d[p]) << np.uint32(24))
+        | (np.uint32(d[p + 1]) << np.uint32(16))
+        | (np.uint32(d[p + 2]) << np.uint32(8))
+        | np.uint32(d[p + 3])
+    )
+
+
+@nb.njit(inline="always", cache=True)
+def _be48(d, p):
+    v = np.uint64(0)
+    for i in range(6):
+        v = (v << np.uint64(8)) | np.uint64(d[p + i])
+    return v
+
+
+@nb.njit(inline="always", cache=True)
+def _be64(d, p):
+    v = np.uint64(0)
+    for i in range(8):
+        v = (v << np.uint64(8)) | np.uint64(d[p + i])
+    return v
+
+
+@nb.njit(inline="always", cache=True)
+def _le64(d, p):
+    v = np.uint64(0)
+    for i in range(7, -1, -1):
+        v = (v << np.uint64(8)) | np.uint64(d[p + i])
+    return v
+
+
+@nb.njit(inline="always", cache=True)
+def _better(side, a, b):
+    # Bids rank by higher price, asks by lower.
+    if side == BID:
+        return a > b
+    return a < b
+
+
+@nb.njit(inline="always", cache=True)
+def _find(ord_ref, ord_valid, ref, set_mask, ways):
+    base = np.int64(ref & set_mask) * ways
+    for w in range(ways):
+        i = base + w
+        if ord_valid[i] != 0 and ord_ref[i] == ref:
+            return i
+    return -1
+
+
+@nb.njit(inline="always", cache=True)
+def _top(lvl_price, lvl_qty, n_held, levels, sl):
+    if n_held[sl] == 0:
+        return np.uint32(0), np.uint32(0)
+    b = sl * levels
+    return lvl_price[b], lvl_qty[b]
+
+
+@nb.njit(inline="always", cache=True)
+def _level_index(lvl_price, n_held, levels, sl, price):
+    b = sl * levels
+    for k in range(np.int64(n_held[sl])):
+        if lvl_price[b + k] == price:
+            return k
+    return -1
+
+
+@nb.njit(cache=True)
+def _remove_order(i, t):
+    (
+        ord_ref,
+        ord_valid,
+        ord_locate,
+        ord_side,
+        ord_price,
+        ord_shares,
+        lvl_price,
+        lvl_qty,
+        lvl_count,
+        n_held,
+        beyond,
+        levels,
+    ) = t
+    sl = np.int64(ord_locate[i]) * 2 + ord_side[i]
+    k = _level_index(lvl_price, n_held, levels, sl, ord_price[i])
+    if k < 0:
+        beyond[sl] -= 1
+    else:
+        b = sl * levels
+        lvl_qty[b + k] -= ord_shares[i]
+        lvl_count[b + k] -= 1
+        if lvl_count[b + k] == 0:
+            n = np.int64(n_held[sl])
+            for j in range(k, n - 1):
+                lvl_price[b + j] = lvl_price[b + j + 1]
+                lvl_qty[b + j] = lvl_qty[b + j + 1]
+                lvl_count[b + j] = lvl_count[b + j + 1]
+            lvl_price[b + n - 1] = 0
+            lvl_qty[b + n - 1] = 0
+            lvl_count[b + n - 1] = 0
+            n_held[sl] = n - 1
+    ord_valid[i] = 0
+    ord_shares[i] = 0
+
+
+@nb.njit(cache=True)
+def _reduce_order(i, shares, t):
+    (
+        ord_ref,
+        ord_valid,
+        ord_locate,
+        ord_side,
+        ord_price,
+        ord_shares,
+        lvl_price,
+        lvl_qty,
+        lvl_count,
+        n_held,
+        beyond,
+        levels,
+    ) = t
+    if shares >= ord_shares[i]:
+        _remove_order(i, t)
+        return
+    sl = np.int64(ord_locate[i]) * 2 + ord_side[i]
+    k = _level_index(lvl_price, n_held, levels, sl, ord_price[i])
+    if k >= 0:
+        lvl_qty[sl * levels + k] -= shares
+    ord_shares[i] -= shares
+
+
+@nb.njit(cache=True)
+def _insert_order(ref, loc, side, price, shares, set_mask, ways, t, lost, counters):
+    (
+        ord_ref,
+        ord_valid,
+        ord_locate,
+        ord_side,
+        ord_price,
+        ord_shares,
+        lvl_price,
+        lvl_qty,
+        lvl_count,
+        n_held,
+        beyond,
+        levels,
+    ) = t
+    base = np.int64(ref & set_mask) * ways
+    slot = -1
+    for w in range(ways):
+        if ord_valid[base + w] == 0:
+            slot = base + w
+            break
+    if slot < 0:
+        counters[C_ORDERS_LOST] += 1
+        lost[loc] = 1
+        return
+    sl = np.int64(loc) * 2 + side
+    b = sl * levels
+    n = np.int64(n_held[sl])
+    k = _level_index(lvl_price, n_held, levels, sl, price)
+    if k >= 0:
+        if np.uint64(lvl_qty[b + k]) + np.uint64(shares) > np.uint64(MAX_QTY):
+            counters[C_QTY_OVERFLOW] += 1
+            lost[loc] = 1
+            return
+        lvl_qty[b + k] += shares
+        lvl_count[b + k] += 1
+    elif (n == levels or beyond[sl] > 0) and (
+        n == 0 or not _better(side, price, lvl_price[b + n - 1])
+    ):
+        beyond[sl] += 1
+        counters[C_BEYOND] += 1
+    else:
+        pos = 0
+        while pos < n and _better(side, lvl_price[b + pos], price):
+            pos += 1
+        if n == levels:
+            beyond[sl] += lvl_count[b + n - 1]
+            counters[C_EVICTIONS] += 1
+            n -= 1
+        for j in range(n, pos, -1):
+            lvl_price[b + j] = lvl_price[b + j - 1]
+            lvl_qty[b + j] = lvl_qty[b + j - 1]
+            lvl_count[b + j] = lvl_count[b + j - 1]
+        lvl_price[b + pos] = price
+        lvl_qty[b + pos] = shares
+        lvl_count[b + pos] = 1
+        n_held[sl] = n + 1
+    ord_ref[slot] = ref
+    ord_valid[slot] = 1
+    ord_locate[slot] = loc
+    ord_side[slot] = side
+    ord_price[slot] = price
+    ord_shares[slot] = shares
+
+
+@nb.njit(inline="always", cache=True)
+def _emit(out, k, loc, before, seq, ts, mtype, t, lost, gap_seen):
+    (
+        ord_ref,
+        ord_valid,
+        ord_locate,
+        ord_side,
+        ord_price,
+        ord_shares,
+        lvl_price,
+        lvl_qty,
+        lvl_count,
+        n_held,
+        beyond,
+        levels,
+    ) = t
+    bp, bq = _top(lvl_price, lvl_qty, n_held, levels, np.int64(loc) * 2)
+    ap, aq = _top(lvl_price, lvl_qty, n_held, levels, np.int64(loc) * 2 + 1)
+    if bp == before[0] and bq == before[1] and ap == before[2] and aq == before[3]:
+        return k
+    sb = np.int64(loc) * 2
+    flags = 0
+    if n_held[sb] == 0 and beyond[sb] > 0:
+        flags |= F_BID_UNKNOWN
+    if n_held[sb + 1] == 0 and beyond[sb + 1] > 0:
+        flags |= F_ASK_UNKNOWN
+    if beyond[sb] > 0 or beyond[sb + 1] > 0:
+        flags |= F_DEPTH
+    if lost[loc] != 0:
+        flags |= F_LOST
+    if gap_seen:
+        flags |= F_GAP
+    r = out[k]
+    r.seq = seq
+    r.timestamp = ts
+    r.locate = loc
+    r.flags = flags
+    r.bid_px = bp
+    r.bid_qty = bq
+    r.ask_px = ap
+    r.ask_qty = aq
+    r.msg_type = mtype
+    r.r0 = 0
+    r.r1 = 0
+    r.r2 = 0
+    return k + 1
+
+
+@nb.njit(inline="always", cache=True)
+def _tops(t, loc):
+    (
+        ord_ref,
+        ord_valid,
+        ord_locate,
+        ord_side,
+        ord_price,
+        ord_shares,
+        lvl_price,
+        lvl_qty,
+        lvl_count,
+        n_held,
+        beyond,
+        levels,
+    ) = t
+    bp, bq = _top(lvl_price, lvl_qty, n_held, levels, np.int64(loc) * 2)
+    ap, aq = _top(lvl_price, lvl_qty, n_held, levels, np.int64(loc) * 2 + 1)
+    return (bp, bq, ap, aq)
+
+
+@nb.njit(cache=True)
+def run_kernel(
+    data, n_msgs, seqs, out, lengths, levels, locates, set_mask, ways,
+    ord_ref, ord_valid, ord_locate, ord_side, ord_price, ord_shares,
+    lvl_price, lvl_qty, lvl_count, n_held, beyond,
+    tracked, lost, symbol, sub, sess, counters,
+):  # fmt: skip
+    """Process `n_msgs` blocks of `data`; returns (records written, bytes consumed).
+
+    The caller passes whole blocks only; a block running past the end of `data` stops the
+    kernel early and the caller reports the truncation.
+    """
+    t = (
+        ord_ref,
+        ord_valid,
+        ord_locate,
+        ord_side,
+        ord_price,
+        ord_shares,
+        lvl_price,
+        lvl_qty,
+        lvl_count,
+        n_held,
+        beyond,
+        levels,
+    )
+    nbytes = data.shape[0]
+    n_sub = sub.shape[0]
+    pos = 0
+    k = 0
+    for mi in range(n_msgs):
+        if pos + 2 > nbytes:
+            break
+        ln = _be16(data, pos)
+        p = pos + 2
+        if p + ln > nbytes:
+            break
+        pos = p + ln
+        seq = seqs[mi]
+        if sess[S_STARTED] != 0:
+            exp = sess[S_EXPECTED]
+            if seq < exp:
+                counters[C_DUPS] += 1
+                continue
+            if seq > exp:
+                counters[C_GAPS] += seq - exp
+                sess[S_GAP_SEEN] = 1
+        sess[S_STARTED] = 1
+        sess[S_EXPECTED] = seq + np.uint64(1)
+        counters[C_MESSAGES] += 1
+        if ln == 0:
+            counters[C_BAD_LENGTH] += 1
+            continue
+        mtype = data[p]
+        want = lengths[mtype]
+        if want == 0:
+            counters[C_UNKNOWN_TYPE] += 1
+            continue
+        if ln != want:
+            counters[C_BAD_LENGTH] += 1
+            continue
+        gap_seen = sess[S_GAP_SEEN] != 0
+        loc = _be16(data, p + 1)
+        ts = _be48(data, p + 5)
+        if mtype == 82:  # 'R' stock directory
+            if loc < locates:
+                key = _le64(data, p + 11)
+                symbol[loc] = key
+                if n_sub > 0:
+                    hit = 0
+                    for s in range(n_sub):
+                        if sub[s] == key:
+                            hit = 1
+                    tracked[loc] = hit
+            continue
+        if mtype == 65 or mtype == 70:  # 'A', 'F'
+            counters[C_BOOK] += 1
+            ref = _be64(data, p + 11)
+            side = BID if data[p + 19] == 66 else ASK
+            shares = _be32(data, p + 20)
+            price = _be32(data, p + 32)
+            if shares == 0 or price == 0:
+                counters[C_REJECTED] += 1
+                continue
+            main_ok = loc < locates and tracked[loc] != 0
+            other = -1
+            i_old = _find(ord_ref, ord_valid, ref, set_mask, ways)
+            if i_old >= 0:
+                other = np.int64(ord_locate[i_old])
+            before_main = _tops(t, loc) if main_ok else _NO_TOP
+            before_other = _tops(t, other) if other >= 0 else _NO_TOP
+            if i_old >= 0:
+                counters[C_DUP_REF] += 1
+                _remove_order(i_old, t)
+            if not main_ok:
+                if loc >= locates:
+                    counters[C_LOCATE_RANGE] += 1
+                else:
+                    counters[C_UNTRACKED] += 1
+            else:
+                _insert_order(ref, loc, side, price, shares, set_mask, ways, t, lost, counters)
+            k0 = k
+            if other >= 0 and (not main_ok or other != loc):
+                k = _emit(out, k, other, before_other, seq, ts, mtype, t, lost, gap_seen)
+            if main_ok:
+                k = _emit(out, k, loc, before_main, seq, ts, mtype, t, lost, gap_seen)
+            if k - k0 == 2:
+                counters[C_DUAL] += 1
+            continue
+        if mtype == 69 or mtype == 67 or mtype == 88 or mtype == 68:  # E C X D
+            counters[C_BOOK] += 1
+            ref = _be64(data, p + 11)
+            i = _find(ord_ref, ord_valid, ref, set_mask, ways)
+            if i < 0:
+                counters[C_UNKNOWN_REF] += 1
+                continue
+            oloc = np.int64(ord_locate[i])
+            before = _tops(t, oloc)
+            if mtype == 68:
+                _remove_order(i, t)
+            else:
+                _reduce_order(i, _be32(data, p + 19), t)
+            k = _emit(out, k, oloc, before, seq, ts, mtype, t, lost, gap_seen)
+            continue
+        if mtype == 85:  # 'U'
+            counters[C_BOOK] += 1
+            ref = _be64(data, p + 11)
+            new_ref = _be64(data, p + 19)
+            shares = _be32(data, p + 27)
+            price = _be32(data, p + 31)
+            i = _find(ord_ref, ord_valid, ref, set_mask, ways)
+            if i < 0:
+                counters[C_UNKNOWN_REF] += 1
+                continue
+            oloc = np.int64(ord_locate[i])
+            oside = np.int64(ord_side[i])
+            other = -1
+            j = -1
+            if new_ref != ref:
+                j = _find(ord_ref, ord_valid, new_ref, set_mask, ways)
+                if j >= 0:
+                    other = np.int64(ord_locate[j])
+            before_main = _tops(t, oloc)
+            before_other = _tops(t, other) if other >= 0 else _NO_TOP
+            _remove_order(i, t)
+            if j >= 0:
+                counters[C_DUP_REF] += 1
+                _remove_order(j, t)
+            if shares == 0 or price == 0:
+                counters[C_REJECTED] += 1
+            else:
+                _insert_order(
+                    new_ref, oloc, oside, price, shares, set_mask, ways, t, lost, counters
+                )
+            k0 = k
+            if other >= 0 and other != oloc:
+                k = _emit(out, k, other, before_other, seq, ts, mtype, t, lost, gap_seen)
+            k = _emit(out, k, oloc, before_main, seq, ts, mtype, t, lost, gap_seen)
+            if k - k0 == 2:
+                counters[C_DUAL] += 1
+            continue
+    counters[C_RECORDS] += k
+    return k, pos

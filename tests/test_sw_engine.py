@@ -1,0 +1,256 @@
+"""The software engine against the naive reference book, hand-computed rows and capacity."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+from velocimex.sw_fallback.csv_export import format_csv_rows
+from velocimex.sw_fallback.engine import BookEngine, EngineInputError
+
+from tests.reference_book import ReferenceBook
+from tests.streams import Shape, stream
+from velocimex import book_contract as bc
+from velocimex.wire.itch import encode
+
+# Large enough that none of the test shapes reaches a capacity limit.
+ROOMY = bc.Capacity(locate_bits=6, levels=64, order_set_bits=16, order_ways=8, sub_symbols=8)
+
+
+def frame(*msgs: bytes) -> tuple[bytes, np.ndarray]:
+    data = b"".join(struct.pack(">H", len(m)) + m for m in msgs)
+    return data, np.arange(1, len(msgs) + 1, dtype=np.uint64)
+
+
+def add(loc, ref, side, shares, price, kind="A"):
+    return encode(
+        kind,
+        stock_locate=loc,
+        order_ref=ref,
+        side=side,
+        shares=shares,
+        stock="X",
+        price=price,
+        timestamp=ref,
+    )
+
+
+def replace(loc, old, new, shares, price):
+    return encode(
+        "U",
+        stock_locate=loc,
+        original_order_ref=old,
+        new_order_ref=new,
+        shares=shares,
+        price=price,
+        timestamp=old + new,
+    )
+
+
+def tops(records: np.ndarray) -> list[tuple[int, ...]]:
+    cols = ("seq", "locate", "bid_px", "bid_qty", "ask_px", "ask_qty")
+    return [tuple(int(r[c]) for c in cols) for r in records]
+
+
+def csv_of(engine: BookEngine, records: np.ndarray) -> str:
+    return bc.CSV_HEADER + "\n" + format_csv_rows(records, engine.symbol_table()).decode()
+
+
+def test_duplicate_reference_across_instruments_emits_the_other_instrument_first():
+    # Rows as itch-book 0.2.1 emits them for the same messages.
+    eng = BookEngine(ROOMY)
+    recs = eng.process(
+        *frame(
+            add(1, 100, "B", 100, 10000),
+            add(2, 200, "B", 50, 20000),
+            add(1, 200, "S", 10, 30000),  # ref 200 still live on locate 2
+        )
+    )
+    assert tops(recs) == [
+        (1, 1, 10000, 100, 0, 0),
+        (2, 2, 20000, 50, 0, 0),
+        (3, 2, 0, 0, 0, 0),
+        (3, 1, 10000, 100, 30000, 10),
+    ]
+    assert eng.counters()["duplicate_ref"] == 1
+    assert eng.counters()["dual_records"] == 1
+
+
+def test_replace_keeps_original_instrument_and_side_and_evicts_a_live_new_reference():
+    eng = BookEngine(ROOMY)
+    recs = eng.process(
+        *frame(
+            add(5, 500, "B", 10, 50000),
+            add(3, 300, "S", 10, 60000),
+            replace(5, 300, 500, 20, 61000),  # header says locate 5; the order lives on 3
+        )
+    )
+    assert tops(recs)[2:] == [(3, 5, 0, 0, 0, 0), (3, 3, 0, 0, 61000, 20)]
+
+
+def test_replace_with_zero_shares_removes_the_original_and_still_evicts():
+    eng = BookEngine(ROOMY)
+    recs = eng.process(
+        *frame(
+            add(2, 200, "B", 50, 20000),
+            add(3, 300, "B", 50, 30000),
+            replace(2, 200, 300, 0, 20000),
+        )
+    )
+    assert tops(recs)[2:] == [(3, 3, 0, 0, 0, 0), (3, 2, 0, 0, 0, 0)]
+    assert eng.counters()["rejected_add"] == 1
+
+
+def test_faults_are_counted_and_change_nothing():
+    eng = BookEngine(ROOMY)
+    recs = eng.process(
+        *frame(
+            add(1, 100, "B", 100, 10000),
+            add(1, 100, "B", 0, 10000),  # zero shares on a live ref: rejected, ref stays
+            replace(2, 999, 100, 10, 20000),  # unknown original: the live new ref is untouched
+            encode("D", order_ref=12345),
+            b"Z" + bytes(10),  # not an ITCH type
+            encode("D", order_ref=100)[:-1],  # D one byte short
+        )
+    )
+    assert tops(recs) == [(1, 1, 10000, 100, 0, 0)]
+    c = eng.counters()
+    assert (c["rejected_add"], c["unknown_ref"], c["unknown_type"], c["bad_length"]) == (1, 2, 1, 1)
+
+
+def test_execution_beyond_remaining_shares_takes_the_order_to_zero():
+    eng = BookEngine(ROOMY)
+    recs = eng.process(
+        *frame(
+            add(3, 1, "S", 20, 1000),
+            add(3, 2, "S", 30, 1000),
+            encode("E", order_ref=1, executed_shares=999),
+            encode("X", order_ref=2, cancelled_shares=10),
+        )
+    )
+    assert tops(recs) == [
+        (1, 3, 0, 0, 1000, 20),
+        (2, 3, 0, 0, 1000, 50),
+        (3, 3, 0, 0, 1000, 30),
+        (4, 3, 0, 0, 1000, 20),
+    ]
+
+
+def test_side_byte_other_than_b_is_an_ask():
+    eng = BookEngine(ROOMY)
+    assert tops(eng.process(*frame(add(4, 1, "X", 10, 100)))) == [(1, 4, 0, 0, 100, 10)]
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        Shape(),
+        Shape(locates=40, ticks=5),
+        Shape(locates=2, ticks=40),  # deep books
+        Shape(p_replace=0.3, p_delete=0.05),  # replace chains
+        Shape(p_execute=0.35, p_delete=0.05, ticks=2),  # executions that empty the best level
+        Shape(p_noise=0.25),
+    ],
+    ids=["default", "many-instruments", "deep", "replace-chains", "executions", "faults"],
+)
+def test_engine_equals_reference_book(shape):
+    data, seqs = stream(seed=hash(shape) & 0xFFFF, n=20_000, shape=shape)
+    eng = BookEngine(ROOMY)
+    recs = eng.process(data, seqs)
+    ref = ReferenceBook()
+    ref.run(data, seqs)
+    assert not np.any(recs["flags"]), "the roomy capacity must not be exceeded here"
+    assert csv_of(eng, recs) == ref.csv()
+
+
+def test_symbol_filter_tracks_only_subscribed_instruments_even_with_a_late_directory():
+    data, seqs = stream(seed=7, n=20_000, shape=Shape(locates=6, directory_late=True))
+    eng = BookEngine(ROOMY, symbols=["T002", "T005"])
+    recs = eng.process(data, seqs)
+    ref = ReferenceBook(symbols=["T002", "T005"])
+    ref.run(data, seqs)
+    assert set(np.unique(recs["locate"])) == {2, 5}
+    assert csv_of(eng, recs) == ref.csv()
+    assert eng.counters()["untracked"] > 0
+
+
+def test_chunked_processing_equals_one_shot():
+    data, seqs = stream(seed=3, n=5_000)
+    whole = BookEngine(ROOMY).process(data, seqs)
+    eng = BookEngine(ROOMY)
+    parts, pos, i = [], 0, 0
+    while i < len(seqs):
+        take, end = 0, pos
+        while i + take < len(seqs) and take < 97:
+            end += 2 + struct.unpack_from(">H", data, end)[0]
+            take += 1
+        parts.append(eng.process(data[pos:end], seqs[i : i + take]))
+        pos, i = end, i + take
+    assert np.concatenate(parts).tobytes() == whole.tobytes()
+
+
+def test_truncated_block_is_a_clear_error():
+    data, seqs = frame(add(1, 1, "B", 1, 1))
+    with pytest.raises(EngineInputError, match="truncated"):
+        BookEngine(ROOMY).process(data[:-3], seqs)
+
+
+def test_sequence_gap_sets_the_sticky_flag_and_duplicates_are_dropped():
+    data, _ = frame(
+        add(1, 1, "B", 1, 100),
+        add(1, 2, "B", 1, 200),
+        add(1, 3, "B", 1, 300),
+        add(1, 4, "B", 1, 400),
+    )
+    eng = BookEngine(ROOMY)
+    recs = eng.process(data, np.array([10, 10, 13, 14], dtype=np.uint64))
+    assert [int(r["seq"]) for r in recs] == [10, 13, 14]
+    assert [int(r["flags"]) for r in recs] == [0, bc.FLAG_SEQ_GAP, bc.FLAG_SEQ_GAP]
+    c = eng.counters()
+    assert (c["seq_duplicates"], c["seq_gaps"]) == (1, 2)
+
+
+def test_level_capacity_keeps_the_top_exact_and_flags_an_unknown_best():
+    cap = bc.Capacity(locate_bits=2, levels=2, order_set_bits=4, order_ways=2, sub_symbols=1)
+    eng = BookEngine(cap)
+    recs = eng.process(
+        *frame(
+            add(1, 1, "B", 10, 100),
+            add(1, 2, "B", 10, 99),
+            add(1, 3, "B", 10, 101),  # full: 99 pushed beyond the held levels
+            add(1, 4, "B", 10, 98),  # beyond: no top change, no record
+            encode("D", order_ref=3),
+            encode("D", order_ref=1),  # held levels now empty
+            encode("D", order_ref=2),
+            encode("D", order_ref=4),  # side exact again
+        )
+    )
+    got = [(int(r["seq"]), int(r["bid_px"]), int(r["bid_qty"]), int(r["flags"])) for r in recs]
+    assert got == [
+        (1, 100, 10, 0),  # seq 2 adds a worse price: top unchanged, no record
+        (3, 101, 10, bc.FLAG_DEPTH_TRUNCATED),
+        (5, 100, 10, bc.FLAG_DEPTH_TRUNCATED),
+        (6, 0, 0, bc.FLAG_DEPTH_TRUNCATED | bc.FLAG_BID_UNKNOWN),
+    ]
+    # seq 7 and 8 leave the reported quadruple at (0, 0): no record, but the side is exact again.
+    assert eng.counters()["level_evictions"] == 1 and eng.counters()["beyond_levels"] == 1
+
+
+def test_full_order_set_drops_the_add_and_flags_the_instrument_from_then_on():
+    cap = bc.Capacity(locate_bits=2, levels=4, order_set_bits=1, order_ways=2, sub_symbols=1)
+    eng = BookEngine(cap)
+    recs = eng.process(
+        *frame(
+            add(1, 2, "B", 10, 100),
+            add(1, 4, "B", 10, 101),
+            add(1, 6, "B", 10, 102),  # set 0 already holds refs 2 and 4
+            add(1, 1, "S", 10, 200),
+        )
+    )
+    assert [(int(r["seq"]), int(r["flags"])) for r in recs] == [
+        (1, 0),
+        (2, 0),
+        (4, bc.FLAG_ORDERS_LOST),
+    ]
+    assert eng.counters()["orders_lost"] == 1
