@@ -1,0 +1,1 @@
+"""The simulated exchange: matching engine, participants, market data and order entry."""
