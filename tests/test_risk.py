@@ -1,0 +1,378 @@
+"""Every pre-trade check (pass and reject), breakers, kill switch, audit, the only-path rule."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+from velocimex.control.core import TradingCore
+from velocimex.control.risk import RiskLimits
+from velocimex.control.venue import (
+    ApprovalAuthority,
+    ApprovalError,
+    RecordingVenue,
+    VenueSessionBase,
+)
+
+from velocimex.book_contract import FLAG_SEQ_GAP
+from velocimex.domain import (
+    BookTop,
+    Fill,
+    Instrument,
+    Order,
+    OrderAccepted,
+    OrderFillReported,
+    OrderRejected,
+    OrderState,
+    OrderType,
+    Side,
+    TradingState,
+)
+
+AAPL = Instrument("AAPL", locate=7)
+MSFT = Instrument("MSFT", locate=9)
+BID, ASK = 1_499_900, 1_500_100  # $149.99 / $150.01
+SEC = 1_000_000_000
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 10 * SEC
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def make_core(tmp_path: Path, venue=None, **limits) -> tuple[TradingCore, RecordingVenue, Clock]:
+    venue = venue or RecordingVenue()
+    clock = Clock()
+    base = {"max_messages_per_second": 10_000, **limits}
+    core = TradingCore(tmp_path, [AAPL, MSFT], venue, RiskLimits(**base), clock_ns=clock)
+    quote(core)
+    return core, venue, clock
+
+
+def quote(
+    core: TradingCore, bid: int = BID, ask: int = ASK, flags: int = 0, locate: int = 7
+) -> None:
+    core.risk.on_book_top(BookTop(locate, 1, 0, flags, bid, 100, ask, 100))
+
+
+def buy(core: TradingCore, qty: int = 100, price: int = BID, **kw):
+    return core.orders.submit("AAPL", Side.BUY, qty, price=price, **kw)
+
+
+def sell(core: TradingCore, qty: int = 100, price: int = ASK, **kw):
+    return core.orders.submit("AAPL", Side.SELL, qty, price=price, **kw)
+
+
+def rejected_for(record, code: str) -> bool:
+    return record.state is OrderState.REJECTED and record.reason.startswith(code)
+
+
+def fill_order(
+    venue: RecordingVenue, record, qty: int | None = None, px: int | None = None
+) -> None:
+    order = record.order
+    venue.report(
+        OrderFillReported(
+            order.client_order_id,
+            0,
+            fill=Fill(
+                order.client_order_id,
+                f"E-{order.client_order_id}",
+                order.symbol,
+                order.side,
+                qty or order.quantity,
+                px or order.price,
+            ),
+        )
+    )
+
+
+def test_order_within_all_limits_is_sent(tmp_path: Path) -> None:
+    core, venue, _ = make_core(tmp_path)
+    rec = buy(core)
+    assert rec.state is OrderState.NEW
+    assert [o.client_order_id for o in venue.sent_orders] == [rec.order.client_order_id]
+
+
+def test_max_order_quantity(tmp_path: Path) -> None:
+    core, venue, _ = make_core(tmp_path, max_order_quantity=500)
+    assert buy(core, 500).state is OrderState.NEW
+    assert rejected_for(buy(core, 501), "max_order_quantity")
+    assert len(venue.sent_orders) == 1
+
+
+def test_max_order_notional(tmp_path: Path) -> None:
+    core, venue, _ = make_core(tmp_path, max_order_notional=BID * 100)
+    assert buy(core, 100).state is OrderState.NEW
+    assert rejected_for(buy(core, 101), "max_order_notional")
+
+
+def test_price_collar_against_best_bid_and_offer(tmp_path: Path) -> None:
+    core, _, _ = make_core(tmp_path, price_collar_bps=100)  # 1%
+    ceiling = ASK * 101 // 100
+    assert buy(core, 1, ceiling).state is OrderState.NEW
+    assert rejected_for(buy(core, 1, ceiling + 1), "price_collar")
+    floor = -(-BID * 99 // 100)
+    assert sell(core, 1, floor).state is OrderState.NEW
+    assert rejected_for(sell(core, 1, floor - 1), "price_collar")
+
+
+def test_market_order_is_priced_at_the_collar_from_the_offer(tmp_path: Path) -> None:
+    core, venue, _ = make_core(tmp_path, price_collar_bps=50)
+    rec = core.orders.submit("AAPL", Side.BUY, 10, order_type=OrderType.MARKET)
+    assert rec.state is OrderState.NEW
+    assert venue.sent_orders[-1].price == ASK * 10_050 // 10_000
+
+
+def test_market_order_without_opposite_side_is_rejected(tmp_path: Path) -> None:
+    core, venue, _ = make_core(tmp_path)
+    quote(core, bid=BID, ask=0)
+    rec = core.orders.submit("AAPL", Side.BUY, 10, order_type=OrderType.MARKET)
+    assert rejected_for(rec, "no_market")
+    assert venue.sent_orders == []
+
+
+def test_stale_market_data_blocks_orders_and_never_prices_market_orders(tmp_path: Path) -> None:
+    core, venue, clock = make_core(tmp_path, max_market_data_age_ms=200)
+    clock.now += 200 * 1_000_000
+    assert buy(core).state is OrderState.NEW
+    clock.now += 1_000_000
+    assert rejected_for(buy(core), "stale_market_data")
+    rec = core.orders.submit("AAPL", Side.SELL, 10, order_type=OrderType.MARKET)
+    assert rejected_for(rec, "stale_market_data")
+    assert rec.order.price is None  # never priced
+    assert len(venue.sent_orders) == 1
+    quote(core)  # fresh data lifts the block
+    assert buy(core, 3).state is OrderState.NEW
+
+
+def test_sequence_gap_flag_blocks_market_orders(tmp_path: Path) -> None:
+    core, venue, _ = make_core(tmp_path)
+    quote(core, flags=FLAG_SEQ_GAP)
+    rec = core.orders.submit("AAPL", Side.BUY, 10, order_type=OrderType.MARKET)
+    assert rejected_for(rec, "stale_market_data")
+    assert rec.order.price is None
+    assert venue.sent_orders == []
+
+
+def test_order_without_any_market_data_is_rejected(tmp_path: Path) -> None:
+    core, _, _ = make_core(tmp_path)
+    rec = core.orders.submit("MSFT", Side.BUY, 1, price=100)
+    assert rejected_for(rec, "stale_market_data")
+
+
+def test_unknown_instrument_is_rejected(tmp_path: Path) -> None:
+    core, _, _ = make_core(tmp_path)
+    assert rejected_for(core.orders.submit("ZZZZ", Side.BUY, 1, price=100), "unknown_instrument")
+
+
+def test_position_limit_counts_open_orders(tmp_path: Path) -> None:
+    core, venue, _ = make_core(tmp_path, max_position=300)
+    first = buy(core, 200)
+    fill_order(venue, first)
+    assert core.orders.position("AAPL").quantity == 200
+    assert buy(core, 60).state is OrderState.NEW  # 200 held + 60 open
+    assert rejected_for(buy(core, 41), "max_position")  # 200 + 60 + 41 > 300
+    assert buy(core, 40).state is OrderState.NEW
+    # Selling down is allowed up to the short limit on the other side.
+    assert sell(core, 500).state is OrderState.NEW  # 200 - 500 = -300
+    assert rejected_for(sell(core, 1), "max_position")
+
+
+def test_gross_exposure_includes_positions_and_open_orders(tmp_path: Path) -> None:
+    limit = 1000 * BID
+    core, venue, _ = make_core(tmp_path, max_gross_exposure=limit, max_position=10_000)
+    fill_order(venue, buy(core, 600))  # held at the mark
+    mark = (BID + ASK) // 2
+    assert buy(core, 300).state is OrderState.NEW
+    remaining = (limit - 600 * mark - 300 * BID) // BID
+    assert buy(core, remaining).state is OrderState.NEW
+    assert rejected_for(buy(core, 1), "max_gross_exposure")
+
+
+def test_open_order_count(tmp_path: Path) -> None:
+    core, venue, _ = make_core(tmp_path, max_open_orders=3)
+    recs = [buy(core, 1, BID - i) for i in range(3)]
+    assert all(r.state is OrderState.NEW for r in recs)
+    assert rejected_for(buy(core, 1, BID - 9), "max_open_orders")
+    fill_order(venue, recs[0])
+    assert buy(core, 1, BID - 10).state is OrderState.NEW
+
+
+def test_message_rate_throttle_per_second(tmp_path: Path) -> None:
+    core, _, clock = make_core(tmp_path, max_messages_per_second=5)
+    sent = [buy(core, 1, BID - i) for i in range(4)]
+    core.orders.cancel(sent[0].order.client_order_id)  # cancels count as messages
+    assert rejected_for(buy(core, 1, BID - 20), "throttle")
+    clock.now += SEC + 1
+    quote(core)
+    assert buy(core, 1, BID - 21).state is OrderState.NEW
+
+
+def test_throttle_never_blocks_cancels(tmp_path: Path) -> None:
+    core, venue, _ = make_core(tmp_path, max_messages_per_second=3)
+    recs = [buy(core, 1, BID - i) for i in range(3)]
+    for rec in recs:
+        core.orders.cancel(rec.order.client_order_id)
+    assert len(venue.sent_cancels) == 3
+
+
+def test_duplicate_order_detection(tmp_path: Path) -> None:
+    core, _, clock = make_core(tmp_path, duplicate_window_ms=100)
+    assert buy(core, 100).state is OrderState.NEW
+    assert rejected_for(buy(core, 100), "duplicate_order")
+    assert buy(core, 101).state is OrderState.NEW  # different size is not a duplicate
+    clock.now += 101 * 1_000_000
+    quote(core)
+    assert buy(core, 100).state is OrderState.NEW
+
+
+def test_halted_state_rejects_and_active_state_reopens(tmp_path: Path) -> None:
+    core, _, _ = make_core(tmp_path)
+    core.risk.set_state(TradingState.HALTED, actor="ro")
+    assert rejected_for(buy(core), "halted")
+    core.risk.set_state(TradingState.ACTIVE, actor="ro")
+    assert buy(core).state is OrderState.NEW
+
+
+def test_reducing_only_allows_only_orders_that_shrink_the_position(tmp_path: Path) -> None:
+    core, venue, _ = make_core(tmp_path)
+    fill_order(venue, buy(core, 100))
+    core.risk.set_state(TradingState.REDUCING_ONLY, actor="ro")
+    assert rejected_for(buy(core, 1), "reducing_only")
+    assert sell(core, 60).state is OrderState.NEW
+    assert rejected_for(sell(core, 41), "reducing_only")  # 60 already working to sell
+    assert sell(core, 40).state is OrderState.NEW
+
+
+class SocketVenue(VenueSessionBase):
+    """A venue session that writes each message to a real socket, as an OUCH session would."""
+
+    name = "socket"
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self.sock = sock
+
+    def _transmit_order(self, order: Order) -> None:
+        self.sock.sendall(json.dumps({"new": order.client_order_id}).encode())
+
+    def _transmit_cancel(self, order: Order) -> None:
+        self.sock.sendall(json.dumps({"cancel": order.client_order_id}).encode())
+
+
+def _drain(sock: socket.socket) -> bytes:
+    sock.setblocking(False)
+    out = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except BlockingIOError:
+            return out
+        if not chunk:
+            return out
+        out += chunk
+
+
+def test_kill_switch_cancels_open_orders_and_no_new_order_byte_reaches_the_venue(
+    tmp_path: Path,
+) -> None:
+    ours, exchange = socket.socketpair()
+    venue = SocketVenue(ours)
+    core, _, _ = make_core(tmp_path, venue=venue)
+    open_ids = [buy(core, 1, BID - i).order.client_order_id for i in range(3)]
+    assert _drain(exchange).count(b'"new"') == 3
+
+    cancelled = core.risk.engage_kill_switch(actor="ro", reason="test")
+    assert sorted(cancelled) == sorted(open_ids)
+    assert _drain(exchange).count(b'"cancel"') == 3
+    assert all(core.orders.get(c).state is OrderState.CANCEL_PENDING for c in open_ids)
+
+    for i in range(50):
+        rec = buy(core, 1, BID - 10 - i)
+        assert rejected_for(rec, "kill_switch")
+    core.orders.submit("AAPL", Side.SELL, 1, order_type=OrderType.MARKET)
+    assert _drain(exchange) == b""
+    with pytest.raises(PermissionError):
+        core.risk.set_state(TradingState.ACTIVE, actor="trader")
+    core.risk.reset_kill_switch(actor="ro")
+    assert rejected_for(buy(core, 1), "halted")  # reset does not silently re-open trading
+    core.risk.set_state(TradingState.ACTIVE, actor="ro")
+    assert buy(core, 1, BID - 99).state is OrderState.NEW
+    assert _drain(exchange).count(b'"new"') == 1
+
+
+def test_venue_session_refuses_messages_without_risk_approval(tmp_path: Path) -> None:
+    ours, exchange = socket.socketpair()
+    venue = SocketVenue(ours)
+    core, _, _ = make_core(tmp_path, venue=venue)
+    order = Order("ROGUE", "AAPL", Side.BUY, 1, price=BID)
+    with pytest.raises(ApprovalError):
+        venue.send_order(order, None)  # type: ignore[arg-type]
+    forged = ApprovalAuthority().mint("ROGUE", "new")
+    with pytest.raises(ApprovalError):
+        venue.send_order(order, forged)
+    with pytest.raises(ApprovalError):
+        venue.bind_risk(ApprovalAuthority())  # cannot be re-bound to a friendlier authority
+    # An approval is for one order and one use.
+    decision = core.risk.check_order(order, core.orders)
+    assert decision.approved
+    other = Order("OTHER", "AAPL", Side.BUY, 1, price=BID)
+    with pytest.raises(ApprovalError):
+        venue.send_order(other, decision.approval)
+    core.risk.transmit_order(decision)
+    with pytest.raises(ApprovalError):
+        venue.send_order(order, decision.approval)
+    assert _drain(exchange).count(b'"new"') == 1
+
+
+def test_loss_limit_breaker_trips_reducing_only(tmp_path: Path) -> None:
+    core, venue, _ = make_core(tmp_path, max_loss=100 * 10_000)  # $100
+    fill_order(venue, buy(core, 100, ASK))
+    quote(core, bid=ASK - 9_000, ask=ASK - 8_000)  # mark falls $0.85: loss $85
+    assert core.risk.state is TradingState.ACTIVE
+    quote(core, bid=ASK - 12_000, ask=ASK - 11_000)  # $1.15: loss $115
+    assert core.risk.state is TradingState.REDUCING_ONLY
+    assert core.risk.breakers["loss_limit"].tripped
+    assert rejected_for(buy(core, 1, ASK - 12_000), "reducing_only")
+
+
+def test_reject_rate_breaker_halts_trading(tmp_path: Path) -> None:
+    core, venue, _ = make_core(tmp_path, reject_rate_min_orders=4, max_reject_rate=0.5)
+    recs = [buy(core, 1, BID - i) for i in range(4)]
+    for rec in recs[:2]:
+        venue.report(OrderRejected(rec.order.client_order_id, 0, reason="venue"))
+    assert core.risk.state is TradingState.ACTIVE  # 2/4 is not above 50%
+    venue.report(OrderRejected(recs[2].order.client_order_id, 0, reason="venue"))
+    assert core.risk.state is TradingState.HALTED
+    assert core.risk.breakers["reject_rate"].tripped
+    venue.report(OrderAccepted(recs[3].order.client_order_id, 0))
+
+
+def test_every_decision_is_audited_and_kill_switch_survives_restart(tmp_path: Path) -> None:
+    core, _, _ = make_core(tmp_path, max_order_quantity=10)
+    ok = buy(core, 10)
+    bad = buy(core, 11)
+    core.risk.set_limits(core.risk.limits.model_copy(update={"max_order_quantity": 20}), "ro")
+    core.risk.engage_kill_switch(actor="ro")
+    core.close()
+    audit = [
+        json.loads(line)["body"] for line in (tmp_path / "audit.jsonl").read_text().splitlines()
+    ]
+    checks = {r["client_order_id"]: r for r in audit if r["action"] == "order_check"}
+    assert checks[ok.order.client_order_id]["approved"] is True
+    assert checks[bad.order.client_order_id]["approved"] is False
+    assert checks[bad.order.client_order_id]["reason"].startswith("max_order_quantity")
+    assert any(r["action"] == "kill_switch" and r["engaged"] for r in audit)
+
+    again, venue, _ = make_core(tmp_path, venue=RecordingVenue())
+    assert again.risk.kill_switch
+    assert again.risk.state is TradingState.HALTED
+    assert again.risk.limits.max_order_quantity == 20
+    assert rejected_for(buy(again, 1), "kill_switch")
+    assert venue.sent_orders == []
