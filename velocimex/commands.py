@@ -12,3 +12,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     from velocimex.generate import command as generate_cmd
 
     generate_cmd.register(sub)
+    from velocimex.exchange import command as exchange_cmd
+
+    exchange_cmd.register(sub)
