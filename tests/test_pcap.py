@@ -227,7 +227,7 @@ def test_corrupt_packet_in_capture_raises_or_is_dropped(tmp_path: Path, where: s
     with PcapWriter(tmp_path / "c.pcap") as w:
         w.write_udp(0, bytes(bad))
         w.write_udp(1, packets[1])
-    with pytest.raises(MoldError, match=r"UDP datagram #1: packet seq 1"):
+    with pytest.raises(MoldError, match=r"frame 1: packet seq 1"):
         list(iter_capture(tmp_path / "c.pcap"))
     reader = CaptureReader(tmp_path / "c.pcap", on_corrupt="drop")
     data, seqs = _capture_messages(list(reader))

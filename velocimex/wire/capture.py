@@ -31,6 +31,7 @@ from velocimex.wire.pcap import (
     MAGIC_US,
     PcapReader,
     PcapWriter,
+    UdpBatch,
 )
 
 Format = Literal["pcap", "binaryfile"]
@@ -193,79 +194,41 @@ class CaptureReader:
             yield MessageChunk(data, np.arange(first, first + count, dtype=np.uint64))
 
     def _iter_pcap(self) -> Iterator[MessageChunk]:
-        self.pcap = PcapReader(self.path)
-        bodies: list[memoryview] = []
-        seqs: list[int] = []
-        counts: list[int] = []
-        numbers: list[int] = []  # 1-based datagram number, for error messages
-        size = 0
-        header = moldudp64.HEADER
-        for d in self.pcap:
-            if self.port is not None and d.dport != self.port:
-                self.skipped_other_port += 1
-                continue
-            self.packets += 1
-            payload = d.payload
-            if len(payload) < moldudp64.HEADER_LEN:
-                self._corrupt(payload)
-                continue
-            _session, seq, count = header.unpack_from(payload)
-            if count in (moldudp64.HEARTBEAT_COUNT, moldudp64.END_OF_SESSION_COUNT):
-                if len(payload) != moldudp64.HEADER_LEN:
-                    self._corrupt(payload)
-                elif count == moldudp64.HEARTBEAT_COUNT:
-                    self.heartbeats += 1
-                else:
-                    self.end_of_session += 1
-                continue
-            bodies.append(memoryview(payload)[moldudp64.HEADER_LEN :])
-            seqs.append(seq)
-            counts.append(count)
-            numbers.append(self.pcap.datagrams)
-            size += len(payload) - moldudp64.HEADER_LEN
-            if size >= self.chunk_bytes:
-                yield self._chunk(bodies, seqs, counts, numbers)
-                bodies, seqs, counts, numbers, size = [], [], [], [], 0
-        if bodies:
-            yield self._chunk(bodies, seqs, counts, numbers)
+        self.pcap = PcapReader(self.path, read_size=self.chunk_bytes)
+        for batch in self.pcap.batches():
+            if self.port is None:
+                select = np.ones(len(batch.dport), dtype=np.bool_)
+            else:
+                select = batch.dport == self.port
+                self.skipped_other_port += int(np.count_nonzero(~select))
+            data, seqs, status = moldudp64.unpack_packets(
+                blocks.as_u8(batch.buf), batch.start, batch.length, select
+            )
+            outcome = np.bincount(status[status >= 0], minlength=4)
+            self.packets += int(outcome.sum())
+            self.heartbeats += int(outcome[moldudp64.PACKET_HEARTBEAT])
+            self.end_of_session += int(outcome[moldudp64.PACKET_END])
+            if outcome[moldudp64.PACKET_CORRUPT]:
+                self._corrupt(batch, status)
+            self.messages += len(seqs)
+            if len(seqs):
+                yield MessageChunk(data.tobytes(), seqs)
 
-    def _corrupt(self, payload: bytes, datagram: int | None = None) -> None:
-        # parse_packet names precisely what is wrong; only called on the rare bad packet.
+    def _corrupt(self, batch: UdpBatch, status: np.ndarray) -> None:
+        bad = np.flatnonzero(status == moldudp64.PACKET_CORRUPT)
+        if self.on_corrupt == "drop":
+            self.corrupt_packets += len(bad)
+            return
+        i = int(bad[0])
+        a = int(batch.start[i])
+        payload = batch.buf[a : a + int(batch.length[i])]
+        # parse_packet names precisely what is wrong; only run on the bad packet.
         try:
             moldudp64.parse_packet(payload)
             reason = "inconsistent MoldUDP64 packet"
         except moldudp64.MoldError as exc:
             reason = str(exc)
-        if self.on_corrupt == "raise":
-            if datagram is None:
-                datagram = self.pcap.datagrams if self.pcap else 0
-            raise moldudp64.MoldError(f"{self.path}: UDP datagram #{datagram}: {reason}")
-        self.corrupt_packets += 1
-
-    def _chunk(
-        self, bodies: list[memoryview], seqs: list[int], counts: list[int], numbers: list[int]
-    ) -> MessageChunk:
-        data = b"".join(bodies)
-        lengths = np.fromiter((len(b) for b in bodies), dtype=np.int64, count=len(bodies))
-        count_arr = np.array(counts, dtype=np.int64)
-        bad = blocks.bad_regions(blocks.as_u8(data), np.cumsum(lengths), count_arr)
-        if bad.any():
-            for k in np.flatnonzero(bad):
-                head = moldudp64.HEADER.pack(b" " * 10, seqs[k], counts[k])
-                self._corrupt(head + bytes(bodies[k]), numbers[k])
-            keep = np.flatnonzero(~bad)
-            bodies = [bodies[k] for k in keep]
-            seqs = [seqs[k] for k in keep]
-            count_arr = count_arr[keep]
-            data = b"".join(bodies)
-        seq_arr = np.array(seqs, dtype=np.uint64)
-        total = int(count_arr.sum())
-        # Message j of packet k gets seq_k + j: packet base repeated, plus position in packet.
-        first_index = np.cumsum(count_arr) - count_arr
-        within = np.arange(total, dtype=np.int64) - np.repeat(first_index, count_arr)
-        msg_seqs = np.repeat(seq_arr, count_arr) + within.astype(np.uint64)
-        self.messages += total
-        return MessageChunk(data, msg_seqs)
+        raise moldudp64.MoldError(f"{self.path}: frame {int(batch.frame[i])}: {reason}")
 
 
 def iter_capture(

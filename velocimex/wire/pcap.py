@@ -8,6 +8,7 @@ Wireshark/tshark reads them without complaint. The reader accepts both the micro
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import socket
@@ -15,8 +16,9 @@ import struct
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
+import numba
 import numpy as np
 
 from velocimex.wire.binaryfile import open_maybe_gzip
@@ -49,7 +51,6 @@ _RECORD_HEADER_LE = struct.Struct("<IIII")
 _RECORD_HEADER_BE = struct.Struct(">IIII")
 _IPV4 = struct.Struct(">BBHHHBBH4s4s")
 _UDP = struct.Struct(">HHHH")
-_READ_SIZE = 1 << 20
 
 
 class PcapError(ValueError):
@@ -59,10 +60,18 @@ class PcapError(ValueError):
 def _ones_complement_sum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\0"
-    total = int(np.frombuffer(data, dtype=">u2").sum(dtype=np.uint64))
+    if len(data) <= 64:  # headers: numpy's per-call overhead would dominate
+        total = sum(struct.unpack(f">{len(data) // 2}H", data))
+    else:
+        total = int(np.frombuffer(data, dtype=">u2").sum(dtype=np.uint64))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return total
+
+
+@functools.lru_cache(maxsize=256)
+def _ipv4(address: str) -> bytes:
+    return ipaddress.IPv4Address(address).packed
 
 
 def internet_checksum(data: bytes) -> int:
@@ -108,8 +117,8 @@ class PcapWriter:
         for port in (sport, dport):
             if not 0 <= port <= 0xFFFF:
                 raise PcapError(f"port {port} out of range")
-        src_ip = ipaddress.IPv4Address(src).packed
-        dst_ip = ipaddress.IPv4Address(dst).packed
+        src_ip = _ipv4(src)
+        dst_ip = _ipv4(dst)
         udp_len = UDP_HEADER_LEN + len(payload)
         total_len = IPV4_HEADER_LEN + udp_len
         ip_header = _IPV4.pack(
@@ -159,17 +168,171 @@ class UdpDatagram(NamedTuple):
     dport: int
 
 
+class UdpBatch(NamedTuple):
+    """The UDP datagrams found in one read of the file, as arrays over a shared buffer:
+    datagram ``i`` is ``buf[start[i] : start[i] + length[i]]``. ``frame`` is the 1-based record
+    number (Wireshark's frame number)."""
+
+    buf: bytes
+    ts_ns: np.ndarray
+    start: np.ndarray
+    length: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+    sport: np.ndarray
+    dport: np.ndarray
+    frame: np.ndarray
+
+
+# Frame classes of classify_frames.
+FRAME_UDP, FRAME_NON_UDP, FRAME_FRAGMENT, FRAME_TRUNCATED, FRAME_MALFORMED = range(5)
+
+
+@numba.njit(cache=True, nogil=True)
+def _u16(buf: np.ndarray, i: int) -> int:
+    return (np.int64(buf[i]) << 8) | np.int64(buf[i + 1])
+
+
+@numba.njit(cache=True, nogil=True)
+def _u32(buf: np.ndarray, i: int, big: bool) -> int:
+    if big:
+        return (
+            (np.int64(buf[i]) << 24)
+            | (np.int64(buf[i + 1]) << 16)
+            | (np.int64(buf[i + 2]) << 8)
+            | np.int64(buf[i + 3])
+        )
+    return (
+        (np.int64(buf[i + 3]) << 24)
+        | (np.int64(buf[i + 2]) << 16)
+        | (np.int64(buf[i + 1]) << 8)
+        | np.int64(buf[i])
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def scan_records(
+    buf: np.ndarray, big: bool, tick: int, max_incl: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """Walk the complete records in ``buf`` (which starts on a record header).
+
+    Returns ``(ts_ns, frame_start, frame_len, cut, end, bad)``: per record its timestamp,
+    where its captured bytes are, whether the snap length cut it; ``end`` the offset after
+    the last complete record; ``bad`` the offset of a header claiming more than ``max_incl``
+    captured bytes (a corrupt file), else -1.
+    """
+    n = buf.size
+    cap = n // 16 + 1
+    ts = np.empty(cap, dtype=np.int64)
+    start = np.empty(cap, dtype=np.int64)
+    length = np.empty(cap, dtype=np.int64)
+    cut = np.empty(cap, dtype=np.bool_)
+    k = 0
+    pos = 0
+    bad = -1
+    while pos + 16 <= n:
+        incl = _u32(buf, pos + 8, big)
+        if incl > max_incl:
+            bad = pos
+            break
+        if pos + 16 + incl > n:
+            break
+        ts[k] = _u32(buf, pos, big) * np.int64(1_000_000_000) + _u32(buf, pos + 4, big) * tick
+        start[k] = pos + 16
+        length[k] = incl
+        cut[k] = incl < _u32(buf, pos + 12, big)
+        k += 1
+        pos += 16 + incl
+    return ts[:k], start[:k], length[:k], cut[:k], pos, bad
+
+
+@numba.njit(cache=True, nogil=True)
+def classify_frames(
+    buf: np.ndarray, frame_start: np.ndarray, frame_len: np.ndarray, cut: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Ethernet (802.1Q/802.1ad tags skipped) / IPv4 / UDP parse of each frame.
+
+    Returns ``(kind, payload_start, payload_len, src, dst, sport, dport)``, ``kind`` one of
+    the FRAME_* classes. The UDP length, not the frame length, bounds the payload: frames
+    shorter than Ethernet's 60-byte minimum arrive padded.
+    """
+    n = frame_start.size
+    kind = np.full(n, FRAME_MALFORMED, dtype=np.int8)
+    pstart = np.zeros(n, dtype=np.int64)
+    plen = np.zeros(n, dtype=np.int64)
+    src = np.zeros(n, dtype=np.uint32)
+    dst = np.zeros(n, dtype=np.uint32)
+    sport = np.zeros(n, dtype=np.uint16)
+    dport = np.zeros(n, dtype=np.uint16)
+    for r in range(n):
+        f = frame_start[r]
+        end = f + frame_len[r]
+        short = FRAME_TRUNCATED if cut[r] else FRAME_MALFORMED
+        if end - f < 14:
+            kind[r] = short
+            continue
+        i = f + 12
+        ethertype = _u16(buf, i)
+        while ethertype == 0x8100 or ethertype == 0x88A8:
+            i += 4
+            if i + 2 > end:
+                break
+            ethertype = _u16(buf, i)
+        if i + 2 > end:
+            kind[r] = short
+            continue
+        i += 2
+        if ethertype != ETHERTYPE_IPV4:
+            kind[r] = FRAME_NON_UDP
+            continue
+        if i + IPV4_HEADER_LEN > end:
+            kind[r] = short
+            continue
+        ver_ihl = buf[i]
+        ihl = (ver_ihl & 0x0F) * 4
+        if ver_ihl >> 4 != 4 or ihl < IPV4_HEADER_LEN or buf[i + 9] != IPPROTO_UDP:
+            kind[r] = FRAME_NON_UDP
+            continue
+        if _u16(buf, i + 6) & 0x3FFF:  # more-fragments flag or a fragment offset
+            kind[r] = FRAME_FRAGMENT
+            continue
+        total_len = _u16(buf, i + 2)
+        u = i + ihl
+        if u + UDP_HEADER_LEN > end:
+            kind[r] = short
+            continue
+        udp_len = _u16(buf, u + 4)
+        if udp_len < UDP_HEADER_LEN or udp_len > total_len - ihl:
+            kind[r] = FRAME_MALFORMED
+            continue
+        if u + udp_len > end:
+            kind[r] = short
+            continue
+        kind[r] = FRAME_UDP
+        pstart[r] = u + UDP_HEADER_LEN
+        plen[r] = udp_len - UDP_HEADER_LEN
+        src[r] = _u32(buf, i + 12, True)
+        dst[r] = _u32(buf, i + 16, True)
+        sport[r] = _u16(buf, u)
+        dport[r] = _u16(buf, u + 2)
+    return kind, pstart, plen, src, dst, sport, dport
+
+
 class PcapReader:
     """Streams the UDP datagrams of a classic pcap; other frames are skipped and counted.
 
     Counters: ``records`` (all), ``datagrams`` (yielded), ``skipped_non_udp`` (not IPv4/UDP),
-    ``skipped_fragments`` (IPv4 fragments, which carry no whole datagram), and
+    ``skipped_fragments`` (IPv4 fragments, which carry no whole datagram),
     ``skipped_truncated`` (frames cut by the capture's snap length) and ``skipped_malformed``
     (headers whose lengths do not fit the frame).
+
+    Records are walked by numba over reads of ``read_size`` bytes; :meth:`batches` hands the
+    datagrams over as arrays (no Python work per packet), iteration as :class:`UdpDatagram`.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], read_size: int = 4 << 20) -> None:
         self.path = Path(path)
+        self.read_size = read_size
         self.records = 0
         self.datagrams = 0
         self.skipped_non_udp = 0
@@ -177,129 +340,103 @@ class PcapReader:
         self.skipped_truncated = 0
         self.skipped_malformed = 0
 
-    def __iter__(self) -> Iterator[UdpDatagram]:
-        with open_maybe_gzip(self.path, "r") as f:
-            header = f.read(_FILE_HEADER.size)
-            if len(header) < _FILE_HEADER.size:
-                raise PcapError(
-                    f"{self.path}: {len(header)} bytes is shorter than the 24-byte pcap header"
-                )
-            (magic_le,) = struct.unpack_from("<I", header)
-            (magic_be,) = struct.unpack_from(">I", header)
-            if magic_le in (MAGIC_US, MAGIC_NS):
-                order, magic = "<", magic_le
-            elif magic_be in (MAGIC_US, MAGIC_NS):
-                order, magic = ">", magic_be
-            else:
-                raise PcapError(
-                    f"{self.path}: bad magic 0x{magic_le:08x}: not a classic libpcap file "
-                    f"(pcapng is not supported; convert with editcap -F pcap)"
-                )
-            _m, _vmaj, _vmin, _tz, _sig, _snap, linktype = struct.unpack(order + "IHHiIII", header)
-            if linktype != LINKTYPE_ETHERNET:
-                raise PcapError(
-                    f"{self.path}: link type {linktype} is not supported (only Ethernet, 1)"
-                )
-            tick = 1 if magic == MAGIC_NS else 1000
-            rec = _RECORD_HEADER_LE if order == "<" else _RECORD_HEADER_BE
-            yield from self._records(f, rec, tick)
-
-    def _records(self, f: object, rec: struct.Struct, tick: int) -> Iterator[UdpDatagram]:
-        read = f.read  # type: ignore[attr-defined]
-        buf = b""
-        pos = 0
-        file_offset = _FILE_HEADER.size  # of buf[0]
-        while True:
-            if len(buf) - pos < rec.size:
-                more = read(_READ_SIZE)
-                buf = buf[pos:] + more
-                file_offset += pos
-                pos = 0
-                if not more:
-                    if buf:
-                        raise PcapError(
-                            f"{self.path}: truncated record header at byte offset {file_offset} "
-                            f"({len(buf)} of {rec.size} bytes)"
-                        )
-                    return
-                continue
-            sec, frac, incl_len, orig_len = rec.unpack_from(buf, pos)
-            if incl_len > max(SNAPLEN, orig_len, 1 << 18):
-                raise PcapError(
-                    f"{self.path}: record at byte offset {file_offset + pos} claims "
-                    f"{incl_len} captured bytes: corrupt file"
-                )
-            start = pos + rec.size
-            while len(buf) - start < incl_len:
-                more = read(max(_READ_SIZE, incl_len))
-                if not more:
-                    raise PcapError(
-                        f"{self.path}: truncated record at byte offset {file_offset + pos}: "
-                        f"{incl_len} bytes announced, {len(buf) - start} present"
-                    )
-                buf = buf[pos:] + more
-                file_offset += pos
-                start -= pos
-                pos = 0
-            frame = memoryview(buf)[start : start + incl_len]
-            pos = start + incl_len
-            self.records += 1
-            datagram = self._udp(frame, incl_len < orig_len)
-            if datagram is not None:
-                self.datagrams += 1
-                src, dst, sport, dport, payload = datagram
-                yield UdpDatagram(
-                    sec * 1_000_000_000 + frac * tick, payload, src, dst, sport, dport
-                )
-
-    def _udp(self, frame: memoryview, cut: bool) -> tuple[str, str, int, int, bytes] | None:
-        i = 12
-        if len(frame) < ETH_HEADER_LEN:
-            return self._skip_short(cut)
-        (ethertype,) = struct.unpack_from(">H", frame, i)
-        while ethertype in ETHERTYPE_VLAN:
-            i += 4
-            if len(frame) < i + 2:
-                return self._skip_short(cut)
-            (ethertype,) = struct.unpack_from(">H", frame, i)
-        i += 2
-        if ethertype != ETHERTYPE_IPV4:
-            self.skipped_non_udp += 1
-            return None
-        if len(frame) < i + IPV4_HEADER_LEN:
-            return self._skip_short(cut)
-        ver_ihl, _tos, total_len, _id, frag, _ttl, proto, _ck, src, dst = _IPV4.unpack_from(
-            frame, i
-        )
-        ihl = (ver_ihl & 0x0F) * 4
-        if ver_ihl >> 4 != 4 or ihl < IPV4_HEADER_LEN or proto != IPPROTO_UDP:
-            self.skipped_non_udp += 1
-            return None
-        if frag & 0x3FFF:  # more-fragments flag or a fragment offset
-            self.skipped_fragments += 1
-            return None
-        u = i + ihl
-        if len(frame) < u + UDP_HEADER_LEN:
-            return self._skip_short(cut)
-        sport, dport, udp_len, _ck = _UDP.unpack_from(frame, u)
-        # The UDP length, not the frame length: short frames carry Ethernet padding.
-        end = u + udp_len
-        if udp_len < UDP_HEADER_LEN or end > i + total_len or end > len(frame):
-            return self._skip_short(cut)
-        return (
-            socket.inet_ntoa(src),
-            socket.inet_ntoa(dst),
-            sport,
-            dport,
-            bytes(frame[u + UDP_HEADER_LEN : end]),
-        )
-
-    def _skip_short(self, cut: bool) -> None:
-        if cut:
-            self.skipped_truncated += 1
+    def _open_header(self, f: BinaryIO) -> tuple[bool, int, int]:
+        header = f.read(_FILE_HEADER.size)
+        if len(header) < _FILE_HEADER.size:
+            raise PcapError(
+                f"{self.path}: {len(header)} bytes is shorter than the 24-byte pcap header"
+            )
+        (magic_le,) = struct.unpack_from("<I", header)
+        (magic_be,) = struct.unpack_from(">I", header)
+        if magic_le in (MAGIC_US, MAGIC_NS):
+            big, magic = False, magic_le
+        elif magic_be in (MAGIC_US, MAGIC_NS):
+            big, magic = True, magic_be
         else:
-            self.skipped_malformed += 1
-        return None
+            raise PcapError(
+                f"{self.path}: bad magic 0x{magic_le:08x}: not a classic libpcap file "
+                f"(pcapng is not supported; convert with editcap -F pcap)"
+            )
+        _m, _vmaj, _vmin, _tz, _sig, snaplen, linktype = struct.unpack(
+            (">" if big else "<") + "IHHiIII", header
+        )
+        if linktype != LINKTYPE_ETHERNET:
+            raise PcapError(
+                f"{self.path}: link type {linktype} is not supported (only Ethernet, 1)"
+            )
+        return big, 1 if magic == MAGIC_NS else 1000, max(snaplen, SNAPLEN)
+
+    def batches(self) -> Iterator[UdpBatch]:
+        with open_maybe_gzip(self.path, "r") as f:
+            big, tick, max_incl = self._open_header(f)
+            carry = b""
+            file_offset = _FILE_HEADER.size  # of carry[0]
+            while True:
+                more = f.read(self.read_size)
+                if not more:
+                    break
+                buf = carry + more if carry else more
+                arr = np.frombuffer(buf, dtype=np.uint8)
+                ts, fstart, flen, cut, end, bad = scan_records(arr, big, tick, max_incl)
+                if bad >= 0:
+                    raise PcapError(
+                        f"{self.path}: record at byte offset {file_offset + bad} claims "
+                        f"{struct.unpack_from('>I' if big else '<I', buf, bad + 8)[0]} "
+                        f"captured bytes, more than the snap length {max_incl}: corrupt file"
+                    )
+                first_frame = self.records + 1
+                self.records += len(ts)
+                if len(ts):
+                    yield self._batch(buf, arr, ts, fstart, flen, cut, first_frame)
+                carry = buf[end:]
+                file_offset += end
+            if carry:
+                if len(carry) < 16:
+                    raise PcapError(
+                        f"{self.path}: truncated record header at byte offset {file_offset} "
+                        f"({len(carry)} of 16 bytes)"
+                    )
+                (incl,) = struct.unpack_from(">I" if big else "<I", carry, 8)
+                raise PcapError(
+                    f"{self.path}: truncated record at byte offset {file_offset}: {incl} bytes "
+                    f"announced, {len(carry) - 16} present"
+                )
+
+    def _batch(
+        self,
+        buf: bytes,
+        arr: np.ndarray,
+        ts: np.ndarray,
+        fstart: np.ndarray,
+        flen: np.ndarray,
+        cut: np.ndarray,
+        first_frame: int,
+    ) -> UdpBatch:
+        kind, pstart, plen, src, dst, sport, dport = classify_frames(arr, fstart, flen, cut)
+        counts = np.bincount(kind, minlength=5)
+        self.skipped_non_udp += int(counts[FRAME_NON_UDP])
+        self.skipped_fragments += int(counts[FRAME_FRAGMENT])
+        self.skipped_truncated += int(counts[FRAME_TRUNCATED])
+        self.skipped_malformed += int(counts[FRAME_MALFORMED])
+        ok = np.flatnonzero(kind == FRAME_UDP)
+        self.datagrams += len(ok)
+        frame = ok.astype(np.int64) + first_frame
+        return UdpBatch(
+            buf, ts[ok], pstart[ok], plen[ok], src[ok], dst[ok], sport[ok], dport[ok], frame
+        )
+
+    def __iter__(self) -> Iterator[UdpDatagram]:
+        for b in self.batches():
+            for i in range(len(b.ts_ns)):
+                a = int(b.start[i])
+                yield UdpDatagram(
+                    int(b.ts_ns[i]),
+                    b.buf[a : a + int(b.length[i])],
+                    socket.inet_ntoa(int(b.src[i]).to_bytes(4, "big")),
+                    socket.inet_ntoa(int(b.dst[i]).to_bytes(4, "big")),
+                    int(b.sport[i]),
+                    int(b.dport[i]),
+                )
 
 
 def iter_udp_payloads(path: str | os.PathLike[str]) -> Iterator[tuple[int, bytes]]:
