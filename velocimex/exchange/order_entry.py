@@ -25,6 +25,7 @@ from velocimex.exchange.matching import (
     TIF_IOC,
     Fill,
     MatchingEngine,
+    MatchingError,
     OrderResult,
 )
 from velocimex.wire import ouch
@@ -62,6 +63,7 @@ class GatewayCounters:
     unknown_order: int = 0
     malformed: int = 0
     unsupported: int = 0
+    engine_errors: int = 0
 
 
 @dataclass
@@ -83,6 +85,10 @@ class OuchGateway:
         self.server = SoupServer(session, credentials, self.on_unsequenced)
         self.accounts: dict[str, _Account] = {u: _Account() for u in credentials}
         self.counters = GatewayCounters()
+        # Passive fills produced while an OUCH order is being entered are held until that
+        # order's Accepted/Replaced has gone out, so an account never sees an execution
+        # of its own aggressing order's match before the acknowledgement.
+        self._deferred: list[Fill] | None = None
 
     def _send(self, user: str, msg_type: str, options: dict[str, Any] | None = None, **fields):
         # Only options this table knows are echoed; unknown tags were kept raw on decode.
@@ -107,7 +113,14 @@ class OuchGateway:
         if handler is None:
             self.counters.unsupported += 1
             return
-        handler(user, account, msg)
+        try:
+            handler(user, account, msg)
+        except MatchingError:
+            # Validation above should make this unreachable; never let it kill the session.
+            self.counters.engine_errors += 1
+        finally:
+            if self._deferred is not None:
+                self._flush_deferred()
 
     def _reject(self, user: str, user_ref: int, reason: int, cl_ord_id: str) -> None:
         self.counters.orders_rejected += 1
@@ -148,6 +161,7 @@ class OuchGateway:
         attribution = None
         if msg["display"] == "A":
             attribution = (msg["options"].get("firm") or user[:4]).upper()[:4]
+        self._deferred = []
         result = self.engine.submit(
             self.engine.locate_by_symbol[symbol],
             _BOOK_SIDE[msg["side"]],
@@ -180,6 +194,7 @@ class OuchGateway:
             order_state=ouch.ORDER_STATE_LIVE,
             **self._echo(entered),
         )
+        self._flush_deferred()
         self._report(user, account, user_ref, entered, result)
 
     @staticmethod
@@ -230,6 +245,17 @@ class OuchGateway:
 
     def on_fill(self, fill: Fill) -> None:
         """Engine fill hook: report executions of resting orders to their owners."""
+        if self._deferred is not None:
+            self._deferred.append(fill)
+            return
+        self._report_passive(fill)
+
+    def _flush_deferred(self) -> None:
+        deferred, self._deferred = self._deferred or [], None
+        for fill in deferred:
+            self._report_passive(fill)
+
+    def _report_passive(self, fill: Fill) -> None:
         owner = fill.resting.owner
         if not (isinstance(owner, tuple) and len(owner) == 2):
             return
@@ -281,6 +307,7 @@ class OuchGateway:
         if reason is not None:
             self._reject(user, user_ref, reason, msg["cl_ord_id"])
             return
+        self._deferred = []
         result = self.engine.replace(
             entered.order_ref,
             msg["quantity"],
@@ -312,4 +339,5 @@ class OuchGateway:
             order_state=ouch.ORDER_STATE_LIVE,
             **self._echo(new),
         )
+        self._flush_deferred()
         self._report(user, account, user_ref, new, result)
