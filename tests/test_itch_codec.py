@@ -156,3 +156,14 @@ def test_out_of_range_field_values_raise_itch_error() -> None:
         encode("A", stock="\u20ac")
     with pytest.raises(ItchError, match="no field"):
         encode("D", shares=1)
+
+
+def test_wire_formats_doc_table_is_generated_from_specs() -> None:
+    from pathlib import Path
+
+    from velocimex.wire.doc_tables import itch_message_table
+
+    doc = (Path(__file__).parent.parent / "docs" / "wire-formats.md").read_text()
+    begin = doc.index("<!-- BEGIN ITCH TABLE")
+    table = doc[doc.index("\n", begin) + 1 : doc.index("<!-- END ITCH TABLE -->")]
+    assert table.strip() == itch_message_table(), "run python -m velocimex.wire.doc_tables"
