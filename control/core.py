@@ -1,7 +1,12 @@
-"""Assembly of the trading core: journal, order manager, risk manager and one venue session.
+"""Assembly of the trading core: journal, order manager, risk manager, strategies, one venue.
 
 This is the one place that holds the venue session, and it hands it straight to the risk
 manager; everything else (API, strategies) gets the order manager and the risk manager only.
+Holding the session object would not help anyone else anyway: it sends nothing without an
+approval minted by the risk manager it is bound to.
+
+All state changes run under the order manager's lock, taken first, so market data arriving
+on a feed thread and requests arriving on the API thread never interleave inside the core.
 """
 
 from __future__ import annotations
@@ -13,9 +18,12 @@ from pathlib import Path
 from velocimex.control.journal import Journal
 from velocimex.control.order_manager import OrderManager
 from velocimex.control.risk import RiskLimits, RiskManager
+from velocimex.control.strategy import StrategyHost
 from velocimex.control.venue import Venue
 
-from velocimex.domain import Instrument
+from velocimex.domain import BookTop, Instrument
+
+BookTopListener = Callable[[BookTop], None]
 
 
 class TradingCore:
@@ -31,18 +39,45 @@ class TradingCore:
     ) -> None:
         data_dir = Path(data_dir)
         self.instruments = {i.symbol: i for i in instruments}
+        self.started_ns = time.time_ns()
         self.journal = Journal(data_dir / "orders.jsonl", fsync=fsync)
         self.audit = Journal(data_dir / "audit.jsonl", fsync=fsync)
         self.risk = RiskManager(
             venue, self.audit, self.instruments.values(), limits, clock_ns=clock_ns
         )
         self.orders = OrderManager(self.journal, self.risk)
+        self.lock = self.orders.lock
         self.risk.attach_order_book(self.orders, self.orders.cancel_all)
         self.orders.subscribe(self.risk.on_order_event)
+        self.strategies = StrategyHost(self.orders, self.instruments)
+        # A venue that simulates fills needs the market data; it still cannot send by itself.
+        market_sink = getattr(venue, "on_book_top", None)
+        self._book_top_listeners: list[BookTopListener] = [self.risk.on_book_top]
+        if callable(market_sink):
+            self._book_top_listeners.append(market_sink)
+        self._book_top_listeners.append(self.strategies.on_book_top)
+        self.book_tops_received = 0
         venue.set_report_handler(self.orders.on_venue_report)
         # Resume the venue's sequenced stream right after the last report we journaled, so
         # fills that happened while we were down are applied exactly once.
         self.risk.connect_venue(self.orders.next_venue_sequence)
+
+    def subscribe_book_tops(self, listener: BookTopListener) -> None:
+        self._book_top_listeners.append(listener)
+
+    def on_book_top(self, top: BookTop) -> None:
+        with self.lock:
+            self.book_tops_received += 1
+            for listener in self._book_top_listeners:
+                listener(top)
+
+    def kill(self, actor: str, reason: str = "") -> list[str]:
+        """The kill switch: stop every strategy, block new orders, cancel every open order."""
+        with self.lock:
+            for strategy_id, slot in self.strategies.slots.items():
+                if slot.running:
+                    self.strategies.stop(strategy_id, cancel_orders=False)
+            return self.risk.engage_kill_switch(actor, reason)
 
     def close(self) -> None:
         self.journal.close()

@@ -93,6 +93,7 @@ class OrderManager:
         self.account_id = account_id
         self.clock_ns = clock_ns
         self._lock = threading.RLock()
+        self.lock = self._lock  # the core's lock: see velocimex.control.core
         self._records: dict[str, OrderRecord] = {}
         self._positions: dict[str, Position] = {}
         self._execution_ids: set[str] = set()

@@ -1,0 +1,1 @@
+"""Control API routers, one per domain."""

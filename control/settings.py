@@ -1,0 +1,62 @@
+"""The control plane's one typed settings object."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from velocimex.domain import Instrument
+
+
+class InstrumentSetting(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    symbol: str = Field(min_length=1, max_length=8)
+    locate: int = Field(ge=0, le=0xFFFF)
+    tick: int = Field(1, ge=1)
+
+    def to_domain(self) -> Instrument:
+        return Instrument(self.symbol, self.locate, self.tick)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data_dir: Path = Path("var/control")
+    jwt_secret: SecretStr
+    jwt_algorithm: str = "HS256"
+    token_ttl_s: int = Field(8 * 3600, ge=60)
+    rate_limit_per_minute: int = Field(1200, ge=1, description="requests per user per minute")
+    login_attempts_per_minute: int = Field(20, ge=1, description="per client address")
+    instruments: list[InstrumentSetting] = Field(default_factory=list)
+    fsync: bool = True
+
+    @classmethod
+    def load(cls, data_dir: str | Path = "var/control", **overrides: object) -> Settings:
+        """Settings for an install in ``data_dir``.
+
+        The JWT secret comes from ``VELOCIMEX_JWT_SECRET`` or from ``data_dir/jwt_secret``,
+        which is created with a random value on first use: two installs never share a secret,
+        and a restart does not log everyone out.
+        """
+        data_dir = Path(data_dir)
+        secret = os.environ.get("VELOCIMEX_JWT_SECRET") or _install_secret(data_dir)
+        return cls(data_dir=data_dir, jwt_secret=SecretStr(secret), **overrides)  # type: ignore[arg-type]
+
+    def domain_instruments(self) -> list[Instrument]:
+        return [i.to_domain() for i in self.instruments]
+
+
+def _install_secret(data_dir: Path) -> str:
+    path = data_dir / "jwt_secret"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret + "\n")
+    return secret

@@ -1,0 +1,10 @@
+"""Strategies shipped with Velocimex, by the name the API and the CLI use."""
+
+from __future__ import annotations
+
+from velocimex.control.strategies.market_maker import InventoryMarketMaker
+from velocimex.control.strategy import Strategy
+
+BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
+    InventoryMarketMaker.name: InventoryMarketMaker,
+}

@@ -1,0 +1,253 @@
+"""The strategy plugin interface and the in-process host that runs strategies.
+
+A strategy is a class that receives book tops, its own order events and timers, and returns
+order intents. It never sees the order manager, the risk manager or a venue: the host turns
+intents into orders through the order manager, so every intent passes the risk checks. The
+same class runs in a backtest and live; only what calls it (and its clock) changes.
+
+Strategies are found by name in :data:`BUILTIN_STRATEGIES` or by ``"package.module:Class"``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+from velocimex.control.order_manager import OrderError, OrderManager
+
+from velocimex.domain import BookTop, Instrument, OrderEvent, OrderType, Side
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    symbol: str
+    side: Side
+    quantity: int
+    price: int | None
+    order_type: OrderType = OrderType.LIMIT
+
+
+@dataclass(frozen=True)
+class CancelOrder:
+    client_order_id: str
+
+
+Intent = PlaceOrder | CancelOrder
+
+
+@dataclass(frozen=True)
+class WorkingOrder:
+    client_order_id: str
+    symbol: str
+    side: Side
+    price: int | None
+    leaves_quantity: int
+    cancel_pending: bool
+
+
+@dataclass(frozen=True)
+class StrategyContext:
+    """What a strategy may know about itself when it decides."""
+
+    now_ns: int
+    positions: Mapping[str, int]
+    working: Sequence[WorkingOrder]
+    instruments: Mapping[str, Instrument]
+
+
+class StrategyParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Strategy:
+    """Base class. Override the ``on_*`` methods you need; each returns a list of intents."""
+
+    name: ClassVar[str] = "strategy"
+    Params: ClassVar[type[StrategyParams]] = StrategyParams
+
+    def __init__(self, strategy_id: str, params: StrategyParams) -> None:
+        self.strategy_id = strategy_id
+        self.params = params
+
+    def on_book_top(self, symbol: str, top: BookTop, ctx: StrategyContext) -> list[Intent]:
+        return []
+
+    def on_order_event(self, event: OrderEvent, ctx: StrategyContext) -> list[Intent]:
+        return []
+
+    def on_timer(self, ctx: StrategyContext) -> list[Intent]:
+        return []
+
+
+def load_strategy_class(spec: str) -> type[Strategy]:
+    """A built-in name, or ``package.module:Class`` naming a :class:`Strategy` subclass."""
+    from velocimex.control.strategies import BUILTIN_STRATEGIES
+
+    if spec in BUILTIN_STRATEGIES:
+        return BUILTIN_STRATEGIES[spec]
+    module_name, _, class_name = spec.partition(":")
+    if not module_name or not class_name:
+        raise ValueError(f"unknown strategy {spec!r}: not built in and not module:Class")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot load strategy {spec!r}: {exc}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+        raise ValueError(f"{spec!r} is not a Strategy subclass")
+    return cls
+
+
+@dataclass
+class StrategySlot:
+    strategy: Strategy
+    kind: str
+    running: bool = False
+    intents: int = 0
+    rejected_intents: int = 0
+    last_error: str = ""
+    symbols: tuple[str, ...] = ()
+    order_ids: set[str] = field(default_factory=set)
+
+
+class StrategyHost:
+    """Runs strategies in this process against the order manager (live or backtest)."""
+
+    def __init__(self, orders: OrderManager, instruments: Mapping[str, Instrument]) -> None:
+        self.orders = orders
+        self.instruments = dict(instruments)
+        self._by_locate = {i.locate: i.symbol for i in instruments.values()}
+        self.slots: dict[str, StrategySlot] = {}
+        self._lock = threading.RLock()
+        self._now_ns = 0
+        orders.subscribe(self._on_order_event)
+
+    def add(self, strategy_id: str, kind: str, params: Mapping[str, Any]) -> StrategySlot:
+        with self._lock:
+            if strategy_id in self.slots:
+                raise ValueError(f"strategy {strategy_id!r} exists")
+            cls = load_strategy_class(kind)
+            strategy = cls(strategy_id, cls.Params(**params))
+            symbols = tuple(getattr(strategy.params, "symbols", ()) or ())
+            if not symbols and isinstance(getattr(strategy.params, "symbol", None), str):
+                symbols = (strategy.params.symbol,)
+            unknown = [s for s in symbols if s not in self.instruments]
+            if unknown:
+                raise ValueError(f"unknown instruments {unknown}")
+            slot = StrategySlot(strategy, kind, symbols=symbols)
+            self.slots[strategy_id] = slot
+            return slot
+
+    def set_params(self, strategy_id: str, params: Mapping[str, Any]) -> StrategySlot:
+        with self._lock:
+            slot = self._slot(strategy_id)
+            merged = {**slot.strategy.params.model_dump(), **params}
+            slot.strategy.params = type(slot.strategy.params)(**merged)
+            return slot
+
+    def start(self, strategy_id: str) -> StrategySlot:
+        with self._lock:
+            slot = self._slot(strategy_id)
+            slot.running = True
+            return slot
+
+    def stop(self, strategy_id: str, cancel_orders: bool = True) -> StrategySlot:
+        with self._lock:
+            slot = self._slot(strategy_id)
+            slot.running = False
+            if cancel_orders:
+                for w in self._working(slot):
+                    if not w.cancel_pending:
+                        self._execute(slot, CancelOrder(w.client_order_id))
+            return slot
+
+    def _slot(self, strategy_id: str) -> StrategySlot:
+        try:
+            return self.slots[strategy_id]
+        except KeyError:
+            raise KeyError(f"unknown strategy {strategy_id!r}") from None
+
+    # ------------------------------------------------------------------ inputs
+    def on_book_top(self, top: BookTop, now_ns: int | None = None) -> None:
+        symbol = self._by_locate.get(top.locate)
+        if symbol is None:
+            return
+        with self._lock:
+            if now_ns is not None:
+                self._now_ns = now_ns
+            for slot in list(self.slots.values()):
+                if slot.running and (not slot.symbols or symbol in slot.symbols):
+                    self._run(slot, lambda s, c, t=top, sym=symbol: s.on_book_top(sym, t, c))
+
+    def on_timer(self, now_ns: int) -> None:
+        with self._lock:
+            self._now_ns = now_ns
+            for slot in list(self.slots.values()):
+                if slot.running:
+                    self._run(slot, lambda s, c: s.on_timer(c))
+
+    def _on_order_event(self, event: OrderEvent) -> None:
+        with self._lock:
+            for slot in self.slots.values():
+                if event.client_order_id in slot.order_ids and slot.running:
+                    self._run(slot, lambda s, c, e=event: s.on_order_event(e, c))
+
+    # ------------------------------------------------------------------ internals
+    def _working(self, slot: StrategySlot) -> list[WorkingOrder]:
+        out = []
+        for rec in self.orders.open_records():
+            if rec.order.client_order_id in slot.order_ids:
+                out.append(
+                    WorkingOrder(
+                        rec.order.client_order_id,
+                        rec.order.symbol,
+                        rec.order.side,
+                        rec.order.price,
+                        rec.leaves_quantity,
+                        rec.state.value == "cancel_pending",
+                    )
+                )
+        return out
+
+    def context(self, slot: StrategySlot) -> StrategyContext:
+        positions = {s: p.quantity for s, p in self.orders.positions().items()}
+        return StrategyContext(self._now_ns, positions, self._working(slot), self.instruments)
+
+    def _run(self, slot: StrategySlot, call: Any) -> None:
+        try:
+            intents = call(slot.strategy, self.context(slot))
+        except Exception as exc:  # a broken strategy is stopped, never takes the host down
+            slot.running = False
+            slot.last_error = f"{type(exc).__name__}: {exc}"
+            return
+        for intent in intents:
+            self._execute(slot, intent)
+
+    def _execute(self, slot: StrategySlot, intent: Intent) -> None:
+        slot.intents += 1
+        try:
+            if isinstance(intent, PlaceOrder):
+                cid = self.orders.new_client_order_id()
+                slot.order_ids.add(cid)
+                rec = self.orders.submit(
+                    intent.symbol,
+                    intent.side,
+                    intent.quantity,
+                    order_type=intent.order_type,
+                    price=intent.price,
+                    strategy_id=slot.strategy.strategy_id,
+                    client_order_id=cid,
+                )
+                if rec.state.value == "rejected":
+                    slot.rejected_intents += 1
+                    slot.last_error = rec.reason
+            elif intent.client_order_id in slot.order_ids:
+                self.orders.cancel(intent.client_order_id, reason=slot.strategy.strategy_id)
+            else:
+                raise OrderError(f"strategy may cancel only its own orders: {intent}")
+        except (OrderError, ValueError) as exc:
+            slot.rejected_intents += 1
+            slot.last_error = str(exc)
