@@ -205,3 +205,17 @@ def test_relogin_replays_missed_ouch_messages_and_session_end_reaches_clients():
         await alice.close()
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_port_in_use_fails_start_with_a_clear_error_and_no_leftovers():
+    async def main():
+        first = Venue(_config())
+        await first.start()
+        clash = Venue(_config(ouch_port=first.ouch_address[1]))
+        with pytest.raises(OSError):
+            await clash.start()
+        assert clash.market_data._heartbeat_task.done()
+        await clash.stop()  # stopping a venue that never started is a no-op
+        await first.stop()
+
+    asyncio.run(asyncio.wait_for(main(), 30))

@@ -121,7 +121,7 @@ def test_multicast_feed_rebuilds_the_exchange_book_on_both_lines():
     assert depack.ended, "Ctrl-C / stop must send the MoldUDP64 end of session"
     assert depack.heartbeats >= 2
     assert depack.session == moldudp64.normalize_session(venue.session)
-    assert messages == venue.market_data.messages
+    assert messages == list(venue.market_data.messages)
     assert len(messages) > 1000
     decoded = [itch.decode(m) for m in messages]
     assert [m["event_code"] for m in decoded if m["type"] == "S"] == list("OSQMEC")

@@ -246,3 +246,31 @@ def test_pipelined_login_and_data_are_both_served():
         await server.close()
 
     _run(main())
+
+
+def test_client_that_stops_reading_is_dropped_and_catches_up_after_relogin(monkeypatch):
+    monkeypatch.setattr(soup, "MAX_WRITE_BUFFER", 100_000)
+
+    async def main():
+        server, _, port = await _start()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(soup.LoginRequest("alice", "pw1").encode())
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        assert server.is_connected("alice")
+        for k in range(400):  # ~24 MB the client never reads
+            server.send("alice", bytes([k % 256]) * 60_000)
+            if not server.is_connected("alice"):
+                break
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.1)
+        assert server.counters.slow_consumer_drops == 1
+        assert not server.is_connected("alice")
+        writer.close()
+        last = len(server.stream("alice").messages)
+        client = await soup.SoupClient.connect("127.0.0.1", port, "alice", "pw1", sequence=last)
+        assert await client.recv(5) == server.stream("alice").messages[-1]
+        await client.close()
+        await server.close()
+
+    _run(main())

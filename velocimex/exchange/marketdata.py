@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from array import array
 from dataclasses import dataclass
 
 from velocimex.wire import moldudp64
@@ -31,6 +32,39 @@ class MarketDataCounters:
     retrans_messages: int = 0
     bad_requests: int = 0
     send_errors: int = 0
+
+
+class MessageStore:
+    """Every message of the session, for retransmission: one growing byte buffer plus an
+    offset table (a list of bytes objects would cost several times the payload in object
+    headers over a full trading day). Indexing and slicing are by ``seq - 1``."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._offsets = array("Q", [0])
+
+    def append(self, message: bytes) -> None:
+        self._data += message
+        self._offsets.append(len(self._data))
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"message index {index} out of range [0, {len(self)})")
+        return bytes(self._data[self._offsets[index] : self._offsets[index + 1]])
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    @property
+    def nbytes(self) -> int:
+        return len(self._data)
 
 
 def multicast_sender(interface: str = "127.0.0.1", ttl: int = 0) -> socket.socket:
@@ -58,7 +92,7 @@ class MarketDataPublisher:
         self.max_payload = max_payload
         self.heartbeat_interval = heartbeat_interval
         self.packetizer = moldudp64.Packetizer(self.session, max_payload, first_seq=1)
-        self.messages: list[bytes] = []  # messages[seq - 1]
+        self.messages = MessageStore()
         self.counters = MarketDataCounters()
         self._sock = multicast_sender(interface, ttl)
         self._flush_scheduled = False

@@ -94,10 +94,18 @@ class Venue:
     async def start(self) -> None:
         cfg = self.config
         self.market_data.start()
-        self._retrans_transport, self.retrans_address = await start_retransmission_server(
-            self.market_data, cfg.retrans_host, cfg.retrans_port
-        )
-        self.ouch_address = await self.gateway.server.start(cfg.ouch_host, cfg.ouch_port)
+        try:
+            self._retrans_transport, self.retrans_address = await start_retransmission_server(
+                self.market_data, cfg.retrans_host, cfg.retrans_port
+            )
+            self.ouch_address = await self.gateway.server.start(cfg.ouch_host, cfg.ouch_port)
+        except OSError:
+            # A port in use must not leave sockets and the heartbeat task behind.
+            if self._retrans_transport is not None:
+                self._retrans_transport.close()
+            await self.market_data.close()
+            self._stopped = True
+            raise
         self.engine.system_event("O")
         locates = [self.engine.add_instrument(s) for s in cfg.symbols]
         self.engine.system_event("S")

@@ -25,6 +25,9 @@ from typing import NamedTuple
 HEADER = struct.Struct(">Hc")
 HEARTBEAT_INTERVAL = 1.0
 TIMEOUT = 15.0
+# A client that lets this much unread data pile up is disconnected; it can log in again and
+# have the rest replayed, which costs the server nothing extra (the stream is kept anyway).
+MAX_WRITE_BUFFER = 16 << 20
 MAX_PACKET_LENGTH = 0xFFFF
 
 USERNAME_LEN = 6
@@ -277,6 +280,7 @@ class ServerCounters:
     protocol_errors: int = 0
     malformed_packets: int = 0
     timeouts: int = 0
+    slow_consumer_drops: int = 0
     replayed_messages: int = 0
     unsequenced_messages: int = 0
 
@@ -310,6 +314,7 @@ class SoupServer:
         self.streams: dict[str, SessionStream] = {}
         self.counters = ServerCounters()
         self._writers: dict[str, asyncio.StreamWriter] = {}
+        self._logging_in: set[str] = set()
         self._last_sent: dict[str, float] = {}
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -337,8 +342,13 @@ class SoupServer:
         return len(stream.messages)
 
     def _write(self, username: str, writer: asyncio.StreamWriter, packet: bytes) -> None:
+        if writer.is_closing():
+            return
         writer.write(packet)
         self._last_sent[username] = asyncio.get_running_loop().time()
+        if writer.transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+            self.counters.slow_consumer_drops += 1
+            writer.transport.abort()
 
     async def close(self) -> None:
         """End the session: End of Session to every connected client, then close."""
@@ -390,9 +400,12 @@ class SoupServer:
     async def _login(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, decoder: FrameDecoder
     ) -> tuple[str, list[SoupPacket]] | None:
+        # One deadline for the whole login, so a client dribbling bytes cannot hold it open.
+        deadline = asyncio.get_running_loop().time() + self.timeout
         while True:
             try:
-                data = await asyncio.wait_for(reader.read(4096), self.timeout)
+                remaining = deadline - asyncio.get_running_loop().time()
+                data = await asyncio.wait_for(reader.read(4096), max(remaining, 0.0))
             except TimeoutError:
                 self.counters.timeouts += 1
                 return None
@@ -413,7 +426,7 @@ class SoupServer:
             reason = REJECT_NOT_AUTHORIZED
         elif request.session not in ("", self.session):
             reason = REJECT_SESSION_NOT_AVAILABLE
-        elif request.username in self._writers:
+        elif request.username in self._writers or request.username in self._logging_in:
             reason = REJECT_SESSION_NOT_AVAILABLE
         if reason is not None:
             self.counters.login_rejects += 1
@@ -426,14 +439,23 @@ class SoupServer:
         first_seq = request.sequence
         if first_seq == 0 or first_seq > stream.next_sequence:
             first_seq = stream.next_sequence
-        self._writers[username] = writer
         self.counters.logins += 1
-        self._write(username, writer, LoginAccepted(self.session, first_seq).encode())
-        replay = stream.messages[first_seq - 1 :]
-        for message in replay:
-            writer.write(sequenced_data(message))
-        self.counters.replayed_messages += len(replay)
-        await writer.drain()
+        self._logging_in.add(username)
+        try:
+            self._write(username, writer, LoginAccepted(self.session, first_seq).encode())
+            # Replay in batches with backpressure; messages the application sends meanwhile
+            # land in the stream and are picked up by the same loop, so order is kept.
+            index = first_seq - 1
+            while index < len(stream.messages):
+                batch = stream.messages[index : index + 1024]
+                writer.write(b"".join(sequenced_data(m) for m in batch))
+                index += len(batch)
+                self.counters.replayed_messages += len(batch)
+                await writer.drain()
+            # No await between the last length check and this: live sends start here.
+            self._writers[username] = writer
+        finally:
+            self._logging_in.discard(username)
         # Packets a client pipelined behind its login are served once it is accepted.
         return username, packets[1:]
 
