@@ -47,7 +47,7 @@ def _message(draw):
     return direction, msg_type, fields, draw(_OPTIONS)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(_message())
 def test_every_message_round_trips_with_options(case):
     direction, msg_type, fields, options = case

@@ -624,7 +624,10 @@ class SoupClient:
         while True:
             idle = loop.time() - self._last_sent
             if idle >= self.heartbeat_interval:
-                self._send(client_heartbeat())
+                try:
+                    self._send(client_heartbeat())
+                except SessionEnded:
+                    return  # the read loop reports why the link ended
                 idle = 0.0
             await asyncio.sleep(self.heartbeat_interval - idle)
 
