@@ -128,22 +128,54 @@ def write_capture(
     last_ts = start_ns
     with PcapWriter(path) as pw:
 
-        def emit(packet: bytes) -> None:
+        def emit(batch: moldudp64.PacketBatch) -> None:
             nonlocal last_ts
-            if len(packet) >= _TS_IN_PACKET + 6:
-                last_ts = start_ns + int.from_bytes(
-                    packet[_TS_IN_PACKET : _TS_IN_PACKET + 6], "big"
-                )
-            pw.write_udp(last_ts, packet, DEFAULT_SRC, DEFAULT_DST, DEFAULT_SPORT, DEFAULT_DPORT)
+            if not len(batch.start):
+                return
+            ts = _packet_times(batch, start_ns, last_ts)
+            last_ts = int(ts[-1])
+            pw.write_udp_batch(
+                ts, batch.buf, batch.start, batch.length,
+                DEFAULT_SRC, DEFAULT_DST, DEFAULT_SPORT, DEFAULT_DPORT,
+            )  # fmt: skip
 
         for chunk in chunks:
-            for packet in packetizer.add_blocks(chunk):
-                emit(packet)
-        tail = packetizer.flush()
-        if tail is not None:
-            emit(tail)
-        emit(packetizer.end_of_session())
+            emit(packetizer.add_blocks_batch(chunk))
+        for packet in (packetizer.flush(), packetizer.end_of_session()):
+            if packet is not None:
+                emit(_single(packet))
     return CaptureStats("pcap", packetizer.messages, packetizer.packets, 1, packetizer.next_seq)
+
+
+def _single(packet: bytes) -> moldudp64.PacketBatch:
+    return moldudp64.PacketBatch(
+        np.frombuffer(packet, dtype=np.uint8),
+        np.zeros(1, dtype=np.int64),
+        np.array([len(packet)], dtype=np.int64),
+    )
+
+
+def _packet_times(batch: moldudp64.PacketBatch, start_ns: int, last_ts: int) -> np.ndarray:
+    """``start_ns`` + the ITCH timestamp of each packet's first message; a packet without one
+    (end of session, or a first message too short to hold a timestamp) repeats the previous
+    packet's time."""
+    buf, start, length = batch.buf, batch.start, batch.length
+    has_first = length >= _TS_IN_PACKET + 6
+    first_len = np.zeros(len(start), dtype=np.int64)
+    first_len[has_first] = (
+        buf[start[has_first] + moldudp64.HEADER_LEN].astype(np.int64) << 8
+    ) | buf[start[has_first] + moldudp64.HEADER_LEN + 1]
+    valid = has_first & (first_len >= _TS_OFFSET + 6)
+    pos = start[valid] + _TS_IN_PACKET
+    itch_ts = np.zeros(int(valid.sum()), dtype=np.int64)
+    for k in range(6):
+        itch_ts = (itch_ts << 8) | buf[pos + k]
+    ts = np.full(len(start), -1, dtype=np.int64)
+    ts[valid] = start_ns + itch_ts
+    # Carry the last known time forward over packets without one.
+    idx = np.where(valid, np.arange(len(ts)), -1)
+    np.maximum.accumulate(idx, out=idx)
+    return np.where(idx >= 0, ts[np.maximum(idx, 0)], last_ts)
 
 
 class CaptureReader:

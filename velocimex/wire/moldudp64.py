@@ -125,6 +125,49 @@ def parse_packet(payload: bytes | bytearray | memoryview) -> MoldPacket:
     return MoldPacket(session, seq, count, body)
 
 
+class PacketBatch(NamedTuple):
+    """Packets laid out in one buffer: packet ``i`` is ``buf[start[i] : start[i] + length[i]]``."""
+
+    buf: np.ndarray
+    start: np.ndarray
+    length: np.ndarray
+
+
+@numba.njit(cache=True, nogil=True)
+def build_packets(
+    buf: np.ndarray,
+    group_start: np.ndarray,
+    group_end: np.ndarray,
+    counts: np.ndarray,
+    session: np.ndarray,
+    first_seq: np.uint64,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Downstream packets for block groups ``buf[group_start[g] : group_end[g]]`` holding
+    ``counts[g]`` messages, numbered from ``first_seq``."""
+    n = group_start.size
+    total = 0
+    for g in range(n):
+        total += HEADER_LEN + group_end[g] - group_start[g]
+    out = np.empty(total, dtype=np.uint8)
+    start = np.empty(n, dtype=np.int64)
+    length = np.empty(n, dtype=np.int64)
+    seq = first_seq
+    o = 0
+    for g in range(n):
+        body = group_end[g] - group_start[g]
+        start[g] = o
+        length[g] = HEADER_LEN + body
+        out[o : o + SESSION_LEN] = session
+        for b in range(8):
+            out[o + 10 + b] = np.uint8((seq >> np.uint64(56 - 8 * b)) & np.uint64(0xFF))
+        out[o + 18] = np.uint8(counts[g] >> 8)
+        out[o + 19] = np.uint8(counts[g] & 0xFF)
+        out[o + HEADER_LEN : o + HEADER_LEN + body] = buf[group_start[g] : group_end[g]]
+        seq += np.uint64(counts[g])
+        o += HEADER_LEN + body
+    return out, start, length
+
+
 class Packetizer:
     """Packs messages into MoldUDP64 packets of at most ``max_payload`` bytes.
 
@@ -202,6 +245,15 @@ class Packetizer:
     def add_blocks(self, data: bytes | bytearray | memoryview) -> list[bytes]:
         """Queue many messages given as back-to-back length-prefixed blocks; returns the full
         packets. Same packing as calling ``add`` per message, without a Python loop over them."""
+        batch = self.add_blocks_batch(data)
+        raw = batch.buf.tobytes()
+        return [
+            raw[a : a + n] for a, n in zip(batch.start.tolist(), batch.length.tolist(), strict=True)
+        ]
+
+    def add_blocks_batch(self, data: bytes | bytearray | memoryview) -> PacketBatch:
+        """:meth:`add_blocks` returning the packets as one buffer plus offsets, for writers
+        that frame thousands of packets per call (capture files)."""
         self._check_open()
         if len(self._pending):
             data = bytes(self._pending) + bytes(data)
@@ -222,22 +274,28 @@ class Packetizer:
                 f"message of {length} bytes (block at offset {start}) cannot fit a MoldUDP64 "
                 f"packet of at most {self.max_payload} bytes"
             )
-        mv = memoryview(data)
-        packets = []
+        group_start = offsets[bounds[:-1]]
+        group_end = np.append(group_start[1:], end)
+        counts = np.diff(bounds)
         # The last group stays pending: later messages may still fit in it.
-        n_groups = len(bounds) - 1
-        for g in range(n_groups - 1):
-            a = int(offsets[bounds[g]])
-            b = int(offsets[bounds[g + 1]])
-            packets.append(self._packet(int(bounds[g + 1] - bounds[g]), mv[a:b]))
-        if n_groups > 0:
-            a = int(offsets[bounds[n_groups - 1]])
-            self._pending = bytearray(mv[a:end])
-            self._pending_count = int(bounds[n_groups] - bounds[n_groups - 1])
+        if len(counts):
+            self._pending = bytearray(buf[group_start[-1] : end])
+            self._pending_count = int(counts[-1])
         else:
             self._pending = bytearray()
             self._pending_count = 0
-        return packets
+        out, start, length = build_packets(
+            buf,
+            group_start[:-1],
+            group_end[:-1],
+            counts[:-1],
+            np.frombuffer(self.session, dtype=np.uint8),
+            np.uint64(self._next_seq),
+        )
+        self._next_seq += int(counts[:-1].sum())
+        self.messages += int(counts[:-1].sum())
+        self.packets += len(start)
+        return PacketBatch(out, start, length)
 
     def flush(self) -> bytes | None:
         """Emit the pending messages as one packet (None if nothing is pending)."""

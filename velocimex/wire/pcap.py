@@ -87,6 +87,88 @@ def multicast_mac(dst: bytes) -> bytes:
     return b"\x02\x00" + dst
 
 
+_MAX_TS_NS = (1 << 32) * 1_000_000_000
+_FRAME_HEADERS = ETH_HEADER_LEN + IPV4_HEADER_LEN + UDP_HEADER_LEN
+
+
+@numba.njit(cache=True, nogil=True)
+def _fold(total: int) -> int:
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def udp_records(
+    buf: np.ndarray,
+    start: np.ndarray,
+    length: np.ndarray,
+    ts_ns: np.ndarray,
+    template: np.ndarray,
+    ip_id: int,
+    udp_checksum: bool,
+) -> np.ndarray:
+    """pcap records (little-endian header + Ethernet/IPv4/UDP frame) of many datagrams.
+
+    ``template`` is the 42 bytes of Ethernet, IPv4 and UDP headers with the per-datagram
+    fields (lengths, id, checksums) zero; they are filled here.
+    """
+    n = start.size
+    total = 0
+    for i in range(n):
+        total += 16 + _FRAME_HEADERS + length[i]
+    out = np.empty(total, dtype=np.uint8)
+    o = 0
+    ip = ETH_HEADER_LEN
+    udp = ETH_HEADER_LEN + IPV4_HEADER_LEN
+    for i in range(n):
+        plen = length[i]
+        frame_len = _FRAME_HEADERS + plen
+        sec = ts_ns[i] // 1_000_000_000
+        nsec = ts_ns[i] % 1_000_000_000
+        for b in range(4):
+            out[o + b] = (sec >> (8 * b)) & 0xFF
+            out[o + 4 + b] = (nsec >> (8 * b)) & 0xFF
+            out[o + 8 + b] = (frame_len >> (8 * b)) & 0xFF
+            out[o + 12 + b] = (frame_len >> (8 * b)) & 0xFF
+        f = o + 16
+        out[f : f + _FRAME_HEADERS] = template
+        ip_len = IPV4_HEADER_LEN + UDP_HEADER_LEN + plen
+        udp_len = UDP_HEADER_LEN + plen
+        ident = (ip_id + i) & 0xFFFF
+        out[f + ip + 2] = ip_len >> 8
+        out[f + ip + 3] = ip_len & 0xFF
+        out[f + ip + 4] = ident >> 8
+        out[f + ip + 5] = ident & 0xFF
+        acc = 0
+        for w in range(0, IPV4_HEADER_LEN, 2):
+            acc += (np.int64(out[f + ip + w]) << 8) | np.int64(out[f + ip + w + 1])
+        check = ~_fold(acc) & 0xFFFF
+        out[f + ip + 10] = check >> 8
+        out[f + ip + 11] = check & 0xFF
+        out[f + udp + 4] = udp_len >> 8
+        out[f + udp + 5] = udp_len & 0xFF
+        p = f + _FRAME_HEADERS
+        out[p : p + plen] = buf[start[i] : start[i] + plen]
+        if udp_checksum:
+            # Pseudo-header (addresses, protocol, UDP length), then UDP header and payload.
+            acc = IPPROTO_UDP + udp_len
+            for w in range(12, 20, 2):
+                acc += (np.int64(out[f + ip + w]) << 8) | np.int64(out[f + ip + w + 1])
+            for w in range(0, UDP_HEADER_LEN + plen - 1, 2):
+                acc += (np.int64(out[f + udp + w]) << 8) | np.int64(out[f + udp + w + 1])
+            if udp_len % 2:
+                acc += np.int64(out[f + udp + udp_len - 1]) << 8
+            check = ~_fold(acc) & 0xFFFF
+            # RFC 768: a computed zero is sent as all ones (zero means "no checksum").
+            if check == 0:
+                check = 0xFFFF
+            out[f + udp + 6] = check >> 8
+            out[f + udp + 7] = check & 0xFF
+        o = f + frame_len
+    return out
+
+
 class PcapWriter:
     """Writes UDP datagrams as Ethernet/IPv4/UDP frames into a nanosecond pcap."""
 
@@ -109,40 +191,64 @@ class PcapWriter:
         sport: int = DEFAULT_SPORT,
         dport: int = DEFAULT_DPORT,
     ) -> None:
-        payload = bytes(payload)
-        if len(payload) > MAX_UDP_PAYLOAD:
-            raise PcapError(f"UDP payload of {len(payload)} bytes exceeds {MAX_UDP_PAYLOAD}")
-        if ts_ns < 0:
-            raise PcapError(f"negative timestamp {ts_ns}")
+        """One datagram; the same framing as :meth:`write_udp_batch`."""
+        buf = np.frombuffer(bytes(payload), dtype=np.uint8)
+        self.write_udp_batch(
+            np.array([ts_ns], dtype=np.int64),
+            buf,
+            np.zeros(1, dtype=np.int64),
+            np.array([buf.size], dtype=np.int64),
+            src,
+            dst,
+            sport,
+            dport,
+        )
+
+    def write_udp_batch(
+        self,
+        ts_ns: np.ndarray,
+        buf: np.ndarray,
+        start: np.ndarray,
+        length: np.ndarray,
+        src: str = DEFAULT_SRC,
+        dst: str = DEFAULT_DST,
+        sport: int = DEFAULT_SPORT,
+        dport: int = DEFAULT_DPORT,
+    ) -> None:
+        """Datagram ``i`` is ``buf[start[i] : start[i] + length[i]]`` stamped ``ts_ns[i]``;
+        all frames of the batch are built by one numba call and written at once."""
+        if len(length) and int(length.max()) > MAX_UDP_PAYLOAD:
+            raise PcapError(f"UDP payload of {int(length.max())} bytes exceeds {MAX_UDP_PAYLOAD}")
+        if len(ts_ns) and (int(ts_ns.min()) < 0 or int(ts_ns.max()) >= _MAX_TS_NS):
+            raise PcapError(
+                f"timestamps must be in [0, {_MAX_TS_NS}) ns (pcap seconds are uint32), got "
+                f"{int(ts_ns.min())}..{int(ts_ns.max())}"
+            )
         for port in (sport, dport):
             if not 0 <= port <= 0xFFFF:
                 raise PcapError(f"port {port} out of range")
         src_ip = _ipv4(src)
         dst_ip = _ipv4(dst)
-        udp_len = UDP_HEADER_LEN + len(payload)
-        total_len = IPV4_HEADER_LEN + udp_len
-        ip_header = _IPV4.pack(
-            0x45, 0, total_len, self._ip_id, 0, DEFAULT_TTL, IPPROTO_UDP, 0, src_ip, dst_ip
+        template = np.frombuffer(
+            multicast_mac(dst_ip)
+            + DEFAULT_SRC_MAC
+            + struct.pack(">H", ETHERTYPE_IPV4)
+            + _IPV4.pack(0x45, 0, 0, 0, 0, DEFAULT_TTL, IPPROTO_UDP, 0, src_ip, dst_ip)
+            + _UDP.pack(sport, dport, 0, 0),
+            dtype=np.uint8,
         )
-        ip_header = (
-            ip_header[:10] + struct.pack(">H", internet_checksum(ip_header)) + ip_header[12:]
+        out = udp_records(
+            buf,
+            start.astype(np.int64),
+            length.astype(np.int64),
+            ts_ns.astype(np.int64),
+            template,
+            self._ip_id,
+            self.udp_checksum,
         )
-        self._ip_id = (self._ip_id + 1) & 0xFFFF
-        checksum = 0
-        if self.udp_checksum:
-            pseudo = src_ip + dst_ip + struct.pack(">BBH", 0, IPPROTO_UDP, udp_len)
-            checksum = internet_checksum(pseudo + _UDP.pack(sport, dport, udp_len, 0) + payload)
-            # RFC 768: a computed zero is sent as all ones (zero means "no checksum").
-            checksum = checksum or 0xFFFF
-        eth = multicast_mac(dst_ip) + DEFAULT_SRC_MAC + struct.pack(">H", ETHERTYPE_IPV4)
-        frame_len = ETH_HEADER_LEN + total_len
-        sec, nsec = divmod(ts_ns, 1_000_000_000)
-        self._file.write(_RECORD_HEADER_LE.pack(sec, nsec, frame_len, frame_len))
-        self._file.write(eth)
-        self._file.write(ip_header)
-        self._file.write(_UDP.pack(sport, dport, udp_len, checksum))
-        self._file.write(payload)
-        self.records += 1
+        self._file.write(out.data)
+        self._ip_id = (self._ip_id + len(length)) & 0xFFFF
+        self.records += len(length)
 
     def close(self) -> None:
         self._file.close()
