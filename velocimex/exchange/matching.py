@@ -120,6 +120,7 @@ class Instrument:
     symbol: str
     bids: _Side = field(default_factory=lambda: _Side(BUY))
     asks: _Side = field(default_factory=lambda: _Side(SELL))
+    orders: dict[int, Order] = field(default_factory=dict)  # resting, in arrival order
 
     def side(self, side: str) -> _Side:
         return self.bids if side == BUY else self.asks
@@ -215,7 +216,9 @@ class MatchingEngine:
         return bid[0], bid[1], ask[0], ask[1]
 
     def resting_orders(self, locate: int | None = None) -> list[Order]:
-        return [o for o in self.orders.values() if locate is None or o.locate == locate]
+        if locate is None:
+            return list(self.orders.values())
+        return list(self.instruments[locate].orders.values())
 
     # ---------------------------------------------------------------- order entry
 
@@ -325,12 +328,14 @@ class MatchingEngine:
         else:
             lvl.hidden[order.order_ref] = order
         self.orders[order.order_ref] = order
+        inst.orders[order.order_ref] = order
 
     def _unlink(self, inst: Instrument, order: Order) -> None:
         book = inst.side(order.side)
         lvl = book.levels[order.price]
         (lvl.displayed if order.display else lvl.hidden).pop(order.order_ref)
         self.orders.pop(order.order_ref, None)
+        inst.orders.pop(order.order_ref, None)
         book.drop_if_empty(order.price)
 
     def _live(self, order_ref: int) -> tuple[Instrument, Order]:
@@ -404,6 +409,7 @@ class MatchingEngine:
             lvl = inst.side(new.side).level(price)
             lvl.displayed[new.order_ref] = new
             self.orders[new.order_ref] = new
+            inst.orders[new.order_ref] = new
             return OrderResult(new, resting=True)
         self.cancel(order_ref, 0)
         return self._enter(inst, new, rest=True)

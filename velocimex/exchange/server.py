@@ -24,7 +24,7 @@ from velocimex.exchange.marketdata import (
     MarketDataPublisher,
     start_retransmission_server,
 )
-from velocimex.exchange.matching import MatchingEngine
+from velocimex.exchange.matching import MatchingEngine, MatchingError
 from velocimex.exchange.order_entry import OuchGateway
 
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "NVDA", "AMZN", "TSLA")
@@ -90,6 +90,7 @@ class Venue:
         self._flow_task: asyncio.Task | None = None
         self._flow_enabled = asyncio.Event()
         self._stopped = False
+        self.flow_errors = 0
 
     async def start(self) -> None:
         cfg = self.config
@@ -134,7 +135,11 @@ class Venue:
                 due = int((loop.time() - start) * self.config.rate)
                 # Bounded catch-up: a stalled loop drops its backlog instead of bursting it.
                 for _ in range(min(due - done, 1000)):
-                    self.flow.step()
+                    try:
+                        self.flow.step()
+                    except MatchingError:
+                        # A participant bug must not stop the market; it is counted.
+                        self.flow_errors += 1
                 done = due
                 await asyncio.sleep(0.005)
 
