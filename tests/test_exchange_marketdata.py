@@ -9,6 +9,7 @@ message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -25,7 +26,8 @@ from tests.test_exchange_matching import ItchBook, assert_same_book
 from velocimex.exchange.marketdata import LineConfig
 from velocimex.exchange.matching import BUY, SELL
 from velocimex.exchange.server import Venue, VenueConfig
-from velocimex.wire import itch, moldudp64
+from velocimex.wire import itch, moldudp64, ouch
+from velocimex.wire.soupbintcp import SoupClient
 
 
 def _lines() -> tuple[LineConfig, LineConfig]:
@@ -95,7 +97,28 @@ def test_multicast_feed_rebuilds_the_exchange_book_on_both_lines():
             )
         )
         await venue.start()
-        await asyncio.sleep(1.5)
+        # An OUCH trader takes part alongside the simulated participants.
+        host, port = venue.ouch_address
+        trader = await SoupClient.connect(host, port, "trader", "secret")
+        rng = random.Random(5)
+        for user_ref in range(1, 121):
+            await asyncio.sleep(0.01)
+            bid, _, ask, _ = venue.engine.best(venue.engine.locate("BBB"))
+            mid = (bid + ask) // 2 if bid and ask else 100_0000
+            price = max(100, mid // 100 * 100 + rng.randint(-3, 3) * 100)
+            order = ouch.encode(
+                ouch.INBOUND,
+                "O",
+                user_ref_num=user_ref,
+                side=rng.choice("BS"),
+                quantity=100 * rng.randint(1, 4),
+                symbol="BBB",
+                price=price,
+                time_in_force=rng.choice("03"),
+                display=rng.choice("YYYNA"),
+            )
+            trader.send_unsequenced(order)
+        await asyncio.sleep(0.2)
         venue.pause_flow()
         await asyncio.sleep(0.35)  # idle: heartbeats only
         engine_depth = {
@@ -104,6 +127,12 @@ def test_multicast_feed_rebuilds_the_exchange_book_on_both_lines():
             for side in (BUY, SELL)
         }
         await venue.stop()
+        replies = []
+        with contextlib.suppress(ConnectionError):
+            while True:
+                replies.append(ouch.decode(ouch.OUTBOUND, await trader.recv(5))["type"])
+        await trader.close()
+        assert replies.count("A") == 120 and "E" in replies
         await asyncio.sleep(0.1)
         ta.close()
         tb.close()

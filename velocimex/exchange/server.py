@@ -134,7 +134,7 @@ class Venue:
             while self._flow_enabled.is_set():
                 due = int((loop.time() - start) * self.config.rate)
                 # Bounded catch-up: a stalled loop drops its backlog instead of bursting it.
-                for _ in range(min(due - done, 1000)):
+                for _ in range(min(due - done, 250)):
                     try:
                         self.flow.step()
                     except MatchingError:
