@@ -46,17 +46,21 @@ class Principal:
     role: Role
 
 
-def _hash_password(password: str, salt: bytes) -> bytes:
-    return hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+DEFAULT_SCRYPT_N = 2**14
+
+
+def _hash_password(password: str, salt: bytes, n: int = DEFAULT_SCRYPT_N) -> bytes:
+    return hashlib.scrypt(password.encode(), salt=salt, n=n, r=8, p=1, dklen=32, maxmem=2**26)
 
 
 class UserStore:
     """Users in ``users.json`` (0600): scrypt password hashes, never the passwords."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, scrypt_n: int = DEFAULT_SCRYPT_N) -> None:
         self.path = path
+        self.scrypt_n = scrypt_n  # work factor for new hashes; each record keeps its own
         self._lock = threading.Lock()
-        self._users: dict[str, dict[str, str]] = {}
+        self._users: dict[str, dict[str, str | int]] = {}
         if path.exists():
             self._users = json.loads(path.read_text())
 
@@ -64,14 +68,16 @@ class UserStore:
         return len(self._users)
 
     def usernames(self) -> dict[str, Role]:
-        return {name: Role(u["role"]) for name, u in self._users.items()}
+        return {name: Role(str(u["role"])) for name, u in self._users.items()}
 
     def add(self, username: str, password: str, role: Role) -> None:
         salt = secrets.token_bytes(16)
-        record = {
+        digest = _hash_password(password, salt, self.scrypt_n)
+        record: dict[str, str | int] = {
             "role": str(role),
             "salt": salt.hex(),
-            "hash": _hash_password(password, salt).hex(),
+            "hash": digest.hex(),
+            "n": self.scrypt_n,
         }
         with self._lock:
             self._users[username] = record
@@ -86,11 +92,12 @@ class UserStore:
         record = self._users.get(username)
         if record is None:
             # Same work for unknown users, so timing does not reveal which names exist.
-            _hash_password(password, b"\0" * 16)
+            _hash_password(password, b"\0" * 16, self.scrypt_n)
             return None
-        digest = _hash_password(password, bytes.fromhex(record["salt"]))
-        if hmac.compare_digest(digest.hex(), record["hash"]):
-            return Role(record["role"])
+        n = int(record.get("n", DEFAULT_SCRYPT_N))
+        digest = _hash_password(password, bytes.fromhex(record["salt"]), n)
+        if hmac.compare_digest(digest.hex(), str(record["hash"])):
+            return Role(str(record["role"]))
         return None
 
 

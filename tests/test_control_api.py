@@ -57,7 +57,7 @@ PUBLIC = {("POST", "/auth/token")}
 
 
 def make_client(tmp_path: Path, **settings) -> tuple[TestClient, dict[Role, str]]:
-    users = UserStore(tmp_path / "users.json")
+    users = UserStore(tmp_path / "users.json", scrypt_n=2**10)  # cheap hashes for tests
     for role in Role:
         users.add(role.value, PASSWORD, role)
     base = {"rate_limit_per_minute": 100_000, "fsync": False}
