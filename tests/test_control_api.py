@@ -8,7 +8,6 @@ from pathlib import Path
 import jwt
 import pytest
 from fastapi.testclient import TestClient
-
 from velocimex.control.app import create_app
 from velocimex.control.auth import Role, UserStore
 from velocimex.control.settings import InstrumentSetting, Settings

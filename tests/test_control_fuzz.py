@@ -8,7 +8,6 @@ from pathlib import Path
 
 import schemathesis
 from hypothesis import HealthCheck, settings
-
 from velocimex.control.app import create_app
 from velocimex.control.auth import Principal, Role, UserStore
 from velocimex.control.settings import InstrumentSetting, Settings
