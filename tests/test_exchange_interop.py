@@ -219,3 +219,22 @@ def test_port_in_use_fails_start_with_a_clear_error_and_no_leftovers():
         await first.stop()
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_orders_arriving_while_the_market_closes_are_counted_not_executed():
+    async def main():
+        venue = Venue(_config())
+        await venue.start()
+        host, port = venue.ouch_address
+        alice = await SoupClient.connect(host, port, "alice", "pw1")
+        assert (await _next(alice))["type"] == "S"
+        published = len(venue.market_data.messages)
+        venue.gateway.close()
+        alice.send_unsequenced(_enter(1, "B", 100, 100_0000))
+        await asyncio.sleep(0.2)
+        assert venue.gateway.counters.after_close == 1
+        assert len(venue.market_data.messages) == published
+        await alice.close()
+        await venue.stop()
+
+    asyncio.run(asyncio.wait_for(main(), 30))

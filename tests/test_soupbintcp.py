@@ -274,3 +274,27 @@ def test_client_that_stops_reading_is_dropped_and_catches_up_after_relogin(monke
         await server.close()
 
     _run(main())
+
+
+def test_application_error_drops_only_that_connection_and_is_counted():
+    async def main():
+        def broken(user: str, payload: bytes) -> None:
+            raise RuntimeError("application bug")
+
+        server = soup.SoupServer("S", {"alice": "pw1", "bob": "pw2"}, broken)
+        _, port = await server.start("127.0.0.1", 0)
+        alice = await soup.SoupClient.connect("127.0.0.1", port, "alice", "pw1")
+        bob = await soup.SoupClient.connect("127.0.0.1", port, "bob", "pw2")
+        alice.send_unsequenced(b"boom")
+        with pytest.raises(soup.SessionEnded):
+            await alice.recv(5)
+        assert server.counters.application_errors == 1
+        assert server.last_error == "RuntimeError: application bug"
+        assert server.is_connected("bob")
+        server.send("bob", b"still here")
+        assert await bob.recv(5) == b"still here"
+        await alice.close()
+        await bob.close()
+        await server.close()
+
+    _run(main())

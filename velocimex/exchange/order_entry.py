@@ -64,6 +64,7 @@ class GatewayCounters:
     malformed: int = 0
     unsupported: int = 0
     engine_errors: int = 0
+    after_close: int = 0
 
 
 @dataclass
@@ -89,6 +90,7 @@ class OuchGateway:
         # order's Accepted/Replaced has gone out, so an account never sees an execution
         # of its own aggressing order's match before the acknowledgement.
         self._deferred: list[Fill] | None = None
+        self.closed = False
 
     def _send(self, user: str, msg_type: str, options: dict[str, Any] | None = None, **fields):
         # Only options this table knows are echoed; unknown tags were kept raw on decode.
@@ -102,7 +104,14 @@ class OuchGateway:
         for user in self.accounts:
             self._send(user, "S", event_code=event_code)
 
+    def close(self) -> None:
+        """Stop accepting orders: the market is closing (its last messages are going out)."""
+        self.closed = True
+
     def on_unsequenced(self, user: str, payload: bytes) -> None:
+        if self.closed:
+            self.counters.after_close += 1
+            return
         try:
             msg = ouch.decode(ouch.INBOUND, payload)
         except ouch.OuchError:

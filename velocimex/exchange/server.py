@@ -151,6 +151,7 @@ class Venue:
             self._flow_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flow_task
+        self.gateway.close()
         self.engine.system_event("M")
         self.engine.system_event("E")
         self.engine.system_event("C")

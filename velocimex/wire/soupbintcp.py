@@ -283,6 +283,7 @@ class ServerCounters:
     slow_consumer_drops: int = 0
     replayed_messages: int = 0
     unsequenced_messages: int = 0
+    application_errors: int = 0
 
 
 class SoupServer:
@@ -313,6 +314,7 @@ class SoupServer:
         self.timeout = timeout
         self.streams: dict[str, SessionStream] = {}
         self.counters = ServerCounters()
+        self.last_error: str | None = None
         self._writers: dict[str, asyncio.StreamWriter] = {}
         self._logging_in: set[str] = set()
         self._last_sent: dict[str, float] = {}
@@ -389,6 +391,9 @@ class SoupServer:
             # close() tears connections down; ending normally keeps asyncio's stream
             # callback from logging the cancellation as an error.
             pass
+        except Exception as exc:  # noqa: BLE001 - an application bug drops one link, not all
+            self.counters.application_errors += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
         finally:
             if username is not None and self._writers.get(username) is writer:
                 del self._writers[username]
