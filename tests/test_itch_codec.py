@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from velocimex.wire import itch
+from velocimex.wire.doc_tables import itch_message_table
 from velocimex.wire.itch import MESSAGE_LENGTHS, SPECS, ItchError, decode, encode, numpy_dtype
 
 # Lengths as printed in the public "NASDAQ TotalView-ITCH 5.0" specification, typed in
@@ -159,10 +162,6 @@ def test_out_of_range_field_values_raise_itch_error() -> None:
 
 
 def test_wire_formats_doc_table_is_generated_from_specs() -> None:
-    from pathlib import Path
-
-    from velocimex.wire.doc_tables import itch_message_table
-
     doc = (Path(__file__).parent.parent / "docs" / "wire-formats.md").read_text()
     begin = doc.index("<!-- BEGIN ITCH TABLE")
     table = doc[doc.index("\n", begin) + 1 : doc.index("<!-- END ITCH TABLE -->")]
