@@ -95,9 +95,15 @@ def create_app(
     async def events(websocket: WebSocket) -> None:
         """Live events: ``{"channel": "orders"|"risk"|"market", "event": {...}}``.
 
-        Browsers cannot set headers on a WebSocket, so the token comes as ``?token=``.
+        Browsers cannot set headers on a WebSocket, so the token comes as the subprotocol pair
+        ``["bearer", TOKEN]`` (kept out of access logs) or, for simple clients, ``?token=``.
         """
-        token = websocket.query_params.get("token", "")
+        offered = websocket.scope.get("subprotocols") or []
+        subprotocol = None
+        if len(offered) >= 2 and offered[0] == "bearer":
+            token, subprotocol = offered[1], "bearer"
+        else:
+            token = websocket.query_params.get("token", "")
         try:
             principal = app.state.tokens.verify(token)
         except jwt.InvalidTokenError:
@@ -106,7 +112,7 @@ def create_app(
         if principal.role not in READ:
             await websocket.close(code=status.WS_1008_POLICY_VIOLATION)
             return
-        await websocket.accept()
+        await websocket.accept(subprotocol=subprotocol)
         queue = hub.register()
 
         async def pump() -> None:

@@ -233,6 +233,13 @@ def test_websocket_streams_order_and_risk_events(tmp_path: Path) -> None:
     assert ("orders", "accepted") in channels
 
 
+def test_websocket_accepts_token_as_subprotocol(tmp_path: Path) -> None:
+    client, tokens = make_client(tmp_path)
+    with client.websocket_connect("/ws/events", subprotocols=["bearer", tokens[V]]) as ws:
+        assert ws.receive_json()["event"]["user"] == "viewer"
+        assert ws.accepted_subprotocol == "bearer"
+
+
 def test_websocket_refuses_bad_token(tmp_path: Path) -> None:
     from starlette.websockets import WebSocketDisconnect
 

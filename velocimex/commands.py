@@ -15,3 +15,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     from velocimex.exchange import command as exchange_cmd
 
     exchange_cmd.register(sub)
+    from velocimex.control import serve as serve_cmd
+
+    serve_cmd.register(sub)

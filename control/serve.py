@@ -1,0 +1,64 @@
+"""``velocimex serve``: the control plane (REST, WebSocket, /metrics) under uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from velocimex.control.settings import InstrumentSetting
+
+
+def parse_instruments(text: str) -> list[InstrumentSetting]:
+    """``AAPL:7,MSFT:9``: symbol and stock locate of each instrument to trade."""
+    out = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        symbol, sep, locate = item.partition(":")
+        if not sep or not locate.isdigit():
+            raise argparse.ArgumentTypeError(f"instrument {item!r} is not SYMBOL:LOCATE")
+        out.append(InstrumentSetting(symbol=symbol.upper(), locate=int(locate)))
+    return out
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run the control plane (REST + WebSocket API, /metrics) with uvicorn",
+        description="Start the trading control plane. State (order journal, audit log, users, "
+        "JWT secret) lives in --data-dir and survives restarts. Orders go to the built-in paper "
+        "venue. On first start an 'admin' user is created; its password is "
+        "$VELOCIMEX_ADMIN_PASSWORD or a random one printed once on stderr.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    p.add_argument("--data-dir", type=Path, default=Path("var/control"), help="state directory")
+    p.add_argument(
+        "--instruments",
+        type=parse_instruments,
+        default=parse_instruments("AAPL:1,MSFT:2"),
+        help="tradable instruments as SYMBOL:LOCATE,... (default AAPL:1,MSFT:2)",
+    )
+    p.add_argument("--log-level", default="info", help="uvicorn log level")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+    from velocimex.control.app import create_app
+    from velocimex.control.auth import Role, UserStore
+    from velocimex.control.settings import Settings
+
+    settings = Settings.load(args.data_dir, instruments=args.instruments)
+    users = UserStore(settings.data_dir / "users.json")
+    if len(users) == 0:
+        password = os.environ.get("VELOCIMEX_ADMIN_PASSWORD") or secrets.token_urlsafe(18)
+        users.add("admin", password, Role.ADMIN)
+        if "VELOCIMEX_ADMIN_PASSWORD" not in os.environ:
+            print(
+                f"velocimex serve: created user 'admin' with password {password}", file=sys.stderr
+            )
+    app = create_app(settings, users=users)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
