@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import gzip
 import struct
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from velocimex.wire import itch
+from velocimex.wire.binaryfile import BinaryFileError
 from velocimex.wire.capture import (
     SESSION_MIDNIGHT_NS,
     CaptureReader,
@@ -259,3 +263,62 @@ def test_detect_format_by_suffix_then_by_content(tmp_path: Path) -> None:
         detect_format(tmp_path / "missing.dat")
     with pytest.raises(ValueError, match="cannot tell the capture format"):
         write_capture(tmp_path / "out.dat", [])
+
+
+# --- corrupted files: a clear exception or a counted drop, never a crash or wrong output ---
+
+
+@pytest.fixture(scope="module")
+def clean_captures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    base = tmp_path_factory.mktemp("clean")
+    msgs = _messages(300)
+    out = {}
+    for name in ("c.pcap", "c.itch"):
+        write_capture(base / name, [_blocks(msgs)], max_payload=300)
+        out[name] = (base / name).read_bytes()
+    return out
+
+
+def _whole_blocks(data: bytes) -> int:
+    count, i = 0, 0
+    while i < len(data):
+        (n,) = struct.unpack_from(">H", data, i)
+        assert n > 0 and i + 2 + n <= len(data)
+        i += 2 + n
+        count += 1
+    return count
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(["c.pcap", "c.itch"]),
+    flips=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), max_size=6),
+    cut=st.one_of(st.none(), st.integers(0, 1 << 20)),
+    on_corrupt=st.sampled_from(["raise", "drop"]),
+)
+def test_corrupted_capture_raises_value_error_or_yields_consistent_chunks(
+    clean_captures: dict[str, bytes],
+    name: str,
+    flips: list[tuple[int, int]],
+    cut: int | None,
+    on_corrupt: str,
+) -> None:
+    raw = bytearray(clean_captures[name])
+    for pos, value in flips:
+        raw[pos % len(raw)] = value
+    if cut is not None:
+        raw = raw[: cut % (len(raw) + 1)]
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / name
+        path.write_bytes(bytes(raw))
+        reader = CaptureReader(path, chunk_bytes=512, on_corrupt=on_corrupt)  # type: ignore[arg-type]
+        try:
+            chunks = list(reader)
+        except (PcapError, MoldError, BinaryFileError) as exc:
+            assert str(exc)
+            if on_corrupt == "drop":
+                assert not isinstance(exc, MoldError)
+            return
+    for chunk in chunks:
+        assert _whole_blocks(chunk.data) == len(chunk.seqs)
+    assert reader.messages == sum(len(c.seqs) for c in chunks)

@@ -95,25 +95,3 @@ def pack_blocks(
         i = j
     bounds[groups] = n
     return bounds[: groups + 1], -1
-
-
-@numba.njit(cache=True, nogil=True)
-def bad_regions(buf: np.ndarray, region_ends: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Per region (``region_ends[k-1]`` or 0 to ``region_ends[k]``), whether it fails to hold
-    exactly ``counts[k]`` whole non-empty blocks: the framing check of a run of MoldUDP64
-    packet bodies laid back to back."""
-    bad = np.zeros(region_ends.size, dtype=np.bool_)
-    start = 0
-    for k in range(region_ends.size):
-        stop = region_ends[k]
-        i = start
-        count = 0
-        while i + 2 <= stop:
-            length = (np.int64(buf[i]) << 8) | np.int64(buf[i + 1])
-            if length == 0 or i + 2 + length > stop:
-                break
-            i += 2 + length
-            count += 1
-        bad[k] = i != stop or count != counts[k]
-        start = stop
-    return bad

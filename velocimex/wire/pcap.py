@@ -204,7 +204,7 @@ class PcapWriter:
     def write_udp_batch(
         self,
         ts_ns: np.ndarray,
-        buf: np.ndarray,
+        buf: np.ndarray | bytes,
         start: np.ndarray,
         length: np.ndarray,
         src: str = DEFAULT_SRC,
@@ -214,6 +214,19 @@ class PcapWriter:
     ) -> None:
         """Datagram ``i`` is ``buf[start[i] : start[i] + length[i]]`` stamped ``ts_ns[i]``;
         all frames of the batch are built by one numba call and written at once."""
+        if not isinstance(buf, np.ndarray):
+            buf = np.frombuffer(buf, dtype=np.uint8)
+        buf = np.ascontiguousarray(buf, dtype=np.uint8).reshape(-1)
+        if not len(ts_ns) == len(start) == len(length):
+            raise PcapError(
+                f"batch arrays differ in length: {len(ts_ns)} times, {len(start)} starts, "
+                f"{len(length)} lengths"
+            )
+        # The numba framer trusts these bounds; check them here so it never reads outside buf.
+        if len(start) and (
+            int(start.min()) < 0 or int(length.min()) < 0 or int((start + length).max()) > buf.size
+        ):
+            raise PcapError(f"batch datagrams reach outside the {buf.size}-byte buffer")
         if len(length) and int(length.max()) > MAX_UDP_PAYLOAD:
             raise PcapError(f"UDP payload of {int(length.max())} bytes exceeds {MAX_UDP_PAYLOAD}")
         if len(ts_ns) and (int(ts_ns.min()) < 0 or int(ts_ns.max()) >= _MAX_TS_NS):
