@@ -129,6 +129,8 @@ def test_unknown_type_raises_itch_error_naming_the_type_byte() -> None:
         decode(b"Z" + bytes(20))
     with pytest.raises(ItchError, match=r"unknown ITCH message type 'Z'"):
         encode("Z")
+    with pytest.raises(ItchError, match=r"unknown ITCH message type 'Z'"):
+        numpy_dtype("Z")
 
 
 @pytest.mark.parametrize("msg_type", TYPES)

@@ -351,7 +351,9 @@ def decode(buf: bytes | bytearray | memoryview) -> dict[str, Any]:
 
 def numpy_dtype(msg_type: str) -> np.dtype:
     """Packed big-endian structured dtype of one message, timestamp as raw 6 bytes."""
-    spec = SPECS[msg_type]
+    spec = SPECS.get(msg_type)
+    if spec is None:
+        raise ItchError(f"unknown ITCH message type {msg_type!r}")
     names, formats, offsets = ["type"], ["S1"], [0]
     np_codes = {"u1": "u1", "u2": ">u2", "u4": ">u4", "u8": ">u8", "c": "S1", "p4": ">u4"}
     np_codes["p8"] = ">u8"
