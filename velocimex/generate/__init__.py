@@ -1,19 +1,26 @@
-"""Synthetic NASDAQ TotalView-ITCH 5.0 trading sessions (``velocimex generate``)."""
+"""Synthetic NASDAQ TotalView-ITCH 5.0 trading sessions (``velocimex generate``).
 
-from velocimex.generate.session import (
-    fixed_messages,
-    generate_session,
-    minimum_messages,
-    plan_flow,
-)
-from velocimex.generate.universe import make_universe
-from velocimex.generate.write import write_session
+Attributes load on first use: the numba simulation compiles (or loads its cache) at import,
+which other subcommands registering next to ``generate`` should not pay for.
+"""
 
-__all__ = [
-    "fixed_messages",
-    "generate_session",
-    "make_universe",
-    "minimum_messages",
-    "plan_flow",
-    "write_session",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "fixed_messages": "velocimex.generate.session",
+    "generate_session": "velocimex.generate.session",
+    "minimum_messages": "velocimex.generate.session",
+    "plan_flow": "velocimex.generate.session",
+    "make_universe": "velocimex.generate.universe",
+    "write_session": "velocimex.generate.write",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'velocimex.generate' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -7,7 +7,7 @@ record columns, then its rows are scattered to their positions in the output buf
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import int64, njit, uint8, void
 
 from velocimex.generate import market as m
 from velocimex.wire.itch import MESSAGE_LENGTHS, SPECS, numpy_dtype
@@ -140,7 +140,7 @@ def _fill(msg_type: str, rec: np.ndarray, stocks: np.ndarray, mpids: np.ndarray)
     return rows
 
 
-@njit(cache=True)
+@njit(void(uint8[::1], int64[::1], uint8[:, ::1]), cache=True)
 def _scatter(out, starts, rows):
     width = rows.shape[1]
     for i in range(starts.shape[0]):

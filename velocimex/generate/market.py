@@ -18,7 +18,15 @@ Model, per symbol (see docs/generator.md):
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import boolean, float64, int64, njit, types, uint64, void
+
+# Explicit signatures: one compiled version per function (numba would otherwise specialise
+# on every literal argument, multiplying compile time) and compilation at import.
+I64_1D = int64[::1]
+I64_2D = int64[:, ::1]
+F64_1D = float64[::1]
+U64_1D = uint64[::1]
+BOOK = types.Tuple((I64_1D, I64_2D, I64_2D, I64_2D, I64_2D))
 
 # One record per message. Prices are ITCH units (1/10000 $); chars are ASCII codes.
 (
@@ -77,6 +85,7 @@ SEED_ORDERS = 6  # opening book per symbol: three levels each side
 MIN_TICKS = 150  # fair value floor ($1.50): keeps every price in the $0.01-tick regime
 F_SHARE = 0.10  # share of adds carrying MPID attribution
 C_SHARE = 0.04  # share of executions reported with a price (C)
+TAKER_NOISE = 0.006  # uninformed marketable orders per event, each side
 
 _CH_0 = 48
 _CH_1 = 49
@@ -94,7 +103,7 @@ _H, _h, _Y, _L, _N, _J, _K, _O, _W, _B = (ord(c) for c in "HhYLNJKOWB")
 _BUY, _SELL = _CH_B, _CH_S
 
 
-@njit(cache=True)
+@njit(uint64(U64_1D), cache=True)
 def _next_u64(rng):
     # splitmix64: tiny, fast, and identical on every platform numba runs on.
     rng[0] += np.uint64(0x9E3779B97F4A7C15)
@@ -104,23 +113,23 @@ def _next_u64(rng):
     return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True)
+@njit(float64(U64_1D), cache=True)
 def _uniform(rng):
     return float(_next_u64(rng) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True)
+@njit(int64(U64_1D, int64), cache=True)
 def _randint(rng, n):
     return min(int(_uniform(rng) * n), n - 1)
 
 
-@njit(cache=True)
+@njit(float64(U64_1D), cache=True)
 def _normal(rng):
     u1 = 1.0 - _uniform(rng)
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * _uniform(rng))
 
 
-@njit(cache=True)
+@njit(int64(U64_1D), cache=True)
 def _draw_size(rng):
     """Order size: mostly round lots of 100 (small ones most common), some odd and mixed lots."""
     u = _uniform(rng)
@@ -146,7 +155,7 @@ def _draw_size(rng):
     return 100 * lots
 
 
-@njit(cache=True)
+@njit(int64(U64_1D, I64_1D, F64_1D), cache=True)
 def _event_ts(rng, g, ginv):
     # The segment's k-th message lands at the intraday-activity quantile (k + u) / total, so
     # arrivals are random, U-shaped over the day, and the segment ends on time exactly.
@@ -164,7 +173,7 @@ def _event_ts(rng, g, ginv):
     return ts
 
 
-@njit(cache=True)
+@njit(void(I64_2D, int64, int64, int64, int64), cache=True)
 def _row(out, n, typ, loc, ts):
     for c in range(N_COLS):
         out[n, c] = 0
@@ -173,7 +182,7 @@ def _row(out, n, typ, loc, ts):
     out[n, COL_TS] = ts
 
 
-@njit(cache=True)
+@njit(types.UniTuple(int64, 4)(int64, I64_1D, I64_2D, I64_2D), cache=True)
 def _touch(s, live_n, o_side, o_px):
     """Best bid, best ask (ticks; -1 if empty) and the number of orders on each side."""
     bb = -1
@@ -193,7 +202,7 @@ def _touch(s, live_n, o_side, o_px):
     return bb, ba, nb, na
 
 
-@njit(cache=True)
+@njit(int64(int64, int64, I64_1D, I64_2D), cache=True)
 def _find(s, ref, live_n, o_ref):
     for i in range(live_n[s]):
         if o_ref[s, i] == ref:
@@ -201,7 +210,7 @@ def _find(s, ref, live_n, o_ref):
     return -1
 
 
-@njit(cache=True)
+@njit(void(int64, int64, I64_1D, I64_2D, I64_2D, I64_2D, I64_2D), cache=True)
 def _remove(s, i, live_n, o_ref, o_side, o_px, o_sh):
     last = live_n[s] - 1
     o_ref[s, i] = o_ref[s, last]
@@ -211,13 +220,13 @@ def _remove(s, i, live_n, o_ref, o_side, o_px, o_sh):
     live_n[s] = last
 
 
-@njit(cache=True)
+@njit(void(int64, int64, I64_2D, I64_1D), cache=True)
 def _remember(s, ref, recent, recent_pos):
     recent[s, recent_pos[s] % RECENT] = ref
     recent_pos[s] += 1
 
 
-@njit(cache=True)
+@njit(int64(U64_1D, int64, float64, int64, int64, int64), cache=True)
 def _quote_price(rng, side, fv, spread, bb, ba):
     """A maker's limit price in ticks: fair-value quote, a few ticks behind, never crossing."""
     u = _uniform(rng)
@@ -243,7 +252,25 @@ def _quote_price(rng, side, fv, spread, bb, ba):
     return max(p, 100)
 
 
-@njit(cache=True)
+@njit(
+    int64(
+        I64_2D,
+        int64,
+        int64,
+        int64,
+        int64,
+        int64,
+        int64,
+        int64,
+        I64_1D,
+        I64_1D,
+        I64_2D,
+        I64_2D,
+        I64_2D,
+        I64_2D,
+    ),
+    cache=True,
+)
 def _emit_add(out, n, ts, s, side, px, sh, mpid, g, live_n, o_ref, o_side, o_px, o_sh):
     ref = g[G_NEXT_REF]
     g[G_NEXT_REF] = ref + 1
@@ -262,7 +289,24 @@ def _emit_add(out, n, ts, s, side, px, sh, mpid, g, live_n, o_ref, o_side, o_px,
     return ref
 
 
-@njit(cache=True)
+@njit(
+    int64(
+        I64_2D,
+        int64,
+        int64,
+        U64_1D,
+        int64,
+        int64,
+        F64_1D,
+        I64_1D,
+        I64_2D,
+        I64_1D,
+        I64_2D,
+        I64_1D,
+        BOOK,
+    ),
+    cache=True,
+)
 def _maker_add(out, n, ts, rng, s, side, fair, spread, makers, g, recent, recent_pos, book):
     live_n, o_ref, o_side, o_px, o_sh = book
     bb, ba, nb, na = _touch(s, live_n, o_side, o_px)
@@ -285,27 +329,31 @@ def _maker_add(out, n, ts, rng, s, side, fair, spread, makers, g, recent, recent
     return 1
 
 
-@njit(cache=True)
-def _pick_order(rng, s, fv, recent, book):
+@njit(int64(U64_1D, int64, float64, boolean, I64_2D, BOOK), cache=True)
+def _pick_order(rng, s, fv, stressed, recent, book):
     """An order a maker acts on: a fleeting recent add, a quote fair value has moved through,
     or (the long-lived tail) any resting order."""
     live_n, o_ref, o_side, o_px, o_sh = book
     live = live_n[s]
     u = _uniform(rng)
-    if u < 0.55:
+    if stressed and u < 0.6:
+        u = 0.7  # fair value is at the touch: makers pull the quotes it has moved through
+    if u < 0.65:
         i = _find(s, recent[s, _randint(rng, RECENT)], live_n, o_ref)
         if i >= 0:
             return i
-    elif u < 0.80:
+    elif u < 0.85:
         start = _randint(rng, live)
         for j in range(live):
             i = (start + j) % live
-            if (o_side[s, i] == 0 and o_px[s, i] >= fv) or (o_side[s, i] == 1 and o_px[s, i] <= fv):
+            if (o_side[s, i] == 0 and o_px[s, i] > fv - 0.2) or (
+                o_side[s, i] == 1 and o_px[s, i] < fv + 0.2
+            ):
                 return i
     return _randint(rng, live)
 
 
-@njit(cache=True)
+@njit(int64(I64_2D, int64, int64, U64_1D, int64, int64, int64, I64_1D, BOOK), cache=True)
 def _taker(out, n, ts, rng, s, hit_side, budget, g, book):
     """A marketable order: executes resting orders of ``hit_side`` in price-time priority."""
     live_n, o_ref, o_side, o_px, o_sh = book
@@ -358,7 +406,25 @@ def _taker(out, n, ts, rng, s, hit_side, budget, g, book):
     return fills
 
 
-@njit(cache=True)
+@njit(
+    int64(
+        I64_2D,
+        int64,
+        int64,
+        U64_1D,
+        int64,
+        int64,
+        I64_1D,
+        F64_1D,
+        F64_1D,
+        I64_1D,
+        I64_2D,
+        I64_2D,
+        I64_1D,
+        BOOK,
+    ),
+    cache=True,
+)
 def _market_event(out, n, ts, rng, s, budget, g, fair, sigma, spread, makers, recent, rpos, book):
     """One participant action on symbol ``s``; returns the number of messages (1..budget)."""
     live_n, o_ref, o_side, o_px, o_sh = book
@@ -371,8 +437,8 @@ def _market_event(out, n, ts, rng, s, budget, g, fair, sigma, spread, makers, re
     if na < MIN_SIDE:
         return _maker_add(out, n, ts, rng, s, 1, fair, spread, makers, g, recent, rpos, book)
     # Takers arrive as noise, and more often once fair value is at or through the touch.
-    p_buy = 0.018 + min(0.6, max(0.0, 0.5 * (fv - ba + 0.6)))
-    p_sell = 0.018 + min(0.6, max(0.0, 0.5 * (bb - fv + 0.6)))
+    p_buy = TAKER_NOISE + min(0.12, max(0.0, 0.04 * (fv - ba + 0.2)))
+    p_sell = TAKER_NOISE + min(0.12, max(0.0, 0.04 * (bb - fv + 0.2)))
     u = _uniform(rng)
     if u < p_buy:
         return _taker(out, n, ts, rng, s, 1, budget, g, book)
@@ -380,10 +446,10 @@ def _market_event(out, n, ts, rng, s, budget, g, fair, sigma, spread, makers, re
         return _taker(out, n, ts, rng, s, 0, budget, g, book)
     live = live_n[s]
     v = _uniform(rng)
-    if v < 0.485 and live < TARGET_LIVE:
+    if v < 0.50 and live < TARGET_LIVE:
         side = 0 if _uniform(rng) < 0.5 else 1
         return _maker_add(out, n, ts, rng, s, side, fair, spread, makers, g, recent, rpos, book)
-    if v >= 0.985:
+    if v >= 0.99:
         # A hidden (non-displayed) order executes at the midpoint: no visible book change.
         _row(out, n, _P, s, ts)
         out[n, COL_SIDE] = _BUY if _uniform(rng) < 0.5 else _SELL
@@ -392,9 +458,10 @@ def _market_event(out, n, ts, rng, s, budget, g, fair, sigma, spread, makers, re
         out[n, COL_MATCH] = g[G_NEXT_MATCH]
         g[G_NEXT_MATCH] += 1
         return 1
-    i = _pick_order(rng, s, fv, recent, book)
+    stressed = fv > ba - 0.2 or fv < bb + 0.2
+    i = _pick_order(rng, s, fv, stressed, recent, book)
     side = o_side[s, i]
-    if v < 0.865:
+    if v < 0.88:
         # A delete; never of a side's last MIN_SIDE orders (replenish that side instead).
         if (nb if side == 0 else na) <= MIN_SIDE:
             return _maker_add(out, n, ts, rng, s, side, fair, spread, makers, g, recent, rpos, book)
@@ -402,7 +469,7 @@ def _market_event(out, n, ts, rng, s, budget, g, fair, sigma, spread, makers, re
         out[n, COL_REF] = o_ref[s, i]
         _remove(s, i, live_n, o_ref, o_side, o_px, o_sh)
         return 1
-    if v < 0.95:
+    if v < 0.955:
         # Cancel-replace to a fresh quote: new reference, back of the queue.
         px = _quote_price(rng, side, fv, spread[s], bb, ba)
         sh = o_sh[s, i] if _uniform(rng) < 0.7 else _draw_size(rng)
@@ -433,7 +500,10 @@ def _market_event(out, n, ts, rng, s, budget, g, fair, sigma, spread, makers, re
     return 1
 
 
-@njit(cache=True)
+@njit(
+    int64(I64_2D, int64, int64, U64_1D, I64_1D, F64_1D, I64_1D, I64_2D, I64_2D, I64_1D, BOOK),
+    cache=True,
+)
 def _seed_order(out, n, ts, rng, g, fair, spread, makers, recent, rpos, book):
     """The opening book: three levels a side per symbol, the inside quote attributed."""
     live_n, o_ref, o_side, o_px, o_sh = book
@@ -454,7 +524,7 @@ def _seed_order(out, n, ts, rng, g, fair, spread, makers, recent, rpos, book):
     return 1
 
 
-@njit(cache=True)
+@njit(int64(U64_1D, F64_1D, I64_1D), cache=True)
 def _pick_symbol(rng, cum_w, halted):
     nsym = cum_w.shape[0]
     for _ in range(16):
@@ -469,7 +539,7 @@ def _pick_symbol(rng, cum_w, halted):
     return -1
 
 
-@njit(cache=True)
+@njit(int64(I64_1D, I64_2D), cache=True)
 def _obligations(g, halts):
     owed = 0
     for h in range(g[G_N_HALTS]):
@@ -477,7 +547,7 @@ def _obligations(g, halts):
     return owed
 
 
-@njit(cache=True)
+@njit(int64(I64_2D, int64, int64, I64_1D, I64_2D, I64_1D, F64_1D, F64_1D, boolean), cache=True)
 def _halt_step(out, n, ts, g, halts, halted, fair, luld_pct, force):
     """Emit a due LULD collar (J) or a resumption; returns messages emitted (0 if none due)."""
     done = g[G_SEG_DONE]
@@ -512,7 +582,35 @@ def _halt_step(out, n, ts, g, halts, halted, fair, luld_pct, force):
     return 0
 
 
-@njit(cache=True)
+@njit(int64(U64_1D, I64_1D), cache=True)
+def _pick_symbol_uniform(rng, halted):
+    nsym = halted.shape[0] - 1
+    start = _randint(rng, nsym)
+    for j in range(nsym):
+        s = (start + j) % nsym + 1
+        if halted[s] == 0:
+            return s
+    return -1
+
+
+@njit(
+    int64(
+        I64_2D,
+        int64,
+        int64,
+        U64_1D,
+        int64,
+        int64,
+        I64_1D,
+        I64_2D,
+        I64_1D,
+        F64_1D,
+        F64_1D,
+        I64_2D,
+        float64,
+    ),
+    cache=True,
+)
 def _admin(out, n, ts, rng, kind, room, g, halts, halted, fair, open_fair, makers, span_s):
     """A scheduled administrative event; returns messages emitted (0 if it cannot happen now)."""
     nsym = halted.shape[0] - 1
@@ -588,18 +686,33 @@ def _admin(out, n, ts, rng, kind, room, g, halts, halted, fair, open_fair, maker
     return 1
 
 
-@njit(cache=True)
-def _pick_symbol_uniform(rng, halted):
-    nsym = halted.shape[0] - 1
-    start = _randint(rng, nsym)
-    for j in range(nsym):
-        s = (start + j) % nsym + 1
-        if halted[s] == 0:
-            return s
-    return -1
-
-
-@njit(cache=True)
+@njit(
+    int64(
+        I64_2D,
+        int64,
+        U64_1D,
+        I64_1D,
+        F64_1D,
+        F64_1D,
+        F64_1D,
+        I64_1D,
+        F64_1D,
+        F64_1D,
+        I64_2D,
+        I64_1D,
+        I64_2D,
+        I64_2D,
+        I64_2D,
+        I64_2D,
+        I64_2D,
+        I64_1D,
+        I64_1D,
+        I64_2D,
+        I64_2D,
+        F64_1D,
+    ),
+    cache=True,
+)
 def run_flow(
     out,
     target,
@@ -658,7 +771,7 @@ def run_flow(
     return n
 
 
-@njit(cache=True)
+@njit(I64_2D(I64_1D, I64_2D, I64_2D), cache=True)
 def touch_all(live_n, o_side, o_px):
     """Best bid/ask (ticks) and displayed shares at each, per locate."""
     nsym = live_n.shape[0] - 1

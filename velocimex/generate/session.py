@@ -120,8 +120,8 @@ class _Market:
         self.g[m.G_SEG_T0] = t0
         self.g[m.G_SEG_SPAN] = t1 - t0
         self.g[m.G_SCHED_NEXT] = 0
-        self.ginv = ginv
-        self.sched = sched
+        self.ginv = np.ascontiguousarray(ginv, dtype=np.float64)
+        self.sched = np.ascontiguousarray(sched, dtype=np.int64)
 
     def segment_done(self) -> bool:
         return bool(self.g[m.G_SEG_DONE] >= self.g[m.G_SEG_TOTAL])
