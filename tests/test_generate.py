@@ -239,7 +239,7 @@ def test_most_adds_are_within_a_few_ticks_of_the_touch():
     deep = sum(1 for d in distance if d >= 10) / len(distance)
     assert near >= 0.8
     assert at_or_inside >= 0.3
-    assert 0.005 <= deep <= 0.1  # a thin tail of deep, patient orders
+    assert 0.005 <= deep <= 0.15  # a thin tail of deep, patient orders
 
 
 def test_order_lifetimes_are_mostly_short_with_a_long_tail():
@@ -316,3 +316,19 @@ def test_cli_writes_the_generated_session_to_a_capture(tmp_path, suffix):
     written = b"".join(chunk.data for chunk in iter_capture(out))
     assert written == session_bytes(3, 4000, 2)
     assert main(["generate", *args[:3], "10", *args[4:]]) == 2  # too few messages
+
+
+def test_independent_itch_book_replays_the_session_without_anomalies(tmp_path):
+    itch_book = pytest.importorskip("itch_book")
+    import datetime as dt
+
+    path = tmp_path / "session.itch"
+    path.write_bytes(session_bytes(SYMBOLS, MESSAGES, SEED))
+    feed = itch_book.open(str(path), price_type="fixed", date=dt.date(2026, 11, 2))
+    for _ in feed.batches(tables=("bbo",)):
+        pass
+    stats = feed.stats
+    assert stats["messages"] == MESSAGES
+    assert stats["unknown"] == stats["malformed"] == stats["pending_bytes"] == 0
+    assert stats["missing_ref"] == stats["dup_ref"] == stats["rejected"] == 0
+    assert stats["clamped"] == stats["crossed_books"] == 0
