@@ -17,6 +17,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+import numpy as np
+
 from velocimex.wire import blocks
 
 DEFAULT_CHUNK_SIZE = 4 << 20
@@ -106,20 +108,27 @@ def iter_framed(
 def _iter_framed_stream(
     f: BinaryIO | io.BufferedIOBase, chunk_size: int, name: str
 ) -> Iterator[tuple[bytes, int]]:
-    carry = b""
-    offset = 0  # file offset (uncompressed) of carry[0]
+    # One reused work buffer: the carried partial block is moved to its front and the next
+    # read lands right after it, so each chunk is copied once (into the bytes yielded).
+    work = bytearray(chunk_size + blocks.MAX_BLOCK_MESSAGE + 2)
+    held = 0  # bytes of a partial block at the front of work
+    offset = 0  # file offset (uncompressed) of work[0]
     while True:
-        data = f.read(chunk_size)
-        if not data:
+        if len(work) < held + chunk_size:
+            work = work[:held] + bytearray(chunk_size)
+        n = f.readinto(memoryview(work)[held : held + chunk_size])
+        if not n:
             break
-        buf = carry + data if carry else data
-        end, count, stopped = blocks.scan_blocks(blocks.as_u8(buf), 0)
+        filled = held + n
+        end, count, stopped = blocks.scan_blocks(np.frombuffer(work, np.uint8, filled), 0)
         if count:
-            yield buf[:end], count
+            yield bytes(memoryview(work)[:end]), count
         if stopped:
             return
-        carry = buf[end:]
+        held = filled - end
+        work[:held] = work[end:filled]
         offset += end
+    carry = bytes(work[:held])
     if carry:
         (length,) = _BLOCK_LEN.unpack_from(carry, 0) if len(carry) >= 2 else (None,)
         detail = (

@@ -162,7 +162,7 @@ def build_packets(
             out[o + 10 + b] = np.uint8((seq >> np.uint64(56 - 8 * b)) & np.uint64(0xFF))
         out[o + 18] = np.uint8(counts[g] >> 8)
         out[o + 19] = np.uint8(counts[g] & 0xFF)
-        out[o + HEADER_LEN : o + HEADER_LEN + body] = buf[group_start[g] : group_end[g]]
+        blocks.copy_bytes(out, o + HEADER_LEN, buf, group_start[g], body)
         seq += np.uint64(counts[g])
         o += HEADER_LEN + body
     return out, start, length
@@ -470,7 +470,7 @@ def unpack_packets(
             status[i] = PACKET_CORRUPT
             continue
         body = end - a - HEADER_LEN
-        out[o : o + body] = buf[a + HEADER_LEN : end]
+        blocks.copy_bytes(out, o, buf, a + HEADER_LEN, body)
         for k in range(count):
             seqs[m + k] = seq + np.uint64(k)
         o += body

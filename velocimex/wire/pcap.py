@@ -22,6 +22,7 @@ import numba
 import numpy as np
 
 from velocimex.wire.binaryfile import open_maybe_gzip
+from velocimex.wire.blocks import copy_bytes
 
 MAGIC_US = 0xA1B2C3D4
 MAGIC_NS = 0xA1B23C4D
@@ -146,7 +147,7 @@ def udp_records(
         out[f + udp + 4] = udp_len >> 8
         out[f + udp + 5] = udp_len & 0xFF
         p = f + _FRAME_HEADERS
-        out[p : p + plen] = buf[start[i] : start[i] + plen]
+        copy_bytes(out, p, buf, start[i], plen)
         if udp_checksum:
             # Pseudo-header (addresses, protocol, UDP length), then UDP header and payload.
             acc = IPPROTO_UDP + udp_len
