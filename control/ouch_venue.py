@@ -1,0 +1,253 @@
+"""A venue session speaking OUCH 5.0 over SoupBinTCP 4.x (``velocimex.wire``).
+
+The session runs its own asyncio loop on a thread, so the order manager stays synchronous.
+OUCH names orders by a per-account UserRefNum that must strictly increase, and executions
+carry only that number, so the session journals ``UserRefNum -> order`` (fsync) before each
+Enter Order goes out: after a restart the exchange's replay of the sequenced stream, requested
+from the order manager's ``next_venue_sequence``, still maps to our client order ids.
+
+Every sequenced message's number is passed on as ``venue_seq``; messages that are not about an
+order (system events) are counted and otherwise ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections import Counter
+from pathlib import Path
+
+from velocimex.control.journal import Journal
+from velocimex.control.venue import VenueSessionBase
+
+from velocimex.domain import (
+    Fill,
+    Order,
+    OrderAccepted,
+    OrderCancelled,
+    OrderCancelRejected,
+    OrderEvent,
+    OrderFillReported,
+    OrderRejected,
+    OrderType,
+    Side,
+)
+from velocimex.wire import ouch
+from velocimex.wire.soupbintcp import SessionEnded, SoupClient
+
+
+class VenueUnavailable(ConnectionError):
+    pass
+
+
+class OuchVenue(VenueSessionBase):
+    name = "ouch"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        username: str,
+        password: str,
+        refs_path: str | Path,
+        *,
+        session: str = "",
+        fsync: bool = True,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        super().__init__()
+        self.host, self.port = host, port
+        self.username, self.password, self.session = username, password, session
+        self.connect_timeout = connect_timeout
+        self.counters: Counter[str] = Counter()
+        self.last_system_event = ""
+        self.error = ""
+        self._refs = Journal(refs_path, fsync=fsync)
+        self._orders: dict[int, Order] = {}
+        self._ref_of: dict[str, int] = {}
+        for record in self._refs.records():
+            order = Order(
+                client_order_id=record["cid"],
+                symbol=record["symbol"],
+                side=Side(record["side"]),
+                quantity=record["quantity"],
+                order_type=OrderType(record["order_type"]),
+                price=record["price"],
+            )
+            self._orders[record["ref"]] = order
+            self._ref_of[order.client_order_id] = record["ref"]
+        self._next_ref = max(self._orders, default=0) + 1
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._client: SoupClient | None = None
+        self._reader: asyncio.Task | None = None
+        self._sequence = 0
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None and not self._client.ended and not self.error
+
+    # ------------------------------------------------------------------ session
+    def connect(self, next_sequence: int) -> None:
+        """Log in and have the exchange replay every sequenced message from ``next_sequence``."""
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="ouch", daemon=True)
+        self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(self._login(next_sequence), self._loop)
+        try:
+            future.result(self.connect_timeout + 1)
+        except Exception as exc:
+            self.error = f"login failed: {exc}"
+            self._stop_loop()
+            raise VenueUnavailable(self.error) from exc
+
+    async def _login(self, next_sequence: int) -> None:
+        self._client = await SoupClient.connect(
+            self.host,
+            self.port,
+            self.username,
+            self.password,
+            self.session,
+            sequence=next_sequence,
+            timeout=self.connect_timeout,
+        )
+        self.session = self._client.session
+        # SoupClient counts next_sequence past messages that arrived with the login answer
+        # and are already queued; our first recv() is the one before those.
+        queued = self._client._queue.qsize()
+        self._sequence = self._client.next_sequence - queued
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self._client is not None
+        while True:
+            try:
+                payload = await self._client.recv()
+            except SessionEnded as exc:
+                self.error = str(exc)
+                return
+            seq, self._sequence = self._sequence, self._sequence + 1
+            try:
+                event = self._translate(payload, seq)
+            except ouch.OuchError:
+                self.counters["malformed"] += 1
+                continue
+            if event is not None:
+                self._report(event)
+
+    def close(self) -> None:
+        if self._loop is None:
+            return
+        if self._client is not None:
+            client = self._client
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(client.close(), self._loop).result(5)
+        self._stop_loop()
+        self._refs.close()
+
+    def _stop_loop(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(5)
+        loop.close()
+
+    # ------------------------------------------------------------------ outbound
+    def _send(self, message: bytes) -> None:
+        if self._loop is None or self._client is None or not self.connected:
+            raise VenueUnavailable(self.error or "OUCH session is not connected")
+        self._loop.call_soon_threadsafe(self._client.send_unsequenced, message)
+
+    def _transmit_order(self, order: Order) -> None:
+        if order.price is None:
+            raise ValueError("an order reaches the wire priced (risk prices market orders)")
+        if order.quantity > ouch.MAX_QUANTITY or order.price > ouch.MAX_LIMIT_PRICE:
+            raise ValueError("order outside OUCH quantity/price range")
+        if not self.connected:
+            raise VenueUnavailable(self.error or "OUCH session is not connected")
+        ref = self._next_ref
+        self._next_ref += 1
+        self._refs.append(
+            {
+                "ref": ref,
+                "cid": order.client_order_id,
+                "symbol": order.symbol,
+                "side": str(order.side),
+                "quantity": order.quantity,
+                "order_type": str(order.order_type),
+                "price": order.price,
+            }
+        )
+        self._orders[ref] = order
+        self._ref_of[order.client_order_id] = ref
+        ioc = order.order_type in (OrderType.IOC, OrderType.MARKET)
+        self._send(
+            ouch.encode(
+                ouch.INBOUND,
+                "O",
+                user_ref_num=ref,
+                side=str(order.side),
+                quantity=order.quantity,
+                symbol=order.symbol,
+                price=order.price,
+                time_in_force=ouch.TIF_IOC if ioc else ouch.TIF_DAY,
+                display="Y",
+                capacity="A",
+                intermarket_sweep_eligibility="N",
+                cross_type="N",
+                cl_ord_id=order.client_order_id[:14],
+            )
+        )
+
+    def _transmit_cancel(self, order: Order) -> None:
+        ref = self._ref_of.get(order.client_order_id)
+        if ref is None:
+            raise ValueError(f"order {order.client_order_id} was never sent on this session")
+        # Quantity 0 cancels whatever is left.
+        self._send(ouch.encode(ouch.INBOUND, "X", user_ref_num=ref, quantity=0))
+
+    # ------------------------------------------------------------------ inbound
+    def _translate(self, payload: bytes, seq: int) -> OrderEvent | None:
+        msg = ouch.decode(ouch.OUTBOUND, payload)
+        kind = msg["type"]
+        if kind == "S":
+            self.last_system_event = msg["event_code"]
+            self.counters["system_events"] += 1
+            return None
+        order = self._orders.get(msg.get("user_ref_num", -1))
+        if order is None:
+            self.counters["unknown_user_ref"] += 1
+            return None
+        cid, ts = order.client_order_id, msg["timestamp"]
+        if kind == "A":
+            return OrderAccepted(
+                cid, ts, venue_order_id=str(msg["order_reference_number"]), venue_seq=seq
+            )
+        if kind == "E":
+            fill = Fill(
+                cid,
+                f"{self.session.strip()}-{msg['match_number']}",
+                order.symbol,
+                order.side,
+                msg["quantity"],
+                msg["price"],
+                venue=self.name,
+                ts_ns=ts,
+                liquidity=msg["liquidity_flag"],
+            )
+            return OrderFillReported(cid, ts, fill=fill, venue_seq=seq)
+        if kind == "C":
+            return OrderCancelled(
+                cid, ts, cancelled_quantity=msg["quantity"], reason=msg["reason"], venue_seq=seq
+            )
+        if kind == "J":
+            return OrderRejected(
+                cid, ts, reason=f"venue reject {msg['reason']:#06x}", venue_seq=seq
+            )
+        if kind == "I":
+            return OrderCancelRejected(cid, ts, reason="venue cancel reject", venue_seq=seq)
+        self.counters[f"unhandled_{kind}"] += 1
+        return None

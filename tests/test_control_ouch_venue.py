@@ -1,0 +1,153 @@
+"""The OUCH 5.0 / SoupBinTCP venue session against the project's exchange simulator: orders
+through risk onto the wire, executions back into positions, and restart recovery from the
+exchange's replay of the sequenced stream."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from velocimex.control.core import TradingCore
+from velocimex.control.ouch_venue import OuchVenue, VenueUnavailable
+from velocimex.control.risk import RiskLimits
+
+from velocimex.domain import BookTop, Instrument, OrderState, Side
+from velocimex.exchange.marketdata import LineConfig
+from velocimex.exchange.server import Venue, VenueConfig
+from velocimex.wire import ouch
+from velocimex.wire.soupbintcp import SoupClient
+
+PX = 99_0000
+
+
+class Exchange:
+    """The simulator on its own loop thread, plus a counterparty account 'bob'."""
+
+    def __init__(self) -> None:
+        base = random.randint(30000, 60000)
+        self.config = VenueConfig(
+            symbols=("AAPL",),
+            rate=0.0,
+            lines=(
+                LineConfig(f"239.192.{random.randint(100, 250)}.1", base),
+                LineConfig(f"239.192.{random.randint(100, 250)}.2", base + 1),
+            ),
+            retrans_port=0,
+            ouch_port=0,
+            credentials={"alice": "pw1", "bob": "pw2"},
+            heartbeat_interval=0.2,
+        )
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.venue = Venue(self.config)
+        self.run(self.venue.start())
+        self.host, self.port = self.venue.ouch_address
+        self.bob = self.run(SoupClient.connect(self.host, self.port, "bob", "pw2"))
+        self.bob_ref = 0
+
+    def run(self, coro):  # type: ignore[no-untyped-def]
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+
+    def bob_sells(self, quantity: int, price: int) -> None:
+        self.bob_ref += 1
+        message = ouch.encode(
+            ouch.INBOUND, "O", user_ref_num=self.bob_ref, side="S", quantity=quantity,
+            symbol="AAPL", price=price, time_in_force=ouch.TIF_IOC, display="Y", capacity="A",
+            intermarket_sweep_eligibility="N", cross_type="N", cl_ord_id=f"BOB{self.bob_ref}",
+        )  # fmt: skip
+        self.loop.call_soon_threadsafe(self.bob.send_unsequenced, message)
+
+    def stop(self) -> None:
+        self.run(self.bob.close())
+        self.run(self.venue.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.01)
+
+
+def make_core(tmp_path: Path, exchange: Exchange) -> tuple[TradingCore, OuchVenue]:
+    venue = OuchVenue(
+        exchange.host, exchange.port, "alice", "pw1", tmp_path / "ouch_refs.jsonl", fsync=False
+    )
+    core = TradingCore(tmp_path, [Instrument("AAPL", locate=1)], venue, RiskLimits(), fsync=False)
+    core.on_book_top(BookTop(1, 1, 0, 0, PX - 100, 100, PX + 100, 100))
+    return core, venue
+
+
+@pytest.fixture
+def exchange():  # type: ignore[no-untyped-def]
+    ex = Exchange()
+    yield ex
+    ex.stop()
+
+
+def test_orders_fills_and_cancels_round_trip_through_ouch(tmp_path: Path, exchange) -> None:
+    core, venue = make_core(tmp_path, exchange)
+    try:
+        cid = core.orders.submit("AAPL", Side.BUY, 100, price=PX).order.client_order_id
+        wait_for(lambda: core.orders.get(cid).state is OrderState.ACKNOWLEDGED)
+        exchange.bob_sells(60, PX - 5000)  # trades at our resting price
+        wait_for(lambda: core.orders.get(cid).filled_quantity == 60)
+        core.orders.cancel(cid)
+        wait_for(lambda: core.orders.get(cid).state is OrderState.CANCELLED)
+        rec = core.orders.get(cid)
+        assert (rec.filled_quantity, rec.leaves_quantity) == (60, 0)
+        pos = core.orders.position("AAPL")
+        assert pos.quantity == 60 and pos.average_price == PX
+        # A second cancel of a dead order is refused locally; the exchange would reject it.
+        assert venue.counters["unknown_user_ref"] == 0
+    finally:
+        venue.close()
+        core.close()
+
+
+def test_restart_applies_executions_missed_while_down_exactly_once(
+    tmp_path: Path, exchange
+) -> None:
+    core, venue = make_core(tmp_path, exchange)
+    cid = core.orders.submit("AAPL", Side.BUY, 300, price=PX).order.client_order_id
+    wait_for(lambda: core.orders.get(cid).state is OrderState.ACKNOWLEDGED)
+    exchange.bob_sells(100, PX)
+    wait_for(lambda: core.orders.get(cid).filled_quantity == 100)
+    venue.close()
+    core.close()
+
+    exchange.bob_sells(150, PX)  # while we are down
+    time.sleep(0.3)
+
+    again, venue2 = make_core(tmp_path, exchange)
+    try:
+        wait_for(lambda: again.orders.get(cid).filled_quantity == 250)
+        time.sleep(0.3)  # anything else replayed would arrive now
+        rec = again.orders.get(cid)
+        assert rec.filled_quantity == 250 and rec.state is OrderState.PARTIALLY_FILLED
+        assert again.orders.position("AAPL").quantity == 250
+        assert not again.orders.anomalies
+        # The restarted session still owns the order: it can cancel it.
+        again.orders.cancel(cid)
+        wait_for(lambda: again.orders.get(cid).state is OrderState.CANCELLED)
+        # Our journaled position in the stream is exactly the exchange's.
+        stream = exchange.venue.gateway.server.stream("alice")
+        assert again.orders.next_venue_sequence == stream.next_sequence
+    finally:
+        venue2.close()
+        again.close()
+
+
+def test_unreachable_exchange_fails_clearly(tmp_path: Path) -> None:
+    venue = OuchVenue("127.0.0.1", 1, "alice", "pw1", tmp_path / "refs.jsonl", connect_timeout=1)
+    with pytest.raises(VenueUnavailable):
+        TradingCore(tmp_path, [Instrument("AAPL", locate=1)], venue, fsync=False)
