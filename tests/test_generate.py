@@ -332,3 +332,14 @@ def test_independent_itch_book_replays_the_session_without_anomalies(tmp_path):
     assert stats["unknown"] == stats["malformed"] == stats["pending_bytes"] == 0
     assert stats["missing_ref"] == stats["dup_ref"] == stats["rejected"] == 0
     assert stats["clamped"] == stats["crossed_books"] == 0
+
+
+def test_output_does_not_depend_on_the_chunk_size(monkeypatch):
+    from velocimex.generate import market, session
+
+    reference = session_bytes(SYMBOLS, 20_000, 3)
+    monkeypatch.setattr(session, "CHUNK_MESSAGES", 1000)
+    chunks = list(generate_session(SYMBOLS, 20_000, 3))
+    assert len(chunks) > 20
+    assert max(len(split_blocks(c)) for c in chunks) < 1000 + market.MAX_FILLS
+    assert b"".join(chunks) == reference
