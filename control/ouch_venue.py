@@ -96,9 +96,10 @@ class OuchVenue(VenueSessionBase):
         self._thread.start()
         future = asyncio.run_coroutine_threadsafe(self._login(next_sequence), self._loop)
         try:
-            future.result(self.connect_timeout + 1)
+            future.result(self.connect_timeout)
         except Exception as exc:
-            self.error = f"login failed: {exc}"
+            future.cancel()
+            self.error = f"login failed: {exc!r}"
             self._stop_loop()
             raise VenueUnavailable(self.error) from exc
 
@@ -110,7 +111,6 @@ class OuchVenue(VenueSessionBase):
             self.password,
             self.session,
             sequence=next_sequence,
-            timeout=self.connect_timeout,
         )
         self.session = self._client.session
         # SoupClient counts next_sequence past messages that arrived with the login answer
