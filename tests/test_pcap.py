@@ -322,3 +322,25 @@ def test_corrupted_capture_raises_value_error_or_yields_consistent_chunks(
     for chunk in chunks:
         assert _whole_blocks(chunk.data) == len(chunk.seqs)
     assert reader.messages == sum(len(c.seqs) for c in chunks)
+
+
+def test_packet_whose_first_message_has_no_timestamp_keeps_the_previous_time(
+    tmp_path: Path,
+) -> None:
+    first = itch.encode("S", timestamp=5_000)
+    short = b"\x00" * 4  # not ITCH: too short to carry a timestamp
+    # Room for 19 block bytes: the 14-byte S block and the 6-byte short one go in two packets.
+    write_capture(tmp_path / "t.pcap", [_blocks([first, short])], max_payload=20 + 19)
+    times = [ts for ts, _ in iter_udp_payloads(tmp_path / "t.pcap")]
+    assert times == [SESSION_MIDNIGHT_NS + 5_000] * 3  # S packet, short packet, end of session
+
+
+def test_write_udp_batch_rejects_datagrams_outside_the_buffer(tmp_path: Path) -> None:
+    with PcapWriter(tmp_path / "b.pcap") as w:
+        with pytest.raises(PcapError, match="outside the 10-byte buffer"):
+            w.write_udp_batch(np.zeros(1, np.int64), bytes(10), np.array([5]), np.array([6]))
+        with pytest.raises(PcapError, match="batch arrays differ"):
+            w.write_udp_batch(np.zeros(2, np.int64), bytes(10), np.array([0]), np.array([1]))
+        with pytest.raises(PcapError, match="timestamps must be in"):
+            w.write_udp(-1, b"x")
+    assert (tmp_path / "b.pcap").stat().st_size == 24
