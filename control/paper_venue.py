@@ -24,7 +24,6 @@ from velocimex.domain import (
     Order,
     OrderAccepted,
     OrderCancelled,
-    OrderCancelRejected,
     OrderFillReported,
     OrderType,
     Side,
@@ -87,9 +86,11 @@ class PaperVenue(VenueSessionBase):
         cid = order.client_order_id
         entry = self._resting.pop(cid, None)
         if entry is None:
+            # Only an order from before a restart can be open for us and unknown here (this
+            # venue keeps no state): it no longer exists, so it is cancelled, not left open.
             self._report(
-                OrderCancelRejected(
-                    cid, self._clock(), reason="not open", venue_seq=self._next_seq()
+                OrderCancelled(
+                    cid, self._clock(), reason="unknown after restart", venue_seq=self._next_seq()
                 )
             )
             return

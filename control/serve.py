@@ -28,8 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run the control plane (REST + WebSocket API, /metrics) with uvicorn",
         description="Start the trading control plane. State (order journal, audit log, users, "
         "JWT secret) lives in --data-dir and survives restarts. Orders go to the built-in paper "
-        "venue. On first start an 'admin' user is created; its password is "
-        "$VELOCIMEX_ADMIN_PASSWORD or a random one printed once on stderr.",
+        "venue, or with --ouch to an OUCH 5.0 session. On first start an 'admin' user is "
+        "created; its password is $VELOCIMEX_ADMIN_PASSWORD or a random one printed once on "
+        "stderr.",
     )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
@@ -39,6 +40,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=parse_instruments,
         default=parse_instruments("AAPL:1,MSFT:2"),
         help="tradable instruments as SYMBOL:LOCATE,... (default AAPL:1,MSFT:2)",
+    )
+    p.add_argument(
+        "--ouch",
+        metavar="HOST:PORT",
+        help="trade on an OUCH 5.0 / SoupBinTCP session (e.g. `velocimex exchange`) instead "
+        "of the paper venue",
+    )
+    p.add_argument("--ouch-user", default="trader", help="SoupBinTCP username")
+    p.add_argument(
+        "--ouch-password",
+        default=os.environ.get("VELOCIMEX_OUCH_PASSWORD", "secret"),
+        help="SoupBinTCP password (default $VELOCIMEX_OUCH_PASSWORD or 'secret')",
     )
     p.add_argument("--log-level", default="info", help="uvicorn log level")
     p.set_defaults(func=run)
@@ -59,6 +72,20 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"velocimex serve: created user 'admin' with password {password}", file=sys.stderr
             )
-    app = create_app(settings, users=users)
+    core = None
+    if args.ouch:
+        from velocimex.control.core import TradingCore
+        from velocimex.control.ouch_venue import OuchVenue
+
+        host, _, port = args.ouch.rpartition(":")
+        venue = OuchVenue(
+            host or "127.0.0.1",
+            int(port),
+            args.ouch_user,
+            args.ouch_password,
+            settings.data_dir / "ouch_refs.jsonl",
+        )
+        core = TradingCore(settings.data_dir, settings.domain_instruments(), venue)
+    app = create_app(settings, core=core, users=users)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
