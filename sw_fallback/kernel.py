@@ -67,23 +67,23 @@ ASK = 1
 
 
 class BookState:
-    """The engine's tables. Plain numpy arrays so the kernel can run on them in place."""
+    """The engine's tables. Plain numpy arrays so the kernel can run on them in place.
+
+    Layout mirrors the RTL memories: the order table as parallel arrays (way `w` of set `s`
+    at index `s * ways + w`), a side's levels as one run of `levels` (price, qty, count)
+    triples at `(locate * 2 + side) * levels * 3`, and (n_held, beyond) per side.
+    """
 
     def __init__(self, capacity: bc.Capacity, symbols: list[str] | None = None) -> None:
         self.capacity = capacity
         n_orders = capacity.orders
         sides = capacity.locates * 2
         self.ord_ref = np.zeros(n_orders, np.uint64)
-        self.ord_valid = np.zeros(n_orders, np.uint8)
-        self.ord_locate = np.zeros(n_orders, np.uint16)
-        self.ord_side = np.zeros(n_orders, np.uint8)
+        self.ord_sl = np.zeros(n_orders, np.uint32)  # locate * 2 + side + 1; 0 = free way
         self.ord_price = np.zeros(n_orders, np.uint32)
         self.ord_shares = np.zeros(n_orders, np.uint32)
-        self.lvl_price = np.zeros(sides * capacity.levels, np.uint32)
-        self.lvl_qty = np.zeros(sides * capacity.levels, np.uint32)
-        self.lvl_count = np.zeros(sides * capacity.levels, np.uint32)
-        self.n_held = np.zeros(sides, np.uint32)
-        self.beyond = np.zeros(sides, np.uint32)
+        self.lvl = np.zeros(sides * capacity.levels * 3, np.uint32)
+        self.side_st = np.zeros(sides * 2, np.uint32)  # n_held, beyond
         self.tracked = np.zeros(capacity.locates, np.uint8)
         self.lost = np.zeros(capacity.locates, np.uint8)
         self.symbol = np.zeros(capacity.locates, np.uint64)  # raw 8 bytes of the R message
@@ -102,16 +102,11 @@ class BookState:
     def tables(self) -> tuple:
         return (
             self.ord_ref,
-            self.ord_valid,
-            self.ord_locate,
-            self.ord_side,
+            self.ord_sl,
             self.ord_price,
             self.ord_shares,
-            self.lvl_price,
-            self.lvl_qty,
-            self.lvl_count,
-            self.n_held,
-            self.beyond,
+            self.lvl,
+            self.side_st,
             self.tracked,
             self.lost,
             self.symbol,
@@ -133,12 +128,12 @@ def symbol_text(key: int) -> str:
     return int(key).to_bytes(8, "little").decode("latin-1").rstrip(" \x00")
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _be16(d, p):
     return (np.int64(d[p]) << 8) | np.int64(d[p + 1])
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _be32(d, p):
     return (
         (np.uint32(d[p]) << np.uint32(24))
@@ -148,7 +143,7 @@ def _be32(d, p):
     )
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _be48(d, p):
     v = np.uint64(0)
     for i in range(6):
@@ -156,7 +151,7 @@ def _be48(d, p):
     return v
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _be64(d, p):
     v = np.uint64(0)
     for i in range(8):
@@ -164,7 +159,7 @@ def _be64(d, p):
     return v
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _le64(d, p):
     v = np.uint64(0)
     for i in range(7, -1, -1):
@@ -172,7 +167,7 @@ def _le64(d, p):
     return v
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _better(side, a, b):
     # Bids rank by higher price, asks by lower.
     if side == BID:
@@ -180,190 +175,142 @@ def _better(side, a, b):
     return a < b
 
 
-@nb.njit(inline="always", cache=True)
-def _find(ord_ref, ord_valid, ref, set_mask, ways):
+@nb.njit(cache=True)
+def _find(ord_ref, ord_sl, ref, set_mask, ways):
     base = np.int64(ref & set_mask) * ways
     for w in range(ways):
         i = base + w
-        if ord_valid[i] != 0 and ord_ref[i] == ref:
+        if ord_sl[i] != 0 and ord_ref[i] == ref:
             return i
     return -1
 
 
-@nb.njit(inline="always", cache=True)
-def _top(lvl_price, lvl_qty, n_held, levels, sl):
-    if n_held[sl] == 0:
+@nb.njit(cache=True)
+def _top(lvl, side_st, levels, sl):
+    if side_st[2 * sl] == 0:
         return np.uint32(0), np.uint32(0)
-    b = sl * levels
-    return lvl_price[b], lvl_qty[b]
+    b = sl * levels * 3
+    return lvl[b], lvl[b + 1]
 
 
-@nb.njit(inline="always", cache=True)
-def _level_index(lvl_price, n_held, levels, sl, price):
-    b = sl * levels
-    for k in range(np.int64(n_held[sl])):
-        if lvl_price[b + k] == price:
+@nb.njit(cache=True)
+def _tops(lvl, side_st, levels, loc):
+    bp, bq = _top(lvl, side_st, levels, np.int64(loc) * 2)
+    ap, aq = _top(lvl, side_st, levels, np.int64(loc) * 2 + 1)
+    return (bp, bq, ap, aq)
+
+
+@nb.njit(cache=True)
+def _level_index(lvl, side_st, levels, sl, price):
+    b = sl * levels * 3
+    for k in range(np.int64(side_st[2 * sl])):
+        if lvl[b + 3 * k] == price:
             return k
     return -1
 
 
 @nb.njit(cache=True)
-def _remove_order(i, t):
-    (
-        ord_ref,
-        ord_valid,
-        ord_locate,
-        ord_side,
-        ord_price,
-        ord_shares,
-        lvl_price,
-        lvl_qty,
-        lvl_count,
-        n_held,
-        beyond,
-        levels,
-    ) = t
-    sl = np.int64(ord_locate[i]) * 2 + ord_side[i]
-    k = _level_index(lvl_price, n_held, levels, sl, ord_price[i])
+def _remove_order(i, ord_sl, ord_price, ord_shares, lvl, side_st, levels):
+    sl = np.int64(ord_sl[i]) - 1
+    k = _level_index(lvl, side_st, levels, sl, ord_price[i])
     if k < 0:
-        beyond[sl] -= 1
+        side_st[2 * sl + 1] -= 1
     else:
-        b = sl * levels
-        lvl_qty[b + k] -= ord_shares[i]
-        lvl_count[b + k] -= 1
-        if lvl_count[b + k] == 0:
-            n = np.int64(n_held[sl])
-            for j in range(k, n - 1):
-                lvl_price[b + j] = lvl_price[b + j + 1]
-                lvl_qty[b + j] = lvl_qty[b + j + 1]
-                lvl_count[b + j] = lvl_count[b + j + 1]
-            lvl_price[b + n - 1] = 0
-            lvl_qty[b + n - 1] = 0
-            lvl_count[b + n - 1] = 0
-            n_held[sl] = n - 1
-    ord_valid[i] = 0
+        b = sl * levels * 3
+        q = b + 3 * k
+        lvl[q + 1] -= ord_shares[i]
+        lvl[q + 2] -= 1
+        if lvl[q + 2] == 0:
+            n = np.int64(side_st[2 * sl])
+            for j in range(3 * k, 3 * (n - 1)):
+                lvl[b + j] = lvl[b + j + 3]
+            e = b + 3 * (n - 1)
+            lvl[e] = 0
+            lvl[e + 1] = 0
+            lvl[e + 2] = 0
+            side_st[2 * sl] = n - 1
+    ord_sl[i] = 0
     ord_shares[i] = 0
 
 
 @nb.njit(cache=True)
-def _reduce_order(i, shares, t):
-    (
-        ord_ref,
-        ord_valid,
-        ord_locate,
-        ord_side,
-        ord_price,
-        ord_shares,
-        lvl_price,
-        lvl_qty,
-        lvl_count,
-        n_held,
-        beyond,
-        levels,
-    ) = t
+def _reduce_order(i, shares, ord_sl, ord_price, ord_shares, lvl, side_st, levels):
     if shares >= ord_shares[i]:
-        _remove_order(i, t)
+        _remove_order(i, ord_sl, ord_price, ord_shares, lvl, side_st, levels)
         return
-    sl = np.int64(ord_locate[i]) * 2 + ord_side[i]
-    k = _level_index(lvl_price, n_held, levels, sl, ord_price[i])
+    sl = np.int64(ord_sl[i]) - 1
+    k = _level_index(lvl, side_st, levels, sl, ord_price[i])
     if k >= 0:
-        lvl_qty[sl * levels + k] -= shares
+        lvl[sl * levels * 3 + 3 * k + 1] -= shares
     ord_shares[i] -= shares
 
 
 @nb.njit(cache=True)
-def _insert_order(ref, loc, side, price, shares, set_mask, ways, t, lost, counters):
-    (
-        ord_ref,
-        ord_valid,
-        ord_locate,
-        ord_side,
-        ord_price,
-        ord_shares,
-        lvl_price,
-        lvl_qty,
-        lvl_count,
-        n_held,
-        beyond,
-        levels,
-    ) = t
+def _insert_order(
+    ref, loc, side, price, shares, set_mask, ways,
+    ord_ref, ord_sl, ord_price, ord_shares, lvl, side_st, levels, lost, counters,
+):  # fmt: skip
     base = np.int64(ref & set_mask) * ways
     slot = -1
     for w in range(ways):
-        if ord_valid[base + w] == 0:
+        if ord_sl[base + w] == 0:
             slot = base + w
             break
     if slot < 0:
-        counters[C_ORDERS_LOST] += 1
+        counters[C_ORDERS_LOST] += np.uint64(1)
         lost[loc] = 1
         return
     sl = np.int64(loc) * 2 + side
-    b = sl * levels
-    n = np.int64(n_held[sl])
-    k = _level_index(lvl_price, n_held, levels, sl, price)
+    b = sl * levels * 3
+    n = np.int64(side_st[2 * sl])
+    beyond = side_st[2 * sl + 1]
+    k = _level_index(lvl, side_st, levels, sl, price)
     if k >= 0:
-        if np.uint64(lvl_qty[b + k]) + np.uint64(shares) > np.uint64(MAX_QTY):
-            counters[C_QTY_OVERFLOW] += 1
+        q = b + 3 * k
+        if np.uint64(lvl[q + 1]) + np.uint64(shares) > np.uint64(MAX_QTY):
+            counters[C_QTY_OVERFLOW] += np.uint64(1)
             lost[loc] = 1
             return
-        lvl_qty[b + k] += shares
-        lvl_count[b + k] += 1
-    elif (n == levels or beyond[sl] > 0) and (
-        n == 0 or not _better(side, price, lvl_price[b + n - 1])
-    ):
-        beyond[sl] += 1
-        counters[C_BEYOND] += 1
+        lvl[q + 1] += shares
+        lvl[q + 2] += 1
+    elif (n == levels or beyond > 0) and (n == 0 or not _better(side, price, lvl[b + 3 * (n - 1)])):
+        side_st[2 * sl + 1] = beyond + 1
+        counters[C_BEYOND] += np.uint64(1)
     else:
         pos = 0
-        while pos < n and _better(side, lvl_price[b + pos], price):
+        while pos < n and _better(side, lvl[b + 3 * pos], price):
             pos += 1
         if n == levels:
-            beyond[sl] += lvl_count[b + n - 1]
-            counters[C_EVICTIONS] += 1
+            side_st[2 * sl + 1] = beyond + lvl[b + 3 * (n - 1) + 2]
+            counters[C_EVICTIONS] += np.uint64(1)
             n -= 1
-        for j in range(n, pos, -1):
-            lvl_price[b + j] = lvl_price[b + j - 1]
-            lvl_qty[b + j] = lvl_qty[b + j - 1]
-            lvl_count[b + j] = lvl_count[b + j - 1]
-        lvl_price[b + pos] = price
-        lvl_qty[b + pos] = shares
-        lvl_count[b + pos] = 1
-        n_held[sl] = n + 1
+        for j in range(3 * n - 1, 3 * pos - 1, -1):
+            lvl[b + j + 3] = lvl[b + j]
+        q = b + 3 * pos
+        lvl[q] = price
+        lvl[q + 1] = shares
+        lvl[q + 2] = 1
+        side_st[2 * sl] = n + 1
     ord_ref[slot] = ref
-    ord_valid[slot] = 1
-    ord_locate[slot] = loc
-    ord_side[slot] = side
+    ord_sl[slot] = sl + 1
     ord_price[slot] = price
     ord_shares[slot] = shares
 
 
-@nb.njit(inline="always", cache=True)
-def _emit(out, k, loc, before, seq, ts, mtype, t, lost, gap_seen):
-    (
-        ord_ref,
-        ord_valid,
-        ord_locate,
-        ord_side,
-        ord_price,
-        ord_shares,
-        lvl_price,
-        lvl_qty,
-        lvl_count,
-        n_held,
-        beyond,
-        levels,
-    ) = t
-    bp, bq = _top(lvl_price, lvl_qty, n_held, levels, np.int64(loc) * 2)
-    ap, aq = _top(lvl_price, lvl_qty, n_held, levels, np.int64(loc) * 2 + 1)
-    if bp == before[0] and bq == before[1] and ap == before[2] and aq == before[3]:
+@nb.njit(cache=True)
+def _emit(out, k, loc, before, seq, ts, mtype, lvl, side_st, levels, lost, gap_seen):
+    after = _tops(lvl, side_st, levels, loc)
+    if after == before:
         return k
     sb = np.int64(loc) * 2
     flags = 0
-    if n_held[sb] == 0 and beyond[sb] > 0:
+    bid_beyond = side_st[2 * sb + 1]
+    ask_beyond = side_st[2 * sb + 3]
+    if side_st[2 * sb] == 0 and bid_beyond > 0:
         flags |= F_BID_UNKNOWN
-    if n_held[sb + 1] == 0 and beyond[sb + 1] > 0:
+    if side_st[2 * sb + 2] == 0 and ask_beyond > 0:
         flags |= F_ASK_UNKNOWN
-    if beyond[sb] > 0 or beyond[sb + 1] > 0:
+    if bid_beyond > 0 or ask_beyond > 0:
         flags |= F_DEPTH
     if lost[loc] != 0:
         flags |= F_LOST
@@ -374,10 +321,10 @@ def _emit(out, k, loc, before, seq, ts, mtype, t, lost, gap_seen):
     r.timestamp = ts
     r.locate = loc
     r.flags = flags
-    r.bid_px = bp
-    r.bid_qty = bq
-    r.ask_px = ap
-    r.ask_qty = aq
+    r.bid_px = after[0]
+    r.bid_qty = after[1]
+    r.ask_px = after[2]
+    r.ask_qty = after[3]
     r.msg_type = mtype
     r.r0 = 0
     r.r1 = 0
@@ -385,32 +332,10 @@ def _emit(out, k, loc, before, seq, ts, mtype, t, lost, gap_seen):
     return k + 1
 
 
-@nb.njit(inline="always", cache=True)
-def _tops(t, loc):
-    (
-        ord_ref,
-        ord_valid,
-        ord_locate,
-        ord_side,
-        ord_price,
-        ord_shares,
-        lvl_price,
-        lvl_qty,
-        lvl_count,
-        n_held,
-        beyond,
-        levels,
-    ) = t
-    bp, bq = _top(lvl_price, lvl_qty, n_held, levels, np.int64(loc) * 2)
-    ap, aq = _top(lvl_price, lvl_qty, n_held, levels, np.int64(loc) * 2 + 1)
-    return (bp, bq, ap, aq)
-
-
 @nb.njit(cache=True)
 def run_kernel(
     data, n_msgs, seqs, out, lengths, levels, locates, set_mask, ways,
-    ord_ref, ord_valid, ord_locate, ord_side, ord_price, ord_shares,
-    lvl_price, lvl_qty, lvl_count, n_held, beyond,
+    ord_ref, ord_sl, ord_price, ord_shares, lvl, side_st,
     tracked, lost, symbol, sub, sess, counters,
 ):  # fmt: skip
     """Process `n_msgs` blocks of `data`; returns (records written, bytes consumed).
@@ -418,24 +343,14 @@ def run_kernel(
     The caller passes whole blocks only; a block running past the end of `data` stops the
     kernel early and the caller reports the truncation.
     """
-    t = (
-        ord_ref,
-        ord_valid,
-        ord_locate,
-        ord_side,
-        ord_price,
-        ord_shares,
-        lvl_price,
-        lvl_qty,
-        lvl_count,
-        n_held,
-        beyond,
-        levels,
-    )
+    one = np.uint64(1)
     nbytes = data.shape[0]
     n_sub = sub.shape[0]
     pos = 0
     k = 0
+    started = sess[S_STARTED] != 0
+    expected = sess[S_EXPECTED]
+    gap_seen = sess[S_GAP_SEEN] != 0
     for mi in range(n_msgs):
         if pos + 2 > nbytes:
             break
@@ -445,31 +360,28 @@ def run_kernel(
             break
         pos = p + ln
         seq = seqs[mi]
-        if sess[S_STARTED] != 0:
-            exp = sess[S_EXPECTED]
-            if seq < exp:
-                counters[C_DUPS] += 1
+        if started:
+            if seq < expected:
+                counters[C_DUPS] += one
                 continue
-            if seq > exp:
-                counters[C_GAPS] += seq - exp
-                sess[S_GAP_SEEN] = 1
-        sess[S_STARTED] = 1
-        sess[S_EXPECTED] = seq + np.uint64(1)
-        counters[C_MESSAGES] += 1
+            if seq > expected:
+                counters[C_GAPS] += seq - expected
+                gap_seen = True
+        started = True
+        expected = seq + one
+        counters[C_MESSAGES] += one
         if ln == 0:
-            counters[C_BAD_LENGTH] += 1
+            counters[C_BAD_LENGTH] += one
             continue
         mtype = data[p]
         want = lengths[mtype]
         if want == 0:
-            counters[C_UNKNOWN_TYPE] += 1
+            counters[C_UNKNOWN_TYPE] += one
             continue
         if ln != want:
-            counters[C_BAD_LENGTH] += 1
+            counters[C_BAD_LENGTH] += one
             continue
-        gap_seen = sess[S_GAP_SEEN] != 0
         loc = _be16(data, p + 1)
-        ts = _be48(data, p + 5)
         if mtype == 82:  # 'R' stock directory
             if loc < locates:
                 key = _le64(data, p + 11)
@@ -482,90 +394,109 @@ def run_kernel(
                     tracked[loc] = hit
             continue
         if mtype == 65 or mtype == 70:  # 'A', 'F'
-            counters[C_BOOK] += 1
+            counters[C_BOOK] += one
             ref = _be64(data, p + 11)
             side = BID if data[p + 19] == 66 else ASK
             shares = _be32(data, p + 20)
             price = _be32(data, p + 32)
             if shares == 0 or price == 0:
-                counters[C_REJECTED] += 1
+                counters[C_REJECTED] += one
                 continue
             main_ok = loc < locates and tracked[loc] != 0
             other = -1
-            i_old = _find(ord_ref, ord_valid, ref, set_mask, ways)
+            i_old = _find(ord_ref, ord_sl, ref, set_mask, ways)
+            before_main = _NO_TOP
+            before_other = _NO_TOP
+            if main_ok:
+                before_main = _tops(lvl, side_st, levels, loc)
             if i_old >= 0:
-                other = np.int64(ord_locate[i_old])
-            before_main = _tops(t, loc) if main_ok else _NO_TOP
-            before_other = _tops(t, other) if other >= 0 else _NO_TOP
-            if i_old >= 0:
-                counters[C_DUP_REF] += 1
-                _remove_order(i_old, t)
+                other = (np.int64(ord_sl[i_old]) - 1) >> 1
+                before_other = _tops(lvl, side_st, levels, other)
+                counters[C_DUP_REF] += one
+                _remove_order(i_old, ord_sl, ord_price, ord_shares, lvl, side_st, levels)
             if not main_ok:
                 if loc >= locates:
-                    counters[C_LOCATE_RANGE] += 1
+                    counters[C_LOCATE_RANGE] += one
                 else:
-                    counters[C_UNTRACKED] += 1
+                    counters[C_UNTRACKED] += one
             else:
-                _insert_order(ref, loc, side, price, shares, set_mask, ways, t, lost, counters)
+                _insert_order(
+                    ref, loc, side, price, shares, set_mask, ways,
+                    ord_ref, ord_sl, ord_price, ord_shares, lvl, side_st, levels, lost, counters,
+                )  # fmt: skip
+            ts = _be48(data, p + 5)
             k0 = k
             if other >= 0 and (not main_ok or other != loc):
-                k = _emit(out, k, other, before_other, seq, ts, mtype, t, lost, gap_seen)
+                k = _emit(out, k, other, before_other, seq, ts, mtype, lvl, side_st, levels, lost,
+                          gap_seen)  # fmt: skip
             if main_ok:
-                k = _emit(out, k, loc, before_main, seq, ts, mtype, t, lost, gap_seen)
+                k = _emit(out, k, loc, before_main, seq, ts, mtype, lvl, side_st, levels, lost,
+                          gap_seen)  # fmt: skip
             if k - k0 == 2:
-                counters[C_DUAL] += 1
+                counters[C_DUAL] += one
             continue
         if mtype == 69 or mtype == 67 or mtype == 88 or mtype == 68:  # E C X D
-            counters[C_BOOK] += 1
+            counters[C_BOOK] += one
             ref = _be64(data, p + 11)
-            i = _find(ord_ref, ord_valid, ref, set_mask, ways)
+            i = _find(ord_ref, ord_sl, ref, set_mask, ways)
             if i < 0:
-                counters[C_UNKNOWN_REF] += 1
+                counters[C_UNKNOWN_REF] += one
                 continue
-            oloc = np.int64(ord_locate[i])
-            before = _tops(t, oloc)
+            oloc = (np.int64(ord_sl[i]) - 1) >> 1
+            before = _tops(lvl, side_st, levels, oloc)
             if mtype == 68:
-                _remove_order(i, t)
+                _remove_order(i, ord_sl, ord_price, ord_shares, lvl, side_st, levels)
             else:
-                _reduce_order(i, _be32(data, p + 19), t)
-            k = _emit(out, k, oloc, before, seq, ts, mtype, t, lost, gap_seen)
+                _reduce_order(i, _be32(data, p + 19), ord_sl, ord_price, ord_shares, lvl, side_st,
+                              levels)  # fmt: skip
+            ts = _be48(data, p + 5)
+            k = _emit(out, k, oloc, before, seq, ts, mtype, lvl, side_st, levels, lost, gap_seen)
             continue
         if mtype == 85:  # 'U'
-            counters[C_BOOK] += 1
+            counters[C_BOOK] += one
             ref = _be64(data, p + 11)
             new_ref = _be64(data, p + 19)
             shares = _be32(data, p + 27)
             price = _be32(data, p + 31)
-            i = _find(ord_ref, ord_valid, ref, set_mask, ways)
+            i = _find(ord_ref, ord_sl, ref, set_mask, ways)
             if i < 0:
-                counters[C_UNKNOWN_REF] += 1
+                counters[C_UNKNOWN_REF] += one
                 continue
-            oloc = np.int64(ord_locate[i])
-            oside = np.int64(ord_side[i])
+            osl = np.int64(ord_sl[i]) - 1
+            oloc = osl >> 1
+            oside = osl & 1
             other = -1
             j = -1
             if new_ref != ref:
-                j = _find(ord_ref, ord_valid, new_ref, set_mask, ways)
-                if j >= 0:
-                    other = np.int64(ord_locate[j])
-            before_main = _tops(t, oloc)
-            before_other = _tops(t, other) if other >= 0 else _NO_TOP
-            _remove_order(i, t)
+                j = _find(ord_ref, ord_sl, new_ref, set_mask, ways)
+            before_main = _tops(lvl, side_st, levels, oloc)
+            before_other = _NO_TOP
             if j >= 0:
-                counters[C_DUP_REF] += 1
-                _remove_order(j, t)
+                other = (np.int64(ord_sl[j]) - 1) >> 1
+                before_other = _tops(lvl, side_st, levels, other)
+            _remove_order(i, ord_sl, ord_price, ord_shares, lvl, side_st, levels)
+            if j >= 0:
+                counters[C_DUP_REF] += one
+                _remove_order(j, ord_sl, ord_price, ord_shares, lvl, side_st, levels)
             if shares == 0 or price == 0:
-                counters[C_REJECTED] += 1
+                counters[C_REJECTED] += one
             else:
                 _insert_order(
-                    new_ref, oloc, oside, price, shares, set_mask, ways, t, lost, counters
-                )
+                    new_ref, oloc, oside, price, shares, set_mask, ways,
+                    ord_ref, ord_sl, ord_price, ord_shares, lvl, side_st, levels, lost, counters,
+                )  # fmt: skip
+            ts = _be48(data, p + 5)
             k0 = k
             if other >= 0 and other != oloc:
-                k = _emit(out, k, other, before_other, seq, ts, mtype, t, lost, gap_seen)
-            k = _emit(out, k, oloc, before_main, seq, ts, mtype, t, lost, gap_seen)
+                k = _emit(out, k, other, before_other, seq, ts, mtype, lvl, side_st, levels, lost,
+                          gap_seen)  # fmt: skip
+            k = _emit(out, k, oloc, before_main, seq, ts, mtype, lvl, side_st, levels, lost,
+                      gap_seen)  # fmt: skip
             if k - k0 == 2:
-                counters[C_DUAL] += 1
+                counters[C_DUAL] += one
             continue
-    counters[C_RECORDS] += k
+    sess[S_STARTED] = 1 if started else 0
+    sess[S_EXPECTED] = expected
+    sess[S_GAP_SEEN] = 1 if gap_seen else 0
+    counters[C_RECORDS] += np.uint64(k)
     return k, pos
