@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from velocimex.cli import main
 from velocimex.generate import generate_session, minimum_messages
@@ -343,3 +345,21 @@ def test_output_does_not_depend_on_the_chunk_size(monkeypatch):
     assert len(chunks) > 20
     assert max(len(split_blocks(c)) for c in chunks) < 1000 + market.MAX_FILLS
     assert b"".join(chunks) == reference
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    symbols=st.integers(1, 12),
+    extra=st.integers(0, 3_000),
+    seed=st.integers(0, 2**63 - 1),
+)
+def test_any_small_session_is_exact_valid_and_keeps_books_two_sided(symbols, extra, seed):
+    messages = minimum_messages(symbols) + extra
+    msgs = [
+        itch.decode(m) for m in split_blocks(b"".join(generate_session(symbols, messages, seed)))
+    ]
+    assert len(msgs) == messages
+    r = replay(msgs)
+    assert r.one_sided == [] and r.locked_or_crossed == []
+    ts = [m["timestamp"] for m in msgs]
+    assert all(a <= b for a, b in zip(ts, ts[1:], strict=False))
