@@ -43,10 +43,13 @@ DEFAULT_CAPACITY = Capacity()
 SYNTH_CAPACITY = Capacity(locate_bits=6, levels=8, order_set_bits=10, order_ways=4, sub_symbols=8)
 
 # Record flags (uint16). See docs/book-engine.md, "Capacity and flags".
-FLAG_BID_UNKNOWN = 0x0001  # held bid levels empty but orders beyond capacity remain: best bid unknown
+# bid side: held levels empty but orders beyond capacity remain, so the best bid is unknown
+FLAG_BID_UNKNOWN = 0x0001
 FLAG_ASK_UNKNOWN = 0x0002  # same for the ask side
-FLAG_DEPTH_TRUNCATED = 0x0004  # some side holds orders beyond `levels`; the top shown is still exact
-FLAG_ORDERS_LOST = 0x0008  # sticky per instrument: an add was dropped (order set full / qty overflow)
+# some side holds orders beyond `levels`; the top shown is still exact
+FLAG_DEPTH_TRUNCATED = 0x0004
+# sticky per instrument: an add was dropped (order set full or level quantity overflow)
+FLAG_ORDERS_LOST = 0x0008
 FLAG_SEQ_GAP = 0x0010  # sticky per session: a MoldUDP64 sequence gap was seen before this record
 FLAG_NAMES = {
     FLAG_BID_UNKNOWN: "bid_unknown",
