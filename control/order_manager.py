@@ -67,12 +67,23 @@ class OrderGateway(Protocol):
     def transmit_cancel(self, order: Order) -> None: ...
 
 
+@dataclass(frozen=True)
+class OpenExposure:
+    """Working orders summed, kept up to date on every event (pre-trade checks read it)."""
+
+    count: int
+    notional: int  # sum of price * leaves over open orders, ITCH units
+    quantity: dict[tuple[str, Side], int]  # leaves by (symbol, side)
+
+
 class OrderBookView(Protocol):
     """Read access to our own orders and positions (what pre-trade checks need)."""
 
     def position(self, symbol: str) -> Position: ...
 
     def open_records(self) -> list[OrderRecord]: ...
+
+    def open_exposure(self) -> OpenExposure: ...
 
     def has_order(self, client_order_id: str) -> bool: ...
 
@@ -102,6 +113,9 @@ class OrderManager:
         self.anomalies: Counter[str] = Counter()
         self.last_anomaly = ""
         self._ids = itertools.count(1)
+        self._open_count = 0
+        self._open_notional = 0
+        self._open_quantity: Counter[tuple[str, Side]] = Counter()
         self._replay()
 
     # ------------------------------------------------------------------ wiring
@@ -146,6 +160,17 @@ class OrderManager:
     def open_records(self) -> list[OrderRecord]:
         with self._lock:
             return [copy.deepcopy(r) for r in self._records.values() if r.state.is_open]
+
+    def open_exposure(self) -> OpenExposure:
+        with self._lock:
+            return OpenExposure(self._open_count, self._open_notional, dict(self._open_quantity))
+
+    def _count_open(self, record: OrderRecord, sign: int) -> None:
+        if record.state.is_open:
+            o = record.order
+            self._open_count += sign
+            self._open_notional += sign * (o.price or 0) * record.leaves_quantity
+            self._open_quantity[(o.symbol, o.side)] += sign * record.leaves_quantity
 
     # ------------------------------------------------------------------ commands
     def new_client_order_id(self) -> str:
@@ -270,14 +295,20 @@ class OrderManager:
         self.last_venue_sequence = max(self.last_venue_sequence, seq)
 
     def _commit(self, event: OrderEvent, *, write: bool = True) -> list[OrderEvent]:
+        current: OrderRecord | None = None
         if isinstance(event, OrderSubmitted):
             staged = OrderRecord(event.order)
         else:
             current = self._records[event.client_order_id]
-            staged = copy.deepcopy(current)
+            # A shallow copy is enough: the execution id set is the only mutable field.
+            staged = copy.copy(current)
+            staged.execution_ids = set(current.execution_ids)
         produced = [event] if isinstance(event, OrderSubmitted) else apply_event(staged, event)
         if write:
             self.journal.append({"type": "event", "event": event_to_dict(event)})
+        if current is not None:
+            self._count_open(current, -1)
+        self._count_open(staged, +1)
         self._records[event.client_order_id] = staged
         seq = getattr(event, "venue_seq", None)
         if seq is not None:

@@ -246,17 +246,9 @@ class RiskManager:
             return f"max_order_notional: {notional} > {lim.max_order_notional}", order
 
         position = book.position(order.symbol).quantity
-        open_records = book.open_records()
-        open_buy = sum(
-            r.leaves_quantity
-            for r in open_records
-            if r.order.symbol == order.symbol and r.order.side is Side.BUY
-        )
-        open_sell = sum(
-            r.leaves_quantity
-            for r in open_records
-            if r.order.symbol == order.symbol and r.order.side is Side.SELL
-        )
+        working = book.open_exposure()
+        open_buy = working.quantity.get((order.symbol, Side.BUY), 0)
+        open_sell = working.quantity.get((order.symbol, Side.SELL), 0)
         if self.state is TradingState.REDUCING_ONLY:
             if order.side is Side.BUY and position + open_buy + order.quantity > 0:
                 return "reducing_only: order would not reduce the position", order
@@ -269,15 +261,12 @@ class RiskManager:
         if abs(worst) > lim.max_position:
             return f"max_position: worst case {worst} beyond {lim.max_position}", order
 
-        marks = self.marks()
-        gross = book.account().gross_exposure(marks)
-        gross += sum((r.order.price or 0) * r.leaves_quantity for r in open_records)
-        gross += notional
+        gross = book.account().gross_exposure(self.marks()) + working.notional + notional
         if gross > lim.max_gross_exposure:
             return f"max_gross_exposure: {gross} > {lim.max_gross_exposure}", order
 
-        if len(open_records) >= lim.max_open_orders:
-            return f"max_open_orders: {len(open_records)} open", order
+        if working.count >= lim.max_open_orders:
+            return f"max_open_orders: {working.count} open", order
 
         self._expire(self._message_times, now - SECOND_NS)
         if len(self._message_times) >= lim.max_messages_per_second:

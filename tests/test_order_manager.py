@@ -283,3 +283,36 @@ def test_torn_journal_tail_is_dropped_and_corrupt_line_raises(tmp_path: Path) ->
     path.write_bytes(b"\n".join(lines))
     with pytest.raises(JournalCorrupt):
         list(Journal(path).records())
+
+
+def test_open_exposure_matches_the_open_orders_after_every_event(tmp_path: Path) -> None:
+    core, venue = make_core(tmp_path)
+
+    def check(manager) -> None:  # type: ignore[no-untyped-def]
+        exposure = manager.open_exposure()
+        records = manager.open_records()
+        assert exposure.count == len(records)
+        assert exposure.notional == sum(r.order.price * r.leaves_quantity for r in records)
+        for side in Side:
+            qty = sum(r.leaves_quantity for r in records if r.order.side is side)
+            assert exposure.quantity.get(("AAPL", side), 0) == qty
+
+    a = core.orders.submit("AAPL", Side.BUY, 100, price=PX).order.client_order_id
+    b = core.orders.submit("AAPL", Side.SELL, 70, price=PX + 10).order.client_order_id
+    check(core.orders)
+    for event in (
+        OrderAccepted(a, 1, venue_seq=1),
+        OrderFillReported(a, 2, fill=fill(a, "E1", 30), venue_seq=2),
+        OrderCancelled(b, 3, cancelled_quantity=20, venue_seq=3),
+        OrderReplaced(a, 4, new_quantity=150, new_price=PX - 5, venue_seq=4),
+        OrderFillReported(b, 5, fill=fill(b, "E2", 50, Side.SELL), venue_seq=5),
+    ):
+        venue.report(event)
+        check(core.orders)
+    core.orders.cancel(a)
+    venue.report(OrderCancelled(a, 6, venue_seq=6))
+    check(core.orders)
+    assert core.orders.open_exposure().count == 0
+    core.close()
+    again, _ = make_core(tmp_path, RecordingVenue())
+    check(again.orders)
