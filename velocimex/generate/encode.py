@@ -142,9 +142,13 @@ def _fill(msg_type: str, rec: np.ndarray, stocks: np.ndarray, mpids: np.ndarray)
 
 @njit(void(uint8[::1], int64[::1], uint8[:, ::1]), cache=True)
 def _scatter(out, starts, rows):
+    # Element loop rather than slice assignment: same speed, and it spares numba compiling
+    # the broadcasting and shape-error machinery a slice store pulls in.
     width = rows.shape[1]
     for i in range(starts.shape[0]):
-        out[starts[i] : starts[i] + width] = rows[i]
+        base = starts[i]
+        for j in range(width):
+            out[base + j] = rows[i, j]
 
 
 def encode_records(rec: np.ndarray, stocks: np.ndarray, mpids: np.ndarray) -> bytes:

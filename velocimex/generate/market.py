@@ -528,7 +528,16 @@ def _seed_order(out, n, ts, rng, g, fair, spread, makers, recent, rpos, book):
 def _pick_symbol(rng, cum_w, halted):
     nsym = cum_w.shape[0]
     for _ in range(16):
-        s = min(int(np.searchsorted(cum_w, _uniform(rng) * cum_w[nsym - 1])), nsym - 1) + 1
+        # First locate whose cumulative activity reaches the draw (searchsorted, left).
+        x = _uniform(rng) * cum_w[nsym - 1]
+        lo, hi = 0, nsym - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if cum_w[mid] < x:
+                lo = mid + 1
+            else:
+                hi = mid
+        s = lo + 1
         if halted[s] == 0:
             return s
     start = _randint(rng, nsym)
@@ -771,13 +780,10 @@ def run_flow(
     return n
 
 
-@njit(I64_2D(I64_1D, I64_2D, I64_2D), cache=True)
-def touch_all(live_n, o_side, o_px):
-    """Best bid/ask (ticks) and displayed shares at each, per locate."""
-    nsym = live_n.shape[0] - 1
-    res = np.zeros((nsym + 1, 4), dtype=np.int64)
-    for s in range(1, nsym + 1):
+@njit(void(I64_1D, I64_2D, I64_2D, I64_2D), cache=True)
+def touch_all(live_n, o_side, o_px, res):
+    """Best bid and best ask (ticks, -1 for an empty side) per locate into ``res[:, 0:2]``."""
+    for s in range(1, live_n.shape[0]):
         bb, ba, nb, na = _touch(s, live_n, o_side, o_px)
         res[s, 0] = bb
-        res[s, 2] = ba
-    return res
+        res[s, 1] = ba

@@ -136,7 +136,10 @@ class _Market:
         return self.records[:count]
 
     def touch(self) -> np.ndarray:
-        return m.touch_all(self.live_n, self.o_side, self.o_px)
+        """[locate, 0] best bid, [locate, 1] best ask, in ticks."""
+        res = np.zeros((self.universe.symbols + 1, 2), dtype=np.int64)
+        m.touch_all(self.live_n, self.o_side, self.o_px, res)
+        return res
 
     def take_match(self) -> int:
         match = int(self.g[m.G_NEXT_MATCH])
@@ -240,7 +243,7 @@ def _cross(
     touch = market.touch()
     prices, volumes = [], []
     for loc, ticker in enumerate(u.tickers, start=1):
-        bid, ask = int(touch[loc, 0]), int(touch[loc, 2])
+        bid, ask = int(touch[loc, 0]), int(touch[loc, 1])
         if ask - bid >= 2:
             cross = (bid + ask) // 2
         else:
