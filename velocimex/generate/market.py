@@ -87,16 +87,10 @@ F_SHARE = 0.10  # share of adds carrying MPID attribution
 C_SHARE = 0.04  # share of executions reported with a price (C)
 TAKER_NOISE = 0.006  # uninformed marketable orders per event, each side
 
-_CH_0 = 48
-_CH_1 = 49
-_CH_A = 65
-_CH_B = 66
-_CH_H = 72
-_CH_N = 78
-_CH_Q = 81
-_CH_S = 83
-_CH_T = 84
-_CH_Y = 89
+# ASCII codes of the field values the jitted code writes (numba folds these globals).
+_CH_0, _CH_1, _CH_A, _CH_B, _CH_H, _CH_N, _CH_Q, _CH_S, _CH_T, _CH_Y = (
+    ord(c) for c in "01ABHNQSTY"
+)
 _RPII_FLAGS = (_CH_B, _CH_A, _CH_S, _CH_N)
 _A, _F, _E, _C, _X, _D, _U, _P = (ord(c) for c in "AFECXDUP")
 _H, _h, _Y, _L, _N, _J, _K, _O, _W, _B = (ord(c) for c in "HhYLNJKOWB")
