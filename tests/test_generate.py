@@ -177,8 +177,11 @@ def test_too_few_messages_or_bad_arguments_raise_clear_errors():
         list(generate_session(2, 10_000, -1))
 
 
-def test_chunks_are_whole_blocks_and_every_message_decodes():
-    for chunk in generate_session(2, 300_000, 9):
+def test_chunks_are_whole_blocks_and_every_message_decodes(monkeypatch):
+    from velocimex.generate import session
+
+    monkeypatch.setattr(session, "CHUNK_MESSAGES", 1000)
+    for chunk in generate_session(2, 30_000, 9):
         for msg in split_blocks(chunk):
             itch.decode(msg)  # raises ItchError on a bad type or length
     assert len(decoded()) == MESSAGES
