@@ -64,6 +64,7 @@ MAX_QTY = 0xFFFFFFFF
 _NO_TOP = (np.uint32(0), np.uint32(0), np.uint32(0), np.uint32(0))
 BID = 0
 ASK = 1
+SIDE_ST = 3  # n_held, beyond, bound
 
 
 class BookState:
@@ -71,7 +72,7 @@ class BookState:
 
     Layout mirrors the RTL memories: the order table as parallel arrays (way `w` of set `s`
     at index `s * ways + w`), a side's levels as one run of `levels` (price, qty, count)
-    triples at `(locate * 2 + side) * levels * 3`, and (n_held, beyond) per side.
+    triples at `(locate * 2 + side) * levels * 3`, and (n_held, beyond, bound) per side.
     """
 
     def __init__(self, capacity: bc.Capacity, symbols: list[str] | None = None) -> None:
@@ -83,7 +84,9 @@ class BookState:
         self.ord_price = np.zeros(n_orders, np.uint32)
         self.ord_shares = np.zeros(n_orders, np.uint32)
         self.lvl = np.zeros(sides * capacity.levels * 3, np.uint32)
-        self.side_st = np.zeros(sides * 2, np.uint32)  # n_held, beyond
+        # Per side: n_held, beyond (orders outside the held levels), bound (the best price
+        # any of those orders can have; meaningful while beyond > 0).
+        self.side_st = np.zeros(sides * SIDE_ST, np.uint32)
         self.tracked = np.zeros(capacity.locates, np.uint8)
         self.lost = np.zeros(capacity.locates, np.uint8)
         self.symbol = np.zeros(capacity.locates, np.uint64)  # raw 8 bytes of the R message
@@ -187,7 +190,7 @@ def _find(ord_ref, ord_sl, ref, set_mask, ways):
 
 @nb.njit(cache=True)
 def _top(lvl, side_st, levels, sl):
-    if side_st[2 * sl] == 0:
+    if side_st[SIDE_ST * sl] == 0:
         return np.uint32(0), np.uint32(0)
     b = sl * levels * 3
     return lvl[b], lvl[b + 1]
@@ -203,7 +206,7 @@ def _tops(lvl, side_st, levels, loc):
 @nb.njit(cache=True)
 def _level_index(lvl, side_st, levels, sl, price):
     b = sl * levels * 3
-    for k in range(np.int64(side_st[2 * sl])):
+    for k in range(np.int64(side_st[SIDE_ST * sl])):
         if lvl[b + 3 * k] == price:
             return k
     return -1
@@ -214,21 +217,21 @@ def _remove_order(i, ord_sl, ord_price, ord_shares, lvl, side_st, levels):
     sl = np.int64(ord_sl[i]) - 1
     k = _level_index(lvl, side_st, levels, sl, ord_price[i])
     if k < 0:
-        side_st[2 * sl + 1] -= 1
+        side_st[SIDE_ST * sl + 1] -= 1
     else:
         b = sl * levels * 3
         q = b + 3 * k
         lvl[q + 1] -= ord_shares[i]
         lvl[q + 2] -= 1
         if lvl[q + 2] == 0:
-            n = np.int64(side_st[2 * sl])
+            n = np.int64(side_st[SIDE_ST * sl])
             for j in range(3 * k, 3 * (n - 1)):
                 lvl[b + j] = lvl[b + j + 3]
             e = b + 3 * (n - 1)
             lvl[e] = 0
             lvl[e + 1] = 0
             lvl[e + 2] = 0
-            side_st[2 * sl] = n - 1
+            side_st[SIDE_ST * sl] = n - 1
     ord_sl[i] = 0
     ord_shares[i] = 0
 
@@ -262,8 +265,10 @@ def _insert_order(
         return
     sl = np.int64(loc) * 2 + side
     b = sl * levels * 3
-    n = np.int64(side_st[2 * sl])
-    beyond = side_st[2 * sl + 1]
+    st = SIDE_ST * sl
+    n = np.int64(side_st[st])
+    beyond = side_st[st + 1]
+    bound = side_st[st + 2]
     k = _level_index(lvl, side_st, levels, sl, price)
     if k >= 0:
         q = b + 3 * k
@@ -273,15 +278,23 @@ def _insert_order(
             return
         lvl[q + 1] += shares
         lvl[q + 2] += 1
-    elif (n == levels or beyond > 0) and (n == 0 or not _better(side, price, lvl[b + 3 * (n - 1)])):
-        side_st[2 * sl + 1] = beyond + 1
+    elif (n == levels and not _better(side, price, lvl[b + 3 * (n - 1)])) or (
+        beyond > 0 and not _better(side, price, bound)
+    ):
+        # Beyond the held levels. `bound` stays the best price any such order can have.
+        if beyond == 0 or _better(side, price, bound):
+            side_st[st + 2] = price
+        side_st[st + 1] = beyond + 1
         counters[C_BEYOND] += np.uint64(1)
     else:
         pos = 0
         while pos < n and _better(side, lvl[b + 3 * pos], price):
             pos += 1
         if n == levels:
-            side_st[2 * sl + 1] = beyond + lvl[b + 3 * (n - 1) + 2]
+            worst = lvl[b + 3 * (n - 1)]
+            if beyond == 0 or _better(side, worst, bound):
+                side_st[st + 2] = worst
+            side_st[st + 1] = beyond + lvl[b + 3 * (n - 1) + 2]
             counters[C_EVICTIONS] += np.uint64(1)
             n -= 1
         for j in range(3 * n - 1, 3 * pos - 1, -1):
@@ -290,7 +303,7 @@ def _insert_order(
         lvl[q] = price
         lvl[q + 1] = shares
         lvl[q + 2] = 1
-        side_st[2 * sl] = n + 1
+        side_st[st] = n + 1
     ord_ref[slot] = ref
     ord_sl[slot] = sl + 1
     ord_price[slot] = price
@@ -302,13 +315,14 @@ def _emit(out, k, loc, before, seq, ts, mtype, lvl, side_st, levels, lost, gap_s
     after = _tops(lvl, side_st, levels, loc)
     if after == before:
         return k
-    sb = np.int64(loc) * 2
+    sb = SIDE_ST * 2 * np.int64(loc)
+    sa = sb + SIDE_ST
     flags = 0
-    bid_beyond = side_st[2 * sb + 1]
-    ask_beyond = side_st[2 * sb + 3]
-    if side_st[2 * sb] == 0 and bid_beyond > 0:
+    bid_beyond = side_st[sb + 1]
+    ask_beyond = side_st[sa + 1]
+    if side_st[sb] == 0 and bid_beyond > 0:
         flags |= F_BID_UNKNOWN
-    if side_st[2 * sb + 2] == 0 and ask_beyond > 0:
+    if side_st[sa] == 0 and ask_beyond > 0:
         flags |= F_ASK_UNKNOWN
     if bid_beyond > 0 or ask_beyond > 0:
         flags |= F_DEPTH

@@ -218,23 +218,50 @@ def test_level_capacity_keeps_the_top_exact_and_flags_an_unknown_best():
         *frame(
             add(1, 1, "B", 10, 100),
             add(1, 2, "B", 10, 99),
-            add(1, 3, "B", 10, 101),  # full: 99 pushed beyond the held levels
+            add(1, 3, "B", 10, 101),  # full: 99 pushed beyond the held levels, bound 99
             add(1, 4, "B", 10, 98),  # beyond: no top change, no record
             encode("D", order_ref=3),
-            encode("D", order_ref=1),  # held levels now empty
+            encode("D", order_ref=1),  # held levels now empty, two orders beyond
+            add(1, 5, "B", 10, 97),  # not better than the bound: beyond too
+            add(1, 6, "B", 10, 102),  # better than anything beyond: the top is exact again
+            encode("D", order_ref=6),
             encode("D", order_ref=2),
-            encode("D", order_ref=4),  # side exact again
+            encode("D", order_ref=4),
+            encode("D", order_ref=5),  # nothing beyond: the side is exact again
+            add(1, 7, "B", 10, 50),
         )
     )
     got = [(int(r["seq"]), int(r["bid_px"]), int(r["bid_qty"]), int(r["flags"])) for r in recs]
+    depth, unknown = bc.FLAG_DEPTH_TRUNCATED, bc.FLAG_BID_UNKNOWN
     assert got == [
         (1, 100, 10, 0),  # seq 2 adds a worse price: top unchanged, no record
-        (3, 101, 10, bc.FLAG_DEPTH_TRUNCATED),
-        (5, 100, 10, bc.FLAG_DEPTH_TRUNCATED),
-        (6, 0, 0, bc.FLAG_DEPTH_TRUNCATED | bc.FLAG_BID_UNKNOWN),
+        (3, 101, 10, depth),
+        (5, 100, 10, depth),
+        (6, 0, 0, depth | unknown),
+        (8, 102, 10, depth),
+        (9, 0, 0, depth | unknown),
+        (13, 50, 10, 0),
     ]
-    # seq 7 and 8 leave the reported quadruple at (0, 0): no record, but the side is exact again.
-    assert eng.counters()["level_evictions"] == 1 and eng.counters()["beyond_levels"] == 1
+    c = eng.counters()
+    assert (c["level_evictions"], c["beyond_levels"]) == (1, 2)
+
+
+def test_a_price_between_the_bound_and_the_held_levels_is_held_when_there_is_room():
+    cap = bc.Capacity(locate_bits=2, levels=2, order_set_bits=4, order_ways=2, sub_symbols=1)
+    eng = BookEngine(cap)
+    recs = eng.process(
+        *frame(
+            add(1, 1, "S", 10, 100),
+            add(1, 2, "S", 10, 110),
+            add(1, 3, "S", 10, 90),  # evicts 110: bound 110
+            encode("D", order_ref=3),  # held [100], room for one more
+            add(1, 4, "S", 10, 105),  # better than the bound: held
+            encode("D", order_ref=1),
+        )
+    )
+    got = [(int(r["seq"]), int(r["ask_px"]), int(r["flags"])) for r in recs]
+    depth = bc.FLAG_DEPTH_TRUNCATED
+    assert got == [(1, 100, 0), (3, 90, depth), (4, 100, depth), (6, 105, depth)]
 
 
 def test_full_order_set_drops_the_add_and_flags_the_instrument_from_then_on():

@@ -17,7 +17,7 @@ class Capacity:
     """Table sizes of one engine build. The RTL takes them as Verilog parameters."""
 
     locate_bits: int = 14  # instruments tracked: stock locate 0 .. 2**locate_bits - 1
-    levels: int = 16  # price levels held per instrument and side, best first
+    levels: int = 64  # price levels held per instrument and side, best first
     order_set_bits: int = 16  # order table sets, indexed by the low bits of the order reference
     order_ways: int = 4  # orders per set (set-associative, searched in parallel)
     sub_symbols: int = 64  # symbol subscription entries (empty table = track everything)

@@ -5,7 +5,7 @@
 
 // Default capacities (module parameters may override them per build).
 `define VX_DEFAULT_LOCATE_BITS 14
-`define VX_DEFAULT_LEVELS 16
+`define VX_DEFAULT_LEVELS 64
 `define VX_DEFAULT_ORDER_SET_BITS 16
 `define VX_DEFAULT_ORDER_WAYS 4
 `define VX_DEFAULT_SUB_SYMBOLS 64
