@@ -18,3 +18,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     from velocimex.control import serve as serve_cmd
 
     serve_cmd.register(sub)
+    from velocimex.feed import command as feed_cmd
+
+    feed_cmd.register(sub)
