@@ -12,7 +12,6 @@ manager), which is the only holder of a venue session.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import threading
 import time
@@ -149,17 +148,17 @@ class OrderManager:
     def get(self, client_order_id: str) -> OrderRecord:
         with self._lock:
             try:
-                return copy.deepcopy(self._records[client_order_id])
+                return self._records[client_order_id].snapshot()
             except KeyError:
                 raise OrderError(f"unknown order {client_order_id!r}") from None
 
     def records(self) -> list[OrderRecord]:
         with self._lock:
-            return [copy.deepcopy(r) for r in self._records.values()]
+            return [r.snapshot() for r in self._records.values()]
 
     def open_records(self) -> list[OrderRecord]:
         with self._lock:
-            return [copy.deepcopy(r) for r in self._records.values() if r.state.is_open]
+            return [r.snapshot() for r in self._records.values() if r.state.is_open]
 
     def open_exposure(self) -> OpenExposure:
         with self._lock:
@@ -219,14 +218,14 @@ class OrderManager:
                 self._commit(
                     OrderRejected(cid, self.clock_ns(), reason=decision.reason, by_risk=True)
                 )
-                return copy.deepcopy(self._records[cid])
+                return self._records[cid].snapshot()
             try:
                 self.gateway.transmit_order(decision)
             except Exception as exc:  # the venue or risk refused at the last moment
                 self._commit(
                     OrderRejected(cid, self.clock_ns(), reason=f"not sent: {exc}", by_risk=True)
                 )
-            return copy.deepcopy(self._records[cid])
+            return self._records[cid].snapshot()
 
     def cancel(self, client_order_id: str, reason: str = "") -> OrderRecord:
         if self.gateway is None:
@@ -238,10 +237,10 @@ class OrderManager:
             if record.state.is_terminal:
                 raise OrderError(f"order {client_order_id} is {record.state}, nothing to cancel")
             if record.state.value == "cancel_pending":
-                return copy.deepcopy(record)  # already asked; asking twice only adds traffic
+                return record.snapshot()  # already asked; asking twice only adds traffic
             self._commit(OrderCancelRequested(client_order_id, self.clock_ns(), reason=reason))
             self.gateway.transmit_cancel(record.order)
-            return copy.deepcopy(record)
+            return record.snapshot()
 
     def cancel_all(self, reason: str = "") -> list[str]:
         with self._lock:
@@ -300,9 +299,7 @@ class OrderManager:
             staged = OrderRecord(event.order)
         else:
             current = self._records[event.client_order_id]
-            # A shallow copy is enough: the execution id set is the only mutable field.
-            staged = copy.copy(current)
-            staged.execution_ids = set(current.execution_ids)
+            staged = current.snapshot()
         produced = [event] if isinstance(event, OrderSubmitted) else apply_event(staged, event)
         if write:
             self.journal.append({"type": "event", "event": event_to_dict(event)})

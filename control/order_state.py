@@ -13,6 +13,7 @@ unchanged and the caller counts the anomaly.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
@@ -75,6 +76,12 @@ class OrderRecord:
     def __post_init__(self) -> None:
         if self.leaves_quantity == 0 and self.state is OrderState.NEW:
             self.leaves_quantity = self.order.quantity
+
+    def snapshot(self) -> OrderRecord:
+        """An independent copy (the order itself is immutable; only the id set is shared)."""
+        clone = copy.copy(self)
+        clone.execution_ids = set(self.execution_ids)
+        return clone
 
     @property
     def average_fill_price(self) -> Fraction | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
 from typing import Any, ClassVar
 
@@ -274,9 +274,9 @@ def event_to_dict(event: OrderEvent) -> dict[str, Any]:
     for f in fields(event):
         value = getattr(event, f.name)
         if isinstance(value, Order | Fill):
-            value = {
-                k: (str(v) if isinstance(v, enum.Enum) else v) for k, v in asdict(value).items()
-            }
+            # Flat records of immutable scalars: a shallow walk, not asdict's deep copy.
+            items = ((k.name, getattr(value, k.name)) for k in fields(value))
+            value = {k: (str(v) if isinstance(v, enum.Enum) else v) for k, v in items}
         out[f.name] = value
     return out
 
