@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 import zmq
 
-from velocimex import book_contract as bc
 from velocimex.feed.arbiter import Arbiter, ArbiterConfig, Delivery
 from velocimex.feed.bus import MarketDataBus, TopOfBook, topic
 from velocimex.feed.engines import StreamingEngine
