@@ -60,7 +60,7 @@ class RiskLimits(BaseModel):
     max_open_orders: int = Field(200, ge=0)
     max_messages_per_second: int = Field(500, ge=1, description="new orders + cancels")
     duplicate_window_ms: int = Field(
-        0, ge=0, description="same strategy/symbol/side/price/qty inside this window is refused"
+        250, ge=0, description="same strategy/symbol/side/price/qty inside this window is refused"
     )
     max_loss: int = Field(
         100_000 * 10_000, ge=0, description="realised + unrealised loss that trips reducing-only"

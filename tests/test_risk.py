@@ -48,7 +48,7 @@ class Clock:
 def make_core(tmp_path: Path, venue=None, **limits) -> tuple[TradingCore, RecordingVenue, Clock]:
     venue = venue or RecordingVenue()
     clock = Clock()
-    base = {"max_messages_per_second": 10_000, **limits}
+    base = {"max_messages_per_second": 10_000, "duplicate_window_ms": 0, **limits}
     core = TradingCore(tmp_path, [AAPL, MSFT], venue, RiskLimits(**base), clock_ns=clock)
     quote(core)
     return core, venue, clock
@@ -376,3 +376,11 @@ def test_every_decision_is_audited_and_kill_switch_survives_restart(tmp_path: Pa
     assert again.risk.limits.max_order_quantity == 20
     assert rejected_for(buy(again, 1), "kill_switch")
     assert venue.sent_orders == []
+
+
+def test_duplicate_detection_is_on_by_default(tmp_path: Path) -> None:
+    core = TradingCore(tmp_path, [AAPL], RecordingVenue(), clock_ns=Clock())
+    quote(core)
+    assert core.risk.limits.duplicate_window_ms > 0
+    assert buy(core).state is OrderState.NEW
+    assert rejected_for(buy(core), "duplicate_order")
