@@ -233,6 +233,16 @@ def test_websocket_streams_order_and_risk_events(tmp_path: Path) -> None:
     assert ("orders", "accepted") in channels
 
 
+def test_only_admins_may_load_strategies_by_module_path(tmp_path: Path) -> None:
+    client, tokens = make_client(tmp_path)
+    body = {"strategy_id": "x", "kind": "velocimex.control.strategies.market_maker:"
+            "InventoryMarketMaker", "params": {"symbol": "AAPL"}}  # fmt: skip
+    assert client.post("/strategies", json=body, headers=auth(tokens[T])).status_code == 403
+    assert client.post("/strategies", json=body, headers=auth(tokens[A])).status_code == 201
+    bad = {**body, "strategy_id": "y", "kind": "os:path"}
+    assert client.post("/strategies", json=bad, headers=auth(tokens[A])).status_code == 422
+
+
 def test_websocket_accepts_token_as_subprotocol(tmp_path: Path) -> None:
     client, tokens = make_client(tmp_path)
     with client.websocket_connect("/ws/events", subprotocols=["bearer", tokens[V]]) as ws:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import ValidationError
+from velocimex.control.auth import Role
 from velocimex.control.routers.deps import Core, Reader, Trader
 from velocimex.control.schemas import StrategyIn, StrategyKindOut, StrategyOut, StrategyParamsIn
 from velocimex.control.strategies import BUILTIN_STRATEGIES
@@ -50,9 +51,12 @@ def get_strategy(strategy_id: str, core: Core, _: Reader) -> StrategyOut:
     return _out(core, strategy_id)
 
 
-@router.post("", response_model=StrategyOut, status_code=201, responses={409: {}, 422: {}})
-def add_strategy(body: StrategyIn, core: Core, _: Trader) -> StrategyOut:
-    """Create a stopped strategy instance of a built-in kind (or ``module:Class``)."""
+@router.post("", response_model=StrategyOut, status_code=201, responses={403: {}, 409: {}, 422: {}})
+def add_strategy(body: StrategyIn, core: Core, principal: Trader) -> StrategyOut:
+    """Create a stopped strategy instance of a built-in kind (admins also ``module:Class``)."""
+    if body.kind not in BUILTIN_STRATEGIES and principal.role is not Role.ADMIN:
+        # Loading a module path imports code on the server: an administrator's decision.
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only admins may load module:Class")
     with core.lock:
         if body.strategy_id in core.strategies.slots:
             raise HTTPException(status.HTTP_409_CONFLICT, f"{body.strategy_id!r} exists")
