@@ -25,34 +25,29 @@ class BookEngine:
     ) -> None:
         self.capacity = capacity
         self.state = BookState(capacity, symbols)
-        self._lengths = kernel._LENGTHS
-        self._set_mask = np.uint64(capacity.order_sets - 1)
+        self._out = np.empty(0, dtype=KERNEL_RECORD_DTYPE)
 
     def process(self, data: bytes | np.ndarray, seqs: np.ndarray) -> np.ndarray:
         """Apply message blocks; return the records they produced (RECORD_DTYPE)."""
-        buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data
-        seqs = np.ascontiguousarray(seqs, dtype=np.uint64)
+        return self.process_view(data, seqs).copy()
+
+    def process_view(self, data: bytes | np.ndarray, seqs: np.ndarray) -> np.ndarray:
+        """`process` without the copy: the records are a view of a buffer the next call
+        reuses. For hot paths that serialise the records before calling again."""
+        buf = data if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=np.uint8)
+        if seqs.dtype != np.uint64 or not seqs.flags.c_contiguous:
+            seqs = np.ascontiguousarray(seqs, dtype=np.uint64)
         n_msgs = len(seqs)
-        out = np.empty(2 * n_msgs, dtype=KERNEL_RECORD_DTYPE)
+        if self._out.shape[0] < 2 * n_msgs:
+            self._out = np.empty(2 * n_msgs, dtype=KERNEL_RECORD_DTYPE)
         s = self.state
-        n_rec, consumed = kernel.run_kernel(
-            buf,
-            n_msgs,
-            seqs,
-            out,
-            self._lengths,
-            self.capacity.levels,
-            self.capacity.locates,
-            self._set_mask,
-            self.capacity.order_ways,
-            *s.tables(),
-        )
+        n_rec, consumed = kernel.run_arena(buf, n_msgs, seqs, self._out, s.arena, s.layout, s.sub)
         if consumed != len(buf):
             raise EngineInputError(
                 f"message block at byte {consumed} of a {len(buf)}-byte buffer is truncated "
                 f"or the buffer holds more blocks than the {n_msgs} sequence numbers given"
             )
-        return out[:n_rec].view(bc.RECORD_DTYPE)
+        return self._out[:n_rec].view(bc.RECORD_DTYPE)
 
     def counters(self) -> dict[str, int]:
         return {name: int(v) for name, v in zip(bc.COUNTER_NAMES, self.state.counters, strict=True)}

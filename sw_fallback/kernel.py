@@ -79,19 +79,42 @@ class BookState:
         self.capacity = capacity
         n_orders = capacity.orders
         sides = capacity.locates * 2
-        self.ord_ref = np.zeros(n_orders, np.uint64)
-        self.ord_sl = np.zeros(n_orders, np.uint32)  # locate * 2 + side + 1; 0 = free way
-        self.ord_price = np.zeros(n_orders, np.uint32)
-        self.ord_shares = np.zeros(n_orders, np.uint32)
-        self.lvl = np.zeros(sides * capacity.levels * 3, np.uint32)
-        # Per side: n_held, beyond (orders outside the held levels), bound (the best price
-        # any of those orders can have; meaningful while beyond > 0).
-        self.side_st = np.zeros(sides * SIDE_ST, np.uint32)
-        self.tracked = np.zeros(capacity.locates, np.uint8)
-        self.lost = np.zeros(capacity.locates, np.uint8)
-        self.symbol = np.zeros(capacity.locates, np.uint64)  # raw 8 bytes of the R message
-        self.sess = np.zeros(S_SLOTS, np.uint64)
-        self.counters = np.zeros(bc.NUM_COUNTERS, np.uint64)
+        # Every table lives in one arena so a call into the kernel unboxes one array, not
+        # twelve: per-packet streaming pays numba's argument unboxing on every call.
+        parts = [
+            ("ord_ref", n_orders, np.uint64),
+            ("ord_sl", n_orders, np.uint32),  # locate * 2 + side + 1; 0 = free way
+            ("ord_price", n_orders, np.uint32),
+            ("ord_shares", n_orders, np.uint32),
+            ("lvl", sides * capacity.levels * 3, np.uint32),
+            # Per side: n_held, beyond (orders outside the held levels), bound (the best
+            # price any of those orders can have; meaningful while beyond > 0).
+            ("side_st", sides * SIDE_ST, np.uint32),
+            ("tracked", capacity.locates, np.uint8),
+            ("lost", capacity.locates, np.uint8),
+            ("symbol", capacity.locates, np.uint64),  # raw 8 bytes of the R message
+            ("sess", S_SLOTS, np.uint64),
+            ("counters", bc.NUM_COUNTERS, np.uint64),
+        ]
+        offsets, total = [], 0
+        for _, count, dtype in parts:
+            offsets.append(total)
+            total += (count * np.dtype(dtype).itemsize + 7) // 8 * 8
+        self.arena = np.zeros(total // 8, np.uint64).view(np.uint8)
+        for (name, count, dtype), off in zip(parts, offsets, strict=True):
+            size = count * np.dtype(dtype).itemsize
+            setattr(self, name, self.arena[off : off + size].view(dtype))
+        self.layout = np.array(
+            offsets
+            + [
+                total,
+                capacity.levels,
+                capacity.locates,
+                capacity.order_sets - 1,
+                capacity.order_ways,
+            ],
+            dtype=np.int64,
+        )
         symbols = list(symbols or [])
         if len(symbols) > capacity.sub_symbols:
             raise ValueError(
@@ -205,10 +228,15 @@ def _tops(lvl, side_st, levels, loc):
 
 @nb.njit(cache=True)
 def _level_index(lvl, side_st, levels, sl, price):
+    # Levels are sorted best first, so the scan stops at the first worse price.
     b = sl * levels * 3
+    side = sl & 1
     for k in range(np.int64(side_st[SIDE_ST * sl])):
-        if lvl[b + 3 * k] == price:
+        level_price = lvl[b + 3 * k]
+        if level_price == price:
             return k
+        if _better(side, price, level_price):
+            return -1
     return -1
 
 
@@ -514,3 +542,27 @@ def run_kernel(
     sess[S_GAP_SEEN] = 1 if gap_seen else 0
     counters[C_RECORDS] += np.uint64(k)
     return k, pos
+
+
+@nb.njit(inline="always", cache=True)
+def _part(arena, layout, i, dtype):
+    return arena[layout[i] : layout[i + 1]].view(dtype)
+
+
+@nb.njit(cache=True)
+def run_arena(data, n_msgs, seqs, out, arena, layout, sub):
+    """`run_kernel` on the tables of a `BookState` arena (see `BookState.layout`).
+
+    Parts are padded to 8 bytes, so a view may carry a few trailing elements the kernel never
+    indexes.
+    """
+    return run_kernel(
+        data, n_msgs, seqs, out, _LENGTHS, layout[12], layout[13], np.uint64(layout[14]),
+        layout[15],
+        _part(arena, layout, 0, np.uint64), _part(arena, layout, 1, np.uint32),
+        _part(arena, layout, 2, np.uint32), _part(arena, layout, 3, np.uint32),
+        _part(arena, layout, 4, np.uint32), _part(arena, layout, 5, np.uint32),
+        _part(arena, layout, 6, np.uint8), _part(arena, layout, 7, np.uint8),
+        _part(arena, layout, 8, np.uint64), sub, _part(arena, layout, 9, np.uint64),
+        _part(arena, layout, 10, np.uint64),
+    )  # fmt: skip

@@ -49,7 +49,7 @@ def replay_capture(
         writer = CsvWriter(sink) if sink is not None else None
         t0 = time.perf_counter()
         for chunk in reader:
-            records = engine.process(chunk.data, chunk.seqs)
+            records = engine.process_view(chunk.data, chunk.seqs)
             result.messages += len(chunk.seqs)
             result.records += len(records)
             if records_out is not None:
