@@ -86,7 +86,9 @@ class AfPacketSource:
             )
             # The ring sees frames whatever the IP layer wants, but the interface only
             # passes multicast it has joined: hold an ordinary membership per line.
-            self._members = [join_multicast(ln, interface, rcvbuf=1 << 16) for ln in lines]
+            self._members = [
+                join_multicast(ln, ln.interface or interface, rcvbuf=1 << 16) for ln in lines
+            ]
         except OSError as exc:
             sock.close()
             raise SourceUnavailable(f"AF_PACKET TPACKET_V3 ring on {ifname!r}: {exc}") from exc

@@ -18,6 +18,13 @@ def _group_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _line(text: str) -> tuple[str, int, str | None]:
+    """GROUP:PORT, optionally @ADDRESS of the interface this line is joined on."""
+    where, _, interface = text.partition("@")
+    group, port = _group_port(where)
+    return group, port, interface or None
+
+
 def _retrans(text: str) -> tuple[str, int] | None:
     return None if text.lower() == "none" else _group_port(text)
 
@@ -33,8 +40,18 @@ def register(sub: argparse._SubParsersAction) -> None:
             "snapshot service for late joiners. See docs/feed-handler.md."
         ),
     )
-    p.add_argument("--line-a", type=_group_port, default=("239.192.1.1", 26400), help="GROUP:PORT")
-    p.add_argument("--line-b", type=_group_port, default=("239.192.1.2", 26401), help="GROUP:PORT")
+    p.add_argument(
+        "--line-a",
+        type=_line,
+        default=("239.192.1.1", 26400, None),
+        help="GROUP:PORT[@IFADDR] of line A (IFADDR overrides --interface for this line)",
+    )
+    p.add_argument(
+        "--line-b",
+        type=_line,
+        default=("239.192.1.2", 26401, None),
+        help="GROUP:PORT[@IFADDR] of line B",
+    )
     p.add_argument(
         "--no-line-b", action="store_true", help="receive line A only (single-line feed)"
     )

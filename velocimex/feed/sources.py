@@ -31,6 +31,8 @@ class LineAddress:
     name: str
     group: str
     port: int
+    # Address of the interface to join on, when the lines arrive on different interfaces.
+    interface: str | None = None
 
 
 class PacketSource(Protocol):
@@ -77,7 +79,7 @@ class UdpMulticastSource:
         self._socks: list[tuple[socket.socket, str]] = []
         try:
             for ln in lines:
-                self._socks.append((join_multicast(ln, interface), ln.name))
+                self._socks.append((join_multicast(ln, ln.interface or interface), ln.name))
         except OSError:
             self.close()
             raise
