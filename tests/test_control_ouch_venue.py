@@ -151,3 +151,28 @@ def test_unreachable_exchange_fails_clearly(tmp_path: Path) -> None:
     venue = OuchVenue("127.0.0.1", 1, "alice", "pw1", tmp_path / "refs.jsonl", connect_timeout=1)
     with pytest.raises(VenueUnavailable):
         TradingCore(tmp_path, [Instrument("AAPL", locate=1)], venue, fsync=False)
+
+
+def test_kill_switch_cancels_at_the_exchange_and_nothing_new_is_entered(
+    tmp_path: Path, exchange
+) -> None:
+    core, venue = make_core(tmp_path, exchange)
+    try:
+        cids = [
+            core.orders.submit("AAPL", Side.BUY, 100, price=PX - i * 100).order.client_order_id
+            for i in range(3)
+        ]
+        wait_for(lambda: all(core.orders.get(c).state is OrderState.ACKNOWLEDGED for c in cids))
+        counters = exchange.venue.gateway.counters
+        entered = counters.orders_entered
+        core.kill("risk_officer", "drill")
+        wait_for(lambda: all(core.orders.get(c).state is OrderState.CANCELLED for c in cids))
+        for i in range(20):
+            core.orders.submit("AAPL", Side.BUY, 100, price=PX - 1000 - i)
+        time.sleep(0.3)
+        assert counters.orders_entered == entered  # no order reached the exchange
+        assert counters.cancels == 3
+        assert exchange.venue.engine.resting_orders() == []
+    finally:
+        venue.close()
+        core.close()
