@@ -53,6 +53,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=os.environ.get("VELOCIMEX_OUCH_PASSWORD", "secret"),
         help="SoupBinTCP password (default $VELOCIMEX_OUCH_PASSWORD or 'secret')",
     )
+    p.add_argument(
+        "--feed",
+        metavar="ENDPOINT",
+        action="append",
+        default=[],
+        help="subscribe to book-update records on this pyzmq endpoint (repeatable), e.g. "
+        "tcp://127.0.0.1:5556",
+    )
     p.add_argument("--log-level", default="info", help="uvicorn log level")
     p.set_defaults(func=run)
 
@@ -87,5 +95,16 @@ def run(args: argparse.Namespace) -> int:
         )
         core = TradingCore(settings.data_dir, settings.domain_instruments(), venue)
     app = create_app(settings, core=core, users=users)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    from velocimex.control.feed_bridge import BookTopSubscriber
+
+    core = app.state.core
+    subscribers = [BookTopSubscriber(endpoint, core.on_book_top) for endpoint in args.feed]
+    for subscriber in subscribers:
+        subscriber.start()
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    finally:
+        for subscriber in subscribers:
+            subscriber.stop()
+        core.close()
     return 0
