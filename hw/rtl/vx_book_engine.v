@@ -72,7 +72,7 @@ localparam CNT_W = SB + $clog2(WAYS) + 1;
 localparam NH_W = $clog2(LEVELS + 1);
 localparam LVL_W = 64 + CNT_W;
 localparam LVLS_W = LEVELS * LVL_W;
-localparam SIDE_W = LVLS_W + NH_W + CNT_W;
+localparam SIDE_W = LVLS_W + NH_W + CNT_W + 32;  // + bound
 // Order entry: {valid, tag, locate, bid, price, shares}
 localparam ENT_W = 1 + TAG_W + LOCATE_BITS + 1 + 64;
 localparam E_PRICE = 32;

@@ -1,10 +1,12 @@
 // Take shares (and optionally one order) off one side of an instrument's level word
-// (docs/book-engine.md, "Remove" and the level part of E/C/X). Combinational.
+// (docs/book-engine.md, "Remove" and the level part of E/C/X). Combinational. `bound` is
+// left alone: removing orders never makes the best price beyond better.
 //
 // Side word layout (shared with vx_book_level_add and vx_book_engine), LVL_W = 64 + CNT_W:
 //   level i at [i*LVL_W +: LVL_W] = {count[CNT_W], qty[32], price[32]}, best first
 //   n_held  at [LEVELS*LVL_W +: NH_W]
 //   beyond  at [LEVELS*LVL_W + NH_W +: CNT_W]
+//   bound   at [LEVELS*LVL_W + NH_W + CNT_W +: 32] (best price beyond; valid while beyond > 0)
 // Slots at and past n_held are kept zero so equal books have equal words.
 `resetall
 `timescale 1ns / 1ps
@@ -15,7 +17,7 @@ module vx_book_level_sub #(
     parameter CNT_W = 19,
     parameter NH_W = $clog2(LEVELS + 1),
     parameter LVL_W = 64 + CNT_W,
-    parameter SIDE_W = LEVELS * LVL_W + NH_W + CNT_W
+    parameter SIDE_W = LEVELS * LVL_W + NH_W + CNT_W + 32
 ) (
     input  wire              enable,
     input  wire [SIDE_W-1:0] side_in,

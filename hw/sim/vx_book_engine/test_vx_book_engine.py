@@ -374,27 +374,32 @@ async def full_order_set_drops_add_and_sets_sticky_orders_lost(dut) -> None:
 
 
 @cocotb.test()
-async def level_overflow_uses_beyond_rule_and_flags(dut) -> None:
+async def level_overflow_uses_beyond_rule_bound_and_flags(dut) -> None:
     tb = await start(dut)
     s = Session()
-    # Five bid prices into four held levels: the worst is evicted, the top stays exact.
-    prices = [100, 101, 102, 103, 104]
-    for i, p in enumerate(prices):
+    # Five bid prices into four held levels: the worst (100) is evicted and becomes `bound`.
+    for i, p in enumerate([100, 110, 120, 130, 140]):
         s.push(add(i + 1, 2, "B", 10, p))
-    s.push(add(10, 2, "B", 10, 99))  # beyond the held levels
-    for i in reversed(range(5)):  # delete from the top down
-        s.push(delete(i + 1))
-    s.push(delete(10))  # flags change, the quadruple stays (0, 0): no record
-    s.push(add(11, 2, "B", 10, 50))
+    s.push(add(10, 2, "B", 10, 99))  # full array, worse than the worst held: beyond
+    s.push(delete(5))  # 140
+    s.push(add(11, 2, "B", 10, 105))  # array not full and better than bound: held again
+    for ref in (4, 3, 2):  # 130 120 110
+        s.push(delete(ref))
+    s.push(delete(11))  # 105: held levels empty, 100 and 99 beyond
+    s.push(delete(1))  # 100 beyond: the quadruple stays (0, 0): no record
+    s.push(delete(10))  # last one beyond: again no record
+    s.push(add(12, 2, "B", 10, 50))
     got = await tb.run(s)
     tops = [(int(r["bid_px"]), flags(r)) for r in got]
     d = bc.FLAG_DEPTH_TRUNCATED
     u = bc.FLAG_BID_UNKNOWN
     assert tops == [
-        (100, 0), (101, 0), (102, 0), (103, 0),
-        (104, d),  # 100 evicted
-        (103, d), (102, d), (101, d),
-        (0, u | d),  # held levels empty, 100 and 99 beyond: best bid unknown
+        (100, 0), (110, 0), (120, 0), (130, 0),
+        (140, d),
+        (130, d),
+        (120, d), (110, d),
+        (105, d),  # exact: 105 was held because it beat bound
+        (0, u | d),  # best bid unknown
         (50, 0),  # nothing beyond any more: exact again
     ]  # fmt: skip
     c = tb.counters()
