@@ -27,6 +27,7 @@ from velocimex.domain import (
     VENUE_REPORT_TYPES,
     Account,
     Order,
+    OrderCancelRejected,
     OrderCancelRequested,
     OrderEvent,
     OrderFilled,
@@ -239,19 +240,32 @@ class OrderManager:
             if record.state.value == "cancel_pending":
                 return record.snapshot()  # already asked; asking twice only adds traffic
             self._commit(OrderCancelRequested(client_order_id, self.clock_ns(), reason=reason))
-            self.gateway.transmit_cancel(record.order)
-            return record.snapshot()
+            try:
+                self.gateway.transmit_cancel(record.order)
+            except Exception as exc:  # link down: the order is still working, say so
+                self._commit(
+                    OrderCancelRejected(client_order_id, self.clock_ns(), reason=f"not sent: {exc}")
+                )
+                raise OrderError(f"cancel of {client_order_id} not sent: {exc}") from exc
+            return self._records[client_order_id].snapshot()
 
     def cancel_all(self, reason: str = "") -> list[str]:
+        """Ask to cancel every open order; returns the ids whose cancel went out."""
         with self._lock:
             targets = [
                 cid
                 for cid, r in self._records.items()
                 if r.state.is_open and r.state.value != "cancel_pending"
             ]
+            sent = []
             for cid in targets:
-                self.cancel(cid, reason)
-            return targets
+                try:
+                    self.cancel(cid, reason)
+                except OrderError as exc:
+                    self._anomaly("cancel_not_sent", str(exc))
+                    continue
+                sent.append(cid)
+            return sent
 
     # ------------------------------------------------------------------ venue reports
     def on_venue_report(self, event: OrderEvent) -> list[OrderEvent]:

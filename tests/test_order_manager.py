@@ -316,3 +316,28 @@ def test_open_exposure_matches_the_open_orders_after_every_event(tmp_path: Path)
     core.close()
     again, _ = make_core(tmp_path, RecordingVenue())
     check(again.orders)
+
+
+class BrokenLinkVenue(RecordingVenue):
+    def _transmit_cancel(self, order: Order) -> None:
+        raise ConnectionError("link down")
+
+
+def test_cancel_that_cannot_be_sent_leaves_order_working_and_says_so(tmp_path: Path) -> None:
+    from velocimex.control.order_manager import OrderError
+
+    core, venue = make_core(tmp_path, BrokenLinkVenue())
+    cid = core.orders.submit("AAPL", Side.BUY, 100, price=PX).order.client_order_id
+    venue.report(OrderAccepted(cid, 1, venue_seq=1))
+    with pytest.raises(OrderError, match="not sent"):
+        core.orders.cancel(cid)
+    assert core.orders.get(cid).state is OrderState.ACKNOWLEDGED
+    assert core.orders.cancel_all("kill") == []
+    assert core.orders.anomalies["cancel_not_sent"] == 1
+
+
+def test_cancel_returns_the_order_as_cancel_pending(tmp_path: Path) -> None:
+    core, venue = make_core(tmp_path)
+    cid = core.orders.submit("AAPL", Side.BUY, 100, price=PX).order.client_order_id
+    venue.report(OrderAccepted(cid, 1, venue_seq=1))
+    assert core.orders.cancel(cid).state is OrderState.CANCEL_PENDING
