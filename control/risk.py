@@ -437,9 +437,13 @@ class RiskManager:
             self._audit("breaker_reset", actor=actor, breaker=name)
 
     # ------------------------------------------------------------------ audit
+    # Per-order records are many and rebuild nothing; they ride on the next fsync. Records
+    # that restore state on start (trading state, kill switch, limits, breakers) are fsync'd.
+    _NOT_DURABLE = frozenset({"order_check", "cancel_sent", "order_blocked"})
+
     def _audit(self, action: str, **details: Any) -> None:
         record = {"ts_ns": time.time_ns(), "action": action, **details}
-        self.audit.append(record)
+        self.audit.append(record, durable=action not in self._NOT_DURABLE)
         for listener in self._listeners:
             listener(record)
 
