@@ -15,6 +15,7 @@ from velocimex.control.core import TradingCore
 from velocimex.control.events import EventHub
 from velocimex.control.metrics import ApiMetrics
 from velocimex.control.paper_venue import PaperVenue
+from velocimex.control.pnl_history import PnlHistory
 from velocimex.control.routers import auth, feeds, orders, positions, risk, strategies, system
 from velocimex.control.settings import Settings
 
@@ -37,7 +38,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        timer = asyncio.create_task(_strategy_timer(core))
+        timer = asyncio.create_task(_timer(app, core))
         try:
             yield
         finally:
@@ -63,6 +64,7 @@ def create_app(
     app.state.login_limiter = RateLimiter(settings.login_attempts_per_minute)
     app.state.metrics = metrics = ApiMetrics(core)
     app.state.hub = hub = EventHub()
+    app.state.pnl_history = PnlHistory(core)
     core.orders.subscribe(hub.on_order_event)
     core.risk.subscribe(hub.on_risk_record)
     core.subscribe_book_tops(hub.on_book_top)
@@ -93,7 +95,7 @@ def create_app(
 
     @app.websocket("/ws/events")
     async def events(websocket: WebSocket) -> None:
-        """Live events: ``{"channel": "orders"|"risk"|"market", "event": {...}}``.
+        """Live events: ``{"channel": "orders"|"risk"|"market"|"pnl", "event": {...}}``.
 
         Browsers cannot set headers on a WebSocket, so the token comes as the subprotocol pair
         ``["bearer", TOKEN]`` (kept out of access logs) or, for simple clients, ``?token=``.
@@ -133,14 +135,15 @@ def create_app(
     return app
 
 
-async def _strategy_timer(core: TradingCore) -> None:
+async def _timer(app: FastAPI, core: TradingCore) -> None:
+    """Once a second: strategy timers, then a PnL sample (stored and streamed)."""
     while True:
         await asyncio.sleep(TIMER_PERIOD_S)
-        now = time.time_ns()
-
-        await asyncio.to_thread(_tick, core, now)
+        await asyncio.to_thread(_tick, app, core, time.time_ns())
 
 
-def _tick(core: TradingCore, now_ns: int) -> None:
+def _tick(app: FastAPI, core: TradingCore, now_ns: int) -> None:
     with core.lock:
         core.strategies.on_timer(now_ns)
+    point = app.state.pnl_history.sample(now_ns)
+    app.state.hub.publish({"channel": "pnl", "event": vars(point)})

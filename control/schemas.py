@@ -141,6 +141,12 @@ class PositionOut(Model):
         )
 
 
+class PnlPointOut(Model):
+    ts_ns: int
+    realised_usd: float
+    unrealised_usd: float
+
+
 class AccountOut(Model):
     account_id: str
     realised_pnl_usd: float

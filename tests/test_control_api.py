@@ -29,6 +29,7 @@ ROUTES: list[tuple[str, str, dict | None, set[Role]]] = [
     ("POST", "/orders/cancel-all", None, {T, R, A}),
     ("GET", "/positions", None, EVERYONE),
     ("GET", "/positions/account", None, EVERYONE),
+    ("GET", "/positions/pnl-history", None, EVERYONE),
     ("GET", "/risk", None, EVERYONE),
     ("GET", "/risk/limits", None, EVERYONE),
     ("PUT", "/risk/limits", {"max_order_quantity": 5000}, {R, A}),
@@ -281,3 +282,20 @@ def test_install_secret_is_random_per_install(tmp_path: Path) -> None:
     assert a != b and len(a) >= 32
     assert Settings.load(tmp_path / "a").jwt_secret.get_secret_value() == a
     assert (tmp_path / "a" / "jwt_secret").stat().st_mode & 0o077 == 0
+
+
+def test_pnl_history_samples_realised_and_unrealised(tmp_path: Path) -> None:
+    client, tokens = make_client(tmp_path)
+    quote(client, tokens)
+    client.post(
+        "/orders",
+        json={"symbol": "AAPL", "side": "B", "quantity": 100, "price": ASK},
+        headers=auth(tokens[T]),
+    )
+    history = client.app.state.pnl_history
+    first = history.sample(1)
+    quote(client, tokens, BID + 1000, ASK + 1000)  # mark up 10 cents on 100 shares
+    second = history.sample(2)
+    assert second.unrealised_usd - first.unrealised_usd == pytest.approx(10.0)
+    points = client.get("/positions/pnl-history?since_ns=1", headers=auth(tokens[V])).json()
+    assert [p["ts_ns"] for p in points] == [2]

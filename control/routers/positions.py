@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request
 from velocimex.control.routers.deps import Core, Reader
-from velocimex.control.schemas import AccountOut, PositionOut
+from velocimex.control.schemas import AccountOut, PnlPointOut, PositionOut
 
 router = APIRouter(prefix="/positions", tags=["positions"])
 
@@ -27,3 +27,15 @@ def account(core: Core, _: Reader) -> AccountOut:
         open_orders=len(core.orders.open_records()),
         positions=[PositionOut.of(p, marks.get(s)) for s, p in sorted(acct.positions.items())],
     )
+
+
+@router.get("/pnl-history", response_model=list[PnlPointOut])
+def pnl_history(
+    request: Request,
+    _: Reader,
+    since_ns: int = Query(0, ge=0, le=2**63 - 1),
+    limit: int = Query(3600, ge=1, le=86_400),
+) -> list[PnlPointOut]:
+    """Account PnL sampled once a second (oldest first), after ``since_ns``."""
+    points = request.app.state.pnl_history.since(since_ns, limit)
+    return [PnlPointOut(**vars(p)) for p in points]
