@@ -209,7 +209,9 @@ class Topology:
             return
         rules = "".join(
             f'    iifname "{self.ifname(role)}" meta l4proto udp '
-            f"numgen random mod 100 < {pct} counter drop\n"
+            # nft rejects "< 100" on a 0..99 range as always true: plain drop instead.
+            + ("" if pct >= 100 else f"numgen random mod 100 < {pct} ")
+            + "counter drop\n"
             for role, pct in percent.items()
             if pct > 0
         )
@@ -218,13 +220,14 @@ class Topology:
             "    type filter hook prerouting priority -300; policy accept;\n"
             f"{rules}  }}\n}}\n"
         )
-        subprocess.run(
+        done = subprocess.run(
             ["ip", "netns", "exec", self.trader, "nft", "-f", "-"],
             input=script,
-            check=True,
             capture_output=True,
             text=True,
         )
+        if done.returncode:
+            raise RuntimeError(f"nft rejected the loss rules: {done.stderr.strip()}\n{script}")
 
     def drop_counts(self) -> dict[str, int]:
         """Packets the loss rules dropped so far, per trader port."""
@@ -241,7 +244,10 @@ class Topology:
 class RelayFaults:
     """What the relay does to each datagram (probabilities per datagram)."""
 
-    reorder: float = 0.0  # held back 1-4 ms so that later datagrams overtake it
+    # Held back ``reorder_ms`` so that later datagrams overtake it (the exchange packs one
+    # event-loop turn per packet, a few ms apart, so the hold must be longer than that).
+    reorder: float = 0.0
+    reorder_ms: tuple[float, float] = (5.0, 20.0)
     duplicate: float = 0.0  # sent twice
     delay_ms: float = 0.0  # added to every datagram
     malformed: float = 0.0  # an extra corrupted datagram is sent before it
@@ -341,7 +347,7 @@ class UdpRelay:
                         heapq.heappush(queue, (due, order, tx, ln, self._corrupt(payload)))
                         self.counters.malformed_sent += 1
                     if self.rng.random() < f.reorder:
-                        due += self.rng.uniform(0.001, 0.004)
+                        due += self.rng.uniform(*f.reorder_ms) / 1000
                         self.counters.reordered += 1
                     copies = 2 if self.rng.random() < f.duplicate else 1
                     self.counters.duplicated += copies - 1
