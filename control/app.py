@@ -145,5 +145,6 @@ async def _timer(app: FastAPI, core: TradingCore) -> None:
 def _tick(app: FastAPI, core: TradingCore, now_ns: int) -> None:
     with core.lock:
         core.strategies.on_timer(now_ns)
+        core.risk.evaluate_market_data()
     point = app.state.pnl_history.sample(now_ns)
     app.state.hub.publish({"channel": "pnl", "event": vars(point)})

@@ -115,7 +115,8 @@ class RiskManager:
         self.state = TradingState.ACTIVE
         self.kill_switch = False
         self.breakers = {
-            name: BreakerStatus(name) for name in ("loss_limit", "reject_rate", "kill_switch")
+            name: BreakerStatus(name)
+            for name in ("loss_limit", "reject_rate", "stale_market_data", "kill_switch")
         }
         self.counters = RiskCounters()
         self._market: dict[str, _MarketView] = {}
@@ -154,7 +155,33 @@ class RiskManager:
             return
         with self._lock:
             self._market[symbol] = _MarketView(top, self.clock_ns())
+        if self.breakers["stale_market_data"].tripped:
+            self.evaluate_market_data()
         self._check_loss()
+
+    def evaluate_market_data(self) -> None:
+        """The stale-data breaker: tripped while any instrument's data is missing, gapped or
+        older than the limit, cleared by itself when all are fresh again. (Orders are blocked
+        per instrument by the pre-trade check whatever this breaker says.) Called on a timer
+        and on every book top while tripped."""
+        problems = {}
+        for symbol in self.instruments:
+            problem = self.market_data_problem(symbol)
+            if problem is not None:
+                problems[symbol] = problem
+        with self._lock:
+            status = self.breakers["stale_market_data"]
+            reason = "; ".join(f"{s}: {p}" for s, p in sorted(problems.items()))
+            if problems and not status.tripped:
+                status.tripped, status.tripped_ns = True, time.time_ns()
+                self._audit("breaker_tripped", breaker="stale_market_data", reason=reason)
+            elif not problems and status.tripped:
+                self.breakers["stale_market_data"] = BreakerStatus("stale_market_data")
+                self._audit("breaker_cleared", breaker="stale_market_data")
+            self.breakers["stale_market_data"].reason = reason
+            # Forget duplicate-detection keys that can no longer match.
+            horizon = self.clock_ns() - self.limits.duplicate_window_ms * 1_000_000
+            self._recent = {k: t for k, t in self._recent.items() if t >= horizon}
 
     def market_top(self, symbol: str) -> BookTop | None:
         view = self._market.get(symbol)
@@ -460,5 +487,8 @@ class RiskManager:
             elif action == "breaker_tripped" and record["breaker"] in self.breakers:
                 self.breakers[record["breaker"]].tripped = True
                 self.breakers[record["breaker"]].reason = record.get("reason", "")
-            elif action == "breaker_reset" and record["breaker"] in self.breakers:
+            elif (
+                action in ("breaker_reset", "breaker_cleared")
+                and record["breaker"] in self.breakers
+            ):
                 self.breakers[record["breaker"]] = BreakerStatus(record["breaker"])

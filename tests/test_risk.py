@@ -384,3 +384,22 @@ def test_duplicate_detection_is_on_by_default(tmp_path: Path) -> None:
     assert core.risk.limits.duplicate_window_ms > 0
     assert buy(core).state is OrderState.NEW
     assert rejected_for(buy(core), "duplicate_order")
+
+
+def test_stale_market_data_breaker_trips_and_clears_itself(tmp_path: Path) -> None:
+    core, _, clock = make_core(tmp_path, max_market_data_age_ms=200)
+    quote(core, locate=9)  # MSFT has data too
+    core.risk.evaluate_market_data()
+    assert not core.risk.breakers["stale_market_data"].tripped
+    clock.now += 300 * 1_000_000
+    quote(core, locate=9)  # MSFT fresh, AAPL now 300 ms old
+    core.risk.evaluate_market_data()
+    status = core.risk.breakers["stale_market_data"]
+    assert status.tripped and status.reason.startswith("AAPL: market data 300 ms old")
+    assert rejected_for(buy(core), "stale_market_data")
+    quote(core, flags=FLAG_SEQ_GAP)
+    assert core.risk.breakers["stale_market_data"].tripped  # fresh but gapped
+    quote(core)
+    assert not core.risk.breakers["stale_market_data"].tripped
+    actions = [r["action"] for r in core.audit.records() if r.get("breaker") == "stale_market_data"]
+    assert actions == ["breaker_tripped", "breaker_cleared"]
