@@ -57,6 +57,7 @@ class TradingCore:
             self._book_top_listeners.append(market_sink)
         self._book_top_listeners.append(self.strategies.on_book_top)
         self.book_tops_received = 0
+        self.book_top_listener_errors = 0
         venue.set_report_handler(self.orders.on_venue_report)
         # Resume the venue's sequenced stream right after the last report we journaled, so
         # fills that happened while we were down are applied exactly once.
@@ -69,7 +70,10 @@ class TradingCore:
         with self.lock:
             self.book_tops_received += 1
             for listener in self._book_top_listeners:
-                listener(top)
+                try:
+                    listener(top)
+                except Exception:  # one consumer's bug must not starve the others
+                    self.book_top_listener_errors += 1
 
     def kill(self, actor: str, reason: str = "") -> list[str]:
         """The kill switch: stop every strategy, block new orders, cancel every open order."""

@@ -332,7 +332,10 @@ class OrderManager:
         if write:
             for out in produced:
                 for listener in self._listeners:
-                    listener(out)
+                    try:
+                        listener(out)
+                    except Exception as exc:  # the event is journaled and applied already
+                        self._anomaly("listener_error", f"{type(exc).__name__}: {exc}")
         return produced
 
     def _replay(self) -> None:

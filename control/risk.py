@@ -91,6 +91,7 @@ class RiskCounters:
     approved: int = 0
     rejected: int = 0
     cancels_sent: int = 0
+    listener_errors: int = 0
     reject_reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -472,7 +473,10 @@ class RiskManager:
         record = {"ts_ns": time.time_ns(), "action": action, **details}
         self.audit.append(record, durable=action not in self._NOT_DURABLE)
         for listener in self._listeners:
-            listener(record)
+            try:
+                listener(record)
+            except Exception:  # an observer must never change a risk decision
+                self.counters.listener_errors += 1
 
     def _restore(self) -> None:
         for record in self.audit.records():

@@ -341,3 +341,28 @@ def test_cancel_returns_the_order_as_cancel_pending(tmp_path: Path) -> None:
     cid = core.orders.submit("AAPL", Side.BUY, 100, price=PX).order.client_order_id
     venue.report(OrderAccepted(cid, 1, venue_seq=1))
     assert core.orders.cancel(cid).state is OrderState.CANCEL_PENDING
+
+
+def test_a_failing_listener_never_breaks_the_order_path(tmp_path: Path) -> None:
+    core, venue = make_core(tmp_path)
+
+    def broken(_event) -> None:  # type: ignore[no-untyped-def]
+        raise RuntimeError("observer bug")
+
+    core.orders.subscribe(broken)
+    core.risk.subscribe(broken)
+    core.subscribe_book_tops(broken)
+    core.on_book_top(BookTop(7, 2, 0, 0, PX - 100, 500, PX + 100, 500))
+    rec = core.orders.submit("AAPL", Side.BUY, 10, price=PX)
+    venue.report(
+        OrderFillReported(
+            rec.order.client_order_id,
+            1,
+            fill=fill(rec.order.client_order_id, "E1", 10),
+            venue_seq=1,
+        )
+    )
+    assert core.orders.position("AAPL").quantity == 10
+    assert core.orders.anomalies["listener_error"] >= 2
+    assert core.risk.counters.listener_errors >= 1
+    assert core.book_top_listener_errors == 1
