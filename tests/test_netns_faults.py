@@ -150,6 +150,60 @@ class FeedClient:
         return head, book
 
 
+class FeedProcess:
+    """``velocimex feed`` running on the trader host, its log in the test's temp dir."""
+
+    def __init__(self, topo: netns.Topology, tmp: Path, tag: str, *extra: str) -> None:
+        self.log = open(tmp / f"feed-{tag}.log", "w")  # noqa: SIM115 - closed in stop()
+        self.proc = topo.popen(
+            topo.trader,
+            [
+                VELOCIMEX,
+                "feed",
+                "--line-a",
+                f"{LINE_A.group}:{LINE_A.port}@{netns.LINE_A_TRADER}",
+                "--line-b",
+                f"{LINE_B.group}:{LINE_B.port}@{netns.LINE_B_TRADER}",
+                "--retrans",
+                f"{netns.EXCHANGE_ADDR}:{RETRANS_PORT}",
+                "--pub",
+                f"ipc://{tmp}/pub-{tag}",
+                "--snapshot",
+                f"ipc://{tmp}/snap-{tag}",
+                "--stale-ms",
+                str(STALE_MS),
+                *extra,
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.client = FeedClient(f"ipc://{tmp}/snap-{tag}")
+        deadline = time.monotonic() + 60  # a first start may compile the numba kernel
+        while True:
+            try:
+                self.client.status()
+                return
+            except TimeoutError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"feed did not start: {self.log_text()}") from None
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text()[-3000:]
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+        text = self.log_text()
+        self.log.close()
+        return text
+
+
 class Net:
     def __init__(self, tmp: Path) -> None:
         self.topo = netns.Topology().__enter__()
@@ -166,62 +220,34 @@ class Net:
             self.exchange = ExchangeHost(self.topo)
             self.exchange.start("NSTEST0001", seed=11)
             time.sleep(0.5)  # the feed joins late: it must recover the start by re-request
-            self.log = open(tmp / "feed.log", "w")  # noqa: SIM115 - closed in close()
-            self.feed = self.topo.popen(
-                self.topo.trader,
-                [
-                    VELOCIMEX,
-                    "feed",
-                    "--line-a",
-                    f"{LINE_A.group}:{LINE_A.port}@{netns.LINE_A_TRADER}",
-                    "--line-b",
-                    f"{LINE_B.group}:{LINE_B.port}@{netns.LINE_B_TRADER}",
-                    "--retrans",
-                    f"{netns.EXCHANGE_ADDR}:{RETRANS_PORT}",
-                    "--pub",
-                    f"ipc://{tmp}/pub",
-                    "--snapshot",
-                    f"ipc://{tmp}/snap",
-                    "--stale-ms",
-                    str(STALE_MS),
-                ],
-                stdout=self.log,
-                stderr=subprocess.STDOUT,
-            )
-            self.client = FeedClient(f"ipc://{tmp}/snap")
-            deadline = time.monotonic() + 60  # first start may compile the numba kernel
-            while True:
-                try:
-                    self.client.status()
-                    break
-                except TimeoutError:
-                    if self.feed.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"feed did not start: {self.feed_log()}") from None
+            self.tmp = tmp
+            self.feed = FeedProcess(self.topo, tmp, "udp")
         except BaseException:
             self.close()
             raise
-
-    def feed_log(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text()[-3000:]
 
     def traffic(self, seconds: float) -> None:
         self.exchange.resume()
         time.sleep(seconds)
 
-    def settle(self, timeout: float = 20.0) -> tuple[dict, int]:
+    @property
+    def client(self) -> FeedClient:
+        return self.feed.client
+
+    def settle(self, timeout: float = 20.0, feed: FeedProcess | None = None) -> tuple[dict, int]:
         """Pause the exchange and wait until the feed has delivered its last message and
         its snapshot equals the exchange's book. Returns (status, last_seq)."""
+        feed = feed or self.feed
         last_seq, book = self.exchange.pause()
         deadline = time.monotonic() + timeout
         status: dict = {}
         while time.monotonic() < deadline:
-            status = self.client.status()
+            status = feed.client.status()
             if status["delivered_seq"] >= last_seq and not status["gap_open"]:
                 break
             time.sleep(0.05)
-        head, fed = self.client.book()
-        assert status["delivered_seq"] == last_seq, (status, self.feed_log())
+        head, fed = feed.client.book()
+        assert status["delivered_seq"] == last_seq, (status, feed.log_text())
         assert head["last_seq"] == last_seq
         assert head["session"] == self.exchange.venue.session.strip()
         expected = {s: b for s, b in book.items() if b != (0, 0, 0, 0)}
@@ -237,11 +263,9 @@ class Net:
 
     def close(self) -> None:
         for step in (
-            lambda: self.feed.terminate(),
-            lambda: self.feed.wait(10),
+            lambda: self.feed.stop(),
             lambda: self.exchange.close(),
             lambda: self.relay.stop(),
-            lambda: self.log.close(),
         ):
             try:
                 step()
@@ -390,3 +414,23 @@ def test_exchange_restart_starts_a_new_session(net) -> None:
     assert _delta(after, before, "session_changes") == 1
     assert after["end_of_session"] > before["end_of_session"]
     assert after["delivered_seq"] == last_seq
+
+
+def test_afpacket_ring_feed_on_the_trader_host_matches_the_exchange(net) -> None:
+    ring = FeedProcess(net.topo, net.tmp, "afpacket", "--source", "afpacket", "--ifname", "any")
+    try:
+        # nftables loss would not touch the ring (packet taps run before netfilter's
+        # prerouting hook), so line A fails at the link instead.
+        net.traffic(0.5)
+        net.topo.link("ta", up=False)
+        net.traffic(1.0)
+        net.topo.link("ta", up=True)
+        net.traffic(0.5)
+        status, last_seq = net.settle(feed=ring)
+        # Both lines arrive through the one ring, on two different ports of the host.
+        assert status["lines"]["A"]["packets"] > 0 and status["lines"]["B"]["packets"] > 0
+        assert status["first_copy_by_line"].get("B", 0) > 0
+        assert status["delivered_seq"] == last_seq
+    finally:
+        log = ring.stop()
+    assert "source afpacket" in log

@@ -43,7 +43,7 @@ class AfPacketSource:
     def __init__(
         self,
         lines: list[LineAddress],
-        ifname: str = "lo",
+        ifname: str | None = "lo",
         interface: str = "127.0.0.1",
         block_size: int = 1 << 20,
         block_nr: int = 16,
@@ -77,7 +77,9 @@ class AfPacketSource:
                 0,
             )
             sock.setsockopt(SOL_PACKET, PACKET_RX_RING, req)
-            sock.bind((ifname, ETH_P_IP))
+            if ifname not in (None, "", "any"):
+                # Unbound, the ring sees every interface (lines arriving on two ports).
+                sock.bind((ifname, ETH_P_IP))
             self._ring = mmap.mmap(
                 sock.fileno(),
                 block_size * block_nr,

@@ -65,7 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="HOST:PORT of the MoldUDP64 retransmission server, or 'none'",
     )
     p.add_argument("--source", choices=("udp", "pcap", "afpacket"), default="udp")
-    p.add_argument("--ifname", default="lo", help="interface name of the AF_PACKET ring")
+    p.add_argument(
+        "--ifname", default="lo", help="interface of the AF_PACKET ring ('any': all interfaces)"
+    )
     p.add_argument("--pcap", help="capture file for --source pcap")
     p.add_argument("--speed", choices=("max", "recorded"), default="max", help="pcap replay pace")
     p.add_argument("--engine", choices=("sw", "hw"), default="sw", help="book engine")
