@@ -18,17 +18,17 @@ _MAX_ROW = 20 + 1 + 15 + 1 + 5 + 1 + 8 + 1 + 4 * 11  # widest possible row incl.
 
 @nb.njit(inline="always", cache=True)
 def _put_uint(buf, p, v):
-    if v == 0:
-        buf[p] = 48
-        return p + 1
-    tmp = np.empty(20, np.uint8)
-    n = 0
-    while v > 0:
-        tmp[n] = 48 + np.uint8(v % 10)
-        v //= 10
+    # Count the digits first and write them backwards in place: no scratch allocation.
+    # Constants typed uint64: numba promotes uint64 (op) int64 to float64.
+    ten = np.uint64(10)
+    n = 1
+    t = v
+    while t >= ten:
+        t //= ten
         n += 1
-    for i in range(n):
-        buf[p + i] = tmp[n - 1 - i]
+    for i in range(n - 1, -1, -1):
+        buf[p + i] = np.uint8(48) + np.uint8(v % ten)
+        v //= ten
     return p + n
 
 

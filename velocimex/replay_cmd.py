@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"{result.messages} messages -> {result.records} records in "
                 f"{result.engine_seconds:.2f} s ({result.messages_per_second / 1e6:.2f} M msg/s), "
-                f"CSV {result.csv_seconds:.2f} s",
+                f"CSV {result.csv_seconds:.2f} s, JIT load {result.jit_seconds:.2f} s",
                 file=sys.stderr,
             )
         else:
