@@ -3,16 +3,19 @@
 //
 // One table message (A F E C X D U, or R) is in flight at a time, as a short sequence of
 // states; the next one is accepted in the cycle its predecessor finishes, so a book message
-// costs 2 cycles (3 for U, one more when two instruments change) and never more than its own
-// wire time. Other messages only bump counters and are accepted every cycle, even while a
-// book message is in flight. Cycle by cycle for the common case (beat accepted in cycle 0):
+// costs 2 cycles (one more, plus one for U, when a duplicate reference sits on another
+// instrument), never more than the shortest book message's wire time. Other messages only
+// bump counters and are accepted every cycle, even while a book message is in flight.
+// Cycle by cycle for the common case (beat accepted in cycle 0):
 //   0 IDLE  : order-set read issued straight from s_axis_tdata
 //   1 RD1   : ways compared (the previous message's same-edge writes forwarded);
 //             level words (bid, ask) and instrument state read
 //   2 OWN   : levels updated, order entry and level words written, record registered
 //   3       : m_axis_tvalid
-// U adds RD2 (second order-set read, the new reference); a duplicate reference on another
-// instrument adds an OTHER pass before OWN whose record goes out first.
+// U: RD1 frees the original and reads the new reference's set and the original's instrument;
+// RD2 compares the new set and, unless the new reference is live on another instrument, does
+// the OWN pass in the same cycle (record valid in cycle 3 too). A duplicate reference on
+// another instrument adds an OTHER pass before OWN whose record goes out first.
 //
 // After reset a clear sweep writes every table entry to zero: 2**max(ORDER_SET_BITS,
 // LOCATE_BITS) cycles with s_axis_tready low.
@@ -383,25 +386,40 @@ wire in_other = state_reg == ST_OTHER;
 wire tracked = trk_rd_data || cfg_sub_count == 0;
 wire [31:0] reduce_by = (msg_shares_reg < tgt_shares_reg) ? msg_shares_reg : tgt_shares_reg;
 
-wire s1_en = in_other || !is_af || dup_in_own_reg;
+// U finishes in RD2 when the new reference's holder (if any) is on the same instrument: the
+// chain then takes the duplicate and the free way straight from the lookup, not the registers.
+wire merged = state_reg == ST_RD2;
+wire rd2_other = lk_hit && lk_ent[E_LOC +: LOCATE_BITS] != tgt_locate_reg;
+wire pass_go = !out_valid_reg || m_axis_tready;  // a pass registers a record
+wire own_now = pass_go && (state_reg == ST_OWN || (merged && !rd2_other));
+wire dup_in_own_c = merged ? lk_hit : dup_in_own_reg;
+wire [WAY_BITS-1:0] dup_way_c = merged ? lk_way : dup_way_reg;
+wire dup_bid_c = merged ? lk_ent[E_BID] : dup_bid_reg;
+wire [31:0] dup_price_c = merged ? lk_ent[E_PRICE +: 32] : dup_price_reg;
+wire [31:0] dup_shares_c = merged ? lk_ent[31:0] : dup_shares_reg;
+wire [WAY_BITS-1:0] ins_way_c = merged ? lk_free_way : ins_way_reg;
+wire ins_full_c = merged ? lk_full : ins_full_reg;
+wire rejected_c = merged ? (msg_shares_reg == 0 || msg_price_reg == 0) : rejected_reg;
+
+wire s1_en = in_other || !is_af || dup_in_own_c;
 wire s1_from_dup = in_other || is_af;
-wire s1_bid = s1_from_dup ? dup_bid_reg : tgt_bid_reg;
-wire [31:0] s1_price = s1_from_dup ? dup_price_reg : tgt_price_reg;
-wire [31:0] s1_qty = s1_from_dup ? dup_shares_reg : (is_d || is_u) ? tgt_shares_reg : reduce_by;
+wire s1_bid = s1_from_dup ? dup_bid_c : tgt_bid_reg;
+wire [31:0] s1_price = s1_from_dup ? dup_price_c : tgt_price_reg;
+wire [31:0] s1_qty = s1_from_dup ? dup_shares_c : (is_d || is_u) ? tgt_shares_reg : reduce_by;
 wire s1_remove = s1_from_dup || is_d || is_u || reduce_by == tgt_shares_reg;
-wire s2_en = !in_other && is_u && dup_in_own_reg;
-wire add_req = !in_other && ((is_af && tracked) || (is_u && !rejected_reg));
+wire s2_en = !in_other && is_u && dup_in_own_c;
+wire add_req = !in_other && ((is_af && tracked) || (is_u && !rejected_c));
 wire add_bid = is_af ? msg_bid_reg : tgt_bid_reg;
 wire add_overflow;
-wire add_apply = add_req && !ins_full_reg && !add_overflow;
+wire add_apply = add_req && !ins_full_c && !add_overflow;
 wire add_to_beyond;
 wire add_evicted;
 
 wire [SIDE_W-1:0] s1_out, s2_out, add_out;
 wire [SIDE_W-1:0] bid1 = s1_bid ? s1_out : bid_rd_data;
 wire [SIDE_W-1:0] ask1 = s1_bid ? ask_rd_data : s1_out;
-wire [SIDE_W-1:0] bid2 = dup_bid_reg ? s2_out : bid1;
-wire [SIDE_W-1:0] ask2 = dup_bid_reg ? ask1 : s2_out;
+wire [SIDE_W-1:0] bid2 = dup_bid_c ? s2_out : bid1;
+wire [SIDE_W-1:0] ask2 = dup_bid_c ? ask1 : s2_out;
 wire [SIDE_W-1:0] bid3 = add_bid ? add_out : bid2;
 wire [SIDE_W-1:0] ask3 = add_bid ? ask2 : add_out;
 
@@ -411,8 +429,8 @@ vx_book_level_sub #(.LEVELS(LEVELS), .CNT_W(CNT_W)) sub1 (
 );
 
 vx_book_level_sub #(.LEVELS(LEVELS), .CNT_W(CNT_W)) sub2 (
-    .enable(s2_en), .side_in(dup_bid_reg ? bid1 : ask1),
-    .price(dup_price_reg), .qty(dup_shares_reg), .remove_order(1'b1), .side_out(s2_out)
+    .enable(s2_en), .side_in(dup_bid_c ? bid1 : ask1),
+    .price(dup_price_c), .qty(dup_shares_c), .remove_order(1'b1), .side_out(s2_out)
 );
 
 vx_book_level_add #(.LEVELS(LEVELS), .CNT_W(CNT_W)) add (
@@ -439,7 +457,7 @@ endfunction
 wire [127:0] quad_before = {side_top(ask_rd_data), side_top(bid_rd_data)};
 wire [127:0] quad_after = {side_top(ask3), side_top(bid3)};
 wire top_changed = quad_before != quad_after;
-wire lost_set = add_req && (ins_full_reg || add_overflow);
+wire lost_set = add_req && (ins_full_c || add_overflow);
 wire lost_after = lost_rd_data || lost_set;
 wire [LOCATE_BITS-1:0] pass_locate = in_other ? dup_locate_reg : own_locate_reg;
 wire [15:0] rec_flags = {11'd0, msg_gap_reg, lost_after,
@@ -456,7 +474,6 @@ endfunction
 
 // ---------------------------------------------------------------------------------------
 reg fsm_done;
-reg pass_go;
 reg accept;
 reg s_ready;
 reg [63:0] ins_ref;
@@ -521,8 +538,6 @@ always @* begin
 
     ins_ref = is_u ? msg_ref2_reg : msg_ref1_reg;
     ins_set = ins_ref[SB-1:0];
-    // A pass registers a record, so it waits for the output slot.
-    pass_go = !out_valid_reg || m_axis_tready;
 
     case (state_reg)
         ST_CLEAR: begin
@@ -606,6 +621,9 @@ always @* begin
                     ord_wr_data[lk_way*ENT_W +: ENT_W] = 0;
                     ord_rd_en = 1'b1;
                     ord_rd_addr = msg_ref2_reg[SB-1:0];
+                    // The original's instrument is read now so RD2 can finish the message.
+                    lvl_rd_en = 1'b1;
+                    lvl_rd_addr = lk_ent[E_LOC +: LOCATE_BITS];
                     state_next = ST_RD2;
                 end else begin
                     state_next = ST_OWN;
@@ -626,17 +644,20 @@ always @* begin
             cnt_inc[`VX_CNT_DUPLICATE_REF] = lk_hit;
             rejected_next = msg_shares_reg == 0 || msg_price_reg == 0;
             cnt_inc[`VX_CNT_REJECTED_ADD] = msg_shares_reg == 0 || msg_price_reg == 0;
-            lvl_rd_en = 1'b1;
-            if (lk_hit && lk_ent[E_LOC +: LOCATE_BITS] != tgt_locate_reg) begin
+            if (rd2_other) begin
                 own_en_next = 1'b1;
                 dup_in_own_next = 1'b0;
                 state_next = ST_OTHER;
+                lvl_rd_en = 1'b1;
                 lvl_rd_addr = lk_ent[E_LOC +: LOCATE_BITS];
-            end else begin
+            end else if (!pass_go) begin
+                // Output slot busy: finish in OWN, re-reading the (unchanged) instrument.
                 dup_in_own_next = lk_hit;
                 state_next = ST_OWN;
+                lvl_rd_en = 1'b1;
                 lvl_rd_addr = tgt_locate_reg;
             end
+            // else: the OWN pass runs in this cycle (own_now)
         end
         ST_OTHER: begin
             if (pass_go) begin
@@ -660,54 +681,54 @@ always @* begin
                 end
             end
         end
-        ST_OWN: begin
-            if (pass_go) begin
-                lvl_wr_en = 1'b1;
-                lost_wr_en = 1'b1;
-                fsm_done = 1'b1;
-                if (!is_af && !is_u) begin
-                    ord_wr_en[tgt_way_reg] = 1'b1;
-                    ord_wr_addr[tgt_way_reg*SB +: SB] = msg_ref1_reg[SB-1:0];
-                    if (s1_remove) begin
-                        ord_wr_data[tgt_way_reg*ENT_W +: ENT_W] = 0;
-                    end else begin
-                        ord_wr_data[tgt_way_reg*ENT_W +: ENT_W] = make_entry(msg_ref1_reg,
-                            tgt_locate_reg, tgt_bid_reg, tgt_price_reg,
-                            tgt_shares_reg - reduce_by);
-                    end
-                end else begin
-                    // Both writes fall in the new reference's set; when the new order
-                    // takes the duplicate's way the insert write wins.
-                    if (dup_in_own_reg) begin
-                        ord_wr_en[dup_way_reg] = 1'b1;
-                        ord_wr_addr[dup_way_reg*SB +: SB] = ins_set;
-                        ord_wr_data[dup_way_reg*ENT_W +: ENT_W] = 0;
-                    end
-                    if (add_apply) begin
-                        ord_wr_en[ins_way_reg] = 1'b1;
-                        ord_wr_addr[ins_way_reg*SB +: SB] = ins_set;
-                        ord_wr_data[ins_way_reg*ENT_W +: ENT_W] = make_entry(ins_ref,
-                            own_locate_reg, add_bid, msg_price_reg, msg_shares_reg);
-                    end
-                end
-                if (is_af && !tracked) begin
-                    cnt_inc[`VX_CNT_UNTRACKED] = 1'b1;
-                end
-                cnt_inc[`VX_CNT_ORDERS_LOST] = add_req && ins_full_reg;
-                cnt_inc[`VX_CNT_QTY_OVERFLOW] = add_req && !ins_full_reg && add_overflow;
-                cnt_inc[`VX_CNT_LEVEL_EVICTIONS] = add_evicted;
-                cnt_inc[`VX_CNT_BEYOND_LEVELS] = add_to_beyond;
-                if (top_changed) begin
-                    out_valid_next = 1'b1;
-                    out_data_next = rec_data;
-                    cnt_inc[`VX_CNT_RECORDS] = 1'b1;
-                    cnt_inc[`VX_CNT_DUAL_RECORDS] = other_emit_reg;
-                end
-            end
-        end
         default: begin
         end
     endcase
+
+    if (own_now) begin
+        // The message's own instrument: removals, insert, write-back and its record.
+        lvl_wr_en = 1'b1;
+        lost_wr_en = 1'b1;
+        fsm_done = 1'b1;
+        if (!is_af && !is_u) begin
+            ord_wr_en[tgt_way_reg] = 1'b1;
+            ord_wr_addr[tgt_way_reg*SB +: SB] = msg_ref1_reg[SB-1:0];
+            if (s1_remove) begin
+                ord_wr_data[tgt_way_reg*ENT_W +: ENT_W] = 0;
+            end else begin
+                ord_wr_data[tgt_way_reg*ENT_W +: ENT_W] = make_entry(msg_ref1_reg,
+                    tgt_locate_reg, tgt_bid_reg, tgt_price_reg,
+                    tgt_shares_reg - reduce_by);
+            end
+        end else begin
+            // Both writes fall in the new reference's set; when the new order
+            // takes the duplicate's way the insert write wins.
+            if (dup_in_own_c) begin
+                ord_wr_en[dup_way_c] = 1'b1;
+                ord_wr_addr[dup_way_c*SB +: SB] = ins_set;
+                ord_wr_data[dup_way_c*ENT_W +: ENT_W] = 0;
+            end
+            if (add_apply) begin
+                ord_wr_en[ins_way_c] = 1'b1;
+                ord_wr_addr[ins_way_c*SB +: SB] = ins_set;
+                ord_wr_data[ins_way_c*ENT_W +: ENT_W] = make_entry(ins_ref,
+                    own_locate_reg, add_bid, msg_price_reg, msg_shares_reg);
+            end
+        end
+        if (is_af && !tracked) begin
+            cnt_inc[`VX_CNT_UNTRACKED] = 1'b1;
+        end
+        cnt_inc[`VX_CNT_ORDERS_LOST] = add_req && ins_full_c;
+        cnt_inc[`VX_CNT_QTY_OVERFLOW] = add_req && !ins_full_c && add_overflow;
+        cnt_inc[`VX_CNT_LEVEL_EVICTIONS] = add_evicted;
+        cnt_inc[`VX_CNT_BEYOND_LEVELS] = add_to_beyond;
+        if (top_changed) begin
+            out_valid_next = 1'b1;
+            out_data_next = rec_data;
+            cnt_inc[`VX_CNT_RECORDS] = 1'b1;
+            cnt_inc[`VX_CNT_DUAL_RECORDS] = other_emit_reg;
+        end
+    end
 
     if (fsm_done) begin
         state_next = ST_IDLE;
