@@ -248,11 +248,11 @@ class Net:
             time.sleep(0.05)
         head, fed = feed.client.book()
         assert status["delivered_seq"] == last_seq, (status, feed.log_text())
-        assert head["last_seq"] == last_seq
+        assert head["last_seq"] == last_seq, (head, status)
         assert head["session"] == self.exchange.venue.session.strip()
         expected = {s: b for s, b in book.items() if b != (0, 0, 0, 0)}
         fed = {s: b for s, b in fed.items() if b != (0, 0, 0, 0)}
-        assert fed == expected
+        assert fed == expected, json.dumps(status)
         # No message lost: every sequence number reached the engine once, in order.
         assert status["messages_lost"] == 0 and status["gaps_given_up"] == 0
         assert status["engine"]["seq_gaps"] == 0
@@ -429,7 +429,7 @@ def test_afpacket_ring_feed_on_the_trader_host_matches_the_exchange(net) -> None
         status, last_seq = net.settle(feed=ring)
         # Both lines arrive through the one ring, on two different ports of the host.
         assert status["lines"]["A"]["packets"] > 0 and status["lines"]["B"]["packets"] > 0
-        assert status["first_copy_by_line"].get("B", 0) > 0
+        assert status["first_copy_by_line"].get("B", 0) > 0, json.dumps(status)
         assert status["delivered_seq"] == last_seq
     finally:
         log = ring.stop()

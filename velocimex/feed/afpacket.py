@@ -20,6 +20,7 @@ from velocimex.feed.sources import Datagram, LineAddress, SourceUnavailable, joi
 
 SOL_PACKET = 263
 PACKET_RX_RING = 5
+PACKET_STATISTICS = 6
 PACKET_VERSION = 10
 TPACKET_V3 = 2
 ETH_P_IP = 0x0800
@@ -37,6 +38,7 @@ _BLOCK_FIRST = 16
 _PKT_HDR = struct.Struct("=IIIIIIHH")
 _SLL_PKTTYPE = 48 + 10  # sockaddr_ll after the 48-byte tpacket3_hdr; sll_pkttype at +10
 _U32 = struct.Struct("=I")
+_STATS3 = struct.Struct("=III")  # struct tpacket_stats_v3: packets, drops, freeze_q_cnt
 
 
 class AfPacketSource:
@@ -45,10 +47,10 @@ class AfPacketSource:
         lines: list[LineAddress],
         ifname: str | None = "lo",
         interface: str = "127.0.0.1",
-        block_size: int = 1 << 20,
-        block_nr: int = 16,
+        block_size: int = 1 << 16,
+        block_nr: int = 512,
         frame_size: int = 2048,
-        retire_ms: int = 2,
+        retire_ms: int = 4,
     ) -> None:
         self.lines = tuple(ln.name for ln in lines)
         self.exhausted = False
@@ -56,6 +58,8 @@ class AfPacketSource:
         self.frames = 0
         self.other_frames = 0
         self.truncated_frames = 0
+        # Frames the kernel could not put in the ring because every block was still ours.
+        self.ring_drops = 0
         try:
             sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
         except PermissionError as exc:
@@ -148,6 +152,20 @@ class AfPacketSource:
             return None
         # Kernel receive time of the frame (CLOCK_REALTIME), kept for latency figures.
         return Datagram(sec * 1_000_000_000 + nsec, ring[udp + 8 : udp + ulen], line)
+
+    def counters(self) -> dict[str, int]:
+        try:
+            # Reading the statistics resets them in the kernel: accumulate here.
+            raw = self._sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, _STATS3.size)
+            self.ring_drops += _STATS3.unpack(raw)[1]
+        except OSError:
+            pass
+        return {
+            "frames": self.frames,
+            "other_frames": self.other_frames,
+            "truncated_frames": self.truncated_frames,
+            "ring_drops": self.ring_drops,
+        }
 
     def close(self) -> None:
         self.exhausted = True

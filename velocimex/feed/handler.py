@@ -142,6 +142,7 @@ class FeedHandler:
             "last_engine_error": self.last_engine_error,
             "retrans_send_errors": self.retrans_send_errors,
             "engine": self.engine.counters(),
+            "source": self.source.counters(),
             "latency_us": None
             if lat is None
             else {

@@ -45,6 +45,8 @@ class PacketSource(Protocol):
 
     def next_deadline(self) -> int | None: ...
 
+    def counters(self) -> dict[str, int]: ...
+
     def close(self) -> None: ...
 
 
@@ -108,6 +110,9 @@ class UdpMulticastSource:
 
     def next_deadline(self) -> int | None:
         return None
+
+    def counters(self) -> dict[str, int]:
+        return {"receive_errors": self.receive_errors}
 
     def close(self) -> None:
         for sock, _ in self._socks:
@@ -177,6 +182,17 @@ class PcapSource:
                 line = self.lines[0]
             out.append(Datagram(stamp, d.payload, line))
         return out
+
+    def counters(self) -> dict[str, int]:
+        r = self._reader
+        return {
+            "pcap_records": r.records,
+            "other_port_datagrams": self.other_port_datagrams,
+            "skipped_non_udp": r.skipped_non_udp,
+            "skipped_fragments": r.skipped_fragments,
+            "skipped_truncated": r.skipped_truncated,
+            "skipped_malformed": r.skipped_malformed,
+        }
 
     def next_deadline(self) -> int | None:
         if self.exhausted:
