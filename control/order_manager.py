@@ -114,6 +114,7 @@ class OrderManager:
         self.last_anomaly = ""
         self._ids = itertools.count(1)
         self._open_count = 0
+        self._open_ids: dict[str, None] = {}  # insertion-ordered set of open order ids
         self._open_notional = 0
         self._open_quantity: Counter[tuple[str, Side]] = Counter()
         self._replay()
@@ -159,7 +160,7 @@ class OrderManager:
 
     def open_records(self) -> list[OrderRecord]:
         with self._lock:
-            return [r.snapshot() for r in self._records.values() if r.state.is_open]
+            return [self._records[cid].snapshot() for cid in self._open_ids]
 
     def open_exposure(self) -> OpenExposure:
         with self._lock:
@@ -168,6 +169,10 @@ class OrderManager:
     def _count_open(self, record: OrderRecord, sign: int) -> None:
         if record.state.is_open:
             o = record.order
+            if sign > 0:
+                self._open_ids[o.client_order_id] = None
+            else:
+                self._open_ids.pop(o.client_order_id, None)
             self._open_count += sign
             self._open_notional += sign * (o.price or 0) * record.leaves_quantity
             self._open_quantity[(o.symbol, o.side)] += sign * record.leaves_quantity

@@ -21,3 +21,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     from velocimex.feed import command as feed_cmd
 
     feed_cmd.register(sub)
+    from velocimex.control import backtest_cmd
+
+    backtest_cmd.register(sub)
