@@ -179,6 +179,22 @@ def test_heartbeat_reveals_a_gap_at_the_tail_of_the_stream() -> None:
     assert (request.seq, request.count) == (7, 3)
 
 
+def test_answers_that_make_progress_never_exhaust_the_retry_budget() -> None:
+    # A late joiner that first hears a heartbeat has nothing buffered: every answer takes
+    # the in-order path, and each must still count as progress.
+    cfg = ArbiterConfig(gap_grace_ns=0, max_retries=2)
+    arb, sink = Arbiter(cfg), Sink()
+    n = 60
+    sink(arb.on_packet(_heartbeat(n + 1), "A", 0))
+    for _ in range(n):
+        request, _ = arb.poll(0)
+        if request is None:
+            break
+        sink(arb.on_retransmission(_answer(request, n), 0))
+    assert sink.got == list(enumerate(_messages(n), start=1))
+    assert arb.counters.retrans_requests == n // 3 and arb.counters.gaps_given_up == 0
+
+
 def test_late_joiner_recovers_the_session_from_sequence_one() -> None:
     arb = Arbiter(ArbiterConfig(gap_grace_ns=0))
     arb.on_packet(_packets(30)[5], "A", 0)

@@ -124,7 +124,7 @@ class FeedClient:
         self.ctx = zmq.Context.instance()
         self.req = None
 
-    def ask(self, request: bytes, timeout: float = 5.0) -> tuple[dict, bytes]:
+    def ask(self, request: bytes, timeout: float = 15.0) -> tuple[dict, bytes]:
         if self.req is None:
             self.req = self.ctx.socket(zmq.REQ)
             self.req.setsockopt(zmq.LINGER, 0)
@@ -242,7 +242,12 @@ class Net:
         deadline = time.monotonic() + timeout
         status: dict = {}
         while time.monotonic() < deadline:
-            status = feed.client.status()
+            try:
+                status = feed.client.status()
+            except TimeoutError as exc:
+                raise AssertionError(
+                    f"feed exit code {feed.proc.poll()}; log: {feed.log_text()}"
+                ) from exc
             if status["delivered_seq"] >= last_seq and not status["gap_open"]:
                 break
             time.sleep(0.05)

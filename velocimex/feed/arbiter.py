@@ -208,6 +208,10 @@ class Arbiter:
         if packet.message_count:
             self._take(packet, line, retrans, out)
         self._drain(out)
+        if self.expected_seq != before:
+            # Progress on a gap (by any path): the back-off and the retry budget start over.
+            self._retries = 0
+            self._timeout_ns = self.config.first_timeout_ns
         if self.gap_open:
             if self._gap_since is None:
                 c.gaps_detected += 1
@@ -277,10 +281,6 @@ class Arbiter:
             out.seqs.append(seq)
             seq += 1
         out.blocks = b"".join(parts)
-        if seq != self.expected_seq:
-            # Progress on a gap: the back-off starts over.
-            self._retries = 0
-            self._timeout_ns = self.config.first_timeout_ns
         self.expected_seq = seq
 
     # ------------------------------------------------------------------ timers
