@@ -165,9 +165,10 @@ reg [3:0]  bavail2;
 reg        split_now;
 reg        gap;
 reg [MSG_WIDTH-1:0] msg_work;
+reg [IN_BYTES*8-1:0] seg_bytes;
 // Two zero bytes past the beat so a prefix read at the last offsets stays in range.
 wire [8*(IN_BYTES+2)-1:0] in_pad = {16'd0, s_axis_tdata};
-integer    i, j, d;
+integer    i;
 
 always @* begin
     state_next = state_reg;
@@ -235,6 +236,7 @@ always @* begin
     split_now = 1'b0;
     gap = 1'b0;
     msg_work = msg_reg;
+    seg_bytes = {IN_BYTES*8{1'b0}};
 
     in_bytes = 4'd0;
     for (i = 0; i < IN_BYTES; i = i + 1) begin
@@ -386,14 +388,13 @@ always @* begin
                     end
                     e1 = {1'b0, bs} + {1'b0, take};
 
-                    for (d = 0; d < MSG_BYTES; d = d + 1) begin
-                        for (j = 0; j < IN_BYTES; j = j + 1) begin
-                            if (j >= {28'd0, bs} && j < {28'd0, bs} + {28'd0, take} &&
-                                    d == {25'd0, pos_eff} + j - {28'd0, bs}) begin
-                                msg_work[8*d +: 8] = s_axis_tdata[8*j +: 8];
-                            end
-                        end
-                    end
+                    // Body bytes of this beat, aligned to byte 0, then placed after the bytes
+                    // already held (a shifter, not a mux per byte pair). Bytes past pos_eff
+                    // are still zero, so an OR places them; beyond MSG_BYTES they fall off.
+                    seg_bytes = (s_axis_tdata >> {bs, 3'b000}) &
+                        ~({IN_BYTES*8{1'b1}} << {take, 3'b000});
+                    msg_work = msg_work |
+                        ({{(MSG_WIDTH-IN_BYTES*8){1'b0}}, seg_bytes} << {pos_eff, 3'b000});
 
                     if (zero1) begin
                         zero_length_next = zero_length_reg + 1'b1;
@@ -404,9 +405,8 @@ always @* begin
                     end else if (done1) begin
                         p_valid_next = 1'b1;
                         p_data_next = msg_work;
-                        for (d = 0; d < MSG_BYTES; d = d + 1) begin
-                            p_keep_next[d] = d < blk_len;
-                        end
+                        p_keep_next = (blk_len >= MSG_BYTES) ? {MSG_BYTES{1'b1}} :
+                            ~({MSG_BYTES{1'b1}} << blk_len);
                         p_len_next = blk_len;
                         p_seq_next = seq_now;
                         cur_seq_next = seq_now + 1'b1;
@@ -452,13 +452,9 @@ always @* begin
                                     blk_len_next = len2;
                                     rem_next = len2 - {{(LEN_WIDTH-4){1'b0}}, bavail2};
                                     pos_next = {3'd0, bavail2};
-                                    for (d = 0; d < IN_BYTES - 2; d = d + 1) begin
-                                        for (j = 0; j < IN_BYTES; j = j + 1) begin
-                                            if (d < {28'd0, bavail2} && j == {27'd0, e1} + 2 + d) begin
-                                                msg_next[8*d +: 8] = s_axis_tdata[8*j +: 8];
-                                            end
-                                        end
-                                    end
+                                    seg_bytes = (s_axis_tdata >> {e1, 3'b000} >> 16) &
+                                        ~({IN_BYTES*8{1'b1}} << {bavail2, 3'b000});
+                                    msg_next = {{(MSG_WIDTH-IN_BYTES*8){1'b0}}, seg_bytes};
                                 end
                             end
                         end
