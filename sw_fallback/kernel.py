@@ -60,7 +60,7 @@ S_EXPECTED = 1
 S_GAP_SEEN = 2
 S_SLOTS = 3
 
-MAX_QTY = 0xFFFFFFFF
+MAX_QTY = np.uint64(0xFFFFFFFF)
 _NO_TOP = (np.uint32(0), np.uint32(0), np.uint32(0), np.uint32(0))
 BID = 0
 ASK = 1
@@ -72,7 +72,8 @@ class BookState:
 
     Layout mirrors the RTL memories: the order table as parallel arrays (way `w` of set `s`
     at index `s * ways + w`), a side's levels as one run of `levels` (price, qty, count)
-    triples at `(locate * 2 + side) * levels * 3`, and (n_held, beyond, bound) per side.
+    triples at `(locate * 2 + side) * levels * 3` (worst first, best at index n_held - 1),
+    and (n_held, beyond, bound) per side.
     """
 
     def __init__(self, capacity: bc.Capacity, symbols: list[str] | None = None) -> None:
@@ -213,10 +214,11 @@ def _find(ord_ref, ord_sl, ref, set_mask, ways):
 
 @nb.njit(cache=True)
 def _top(lvl, side_st, levels, sl):
-    if side_st[SIDE_ST * sl] == 0:
+    n = np.int64(side_st[SIDE_ST * sl])
+    if n == 0:
         return np.uint32(0), np.uint32(0)
-    b = sl * levels * 3
-    return lvl[b], lvl[b + 1]
+    q = (sl * levels + n - 1) * 3
+    return lvl[q], lvl[q + 1]
 
 
 @nb.njit(cache=True)
@@ -228,150 +230,18 @@ def _tops(lvl, side_st, levels, loc):
 
 @nb.njit(cache=True)
 def _level_index(lvl, side_st, levels, sl, price):
-    # Levels are sorted best first, so the scan stops at the first worse price.
+    # Levels are stored worst first with the best at the back (the touch, where most
+    # changes happen, then moves the fewest entries); the scan starts at the best and stops
+    # at the first price worse than the one sought.
     b = sl * levels * 3
     side = sl & 1
-    for k in range(np.int64(side_st[SIDE_ST * sl])):
+    for k in range(np.int64(side_st[SIDE_ST * sl]) - 1, -1, -1):
         level_price = lvl[b + 3 * k]
         if level_price == price:
             return k
         if _better(side, price, level_price):
             return -1
     return -1
-
-
-@nb.njit(cache=True)
-def _remove_order(i, ord_sl, ord_price, ord_shares, lvl, side_st, levels):
-    sl = np.int64(ord_sl[i]) - 1
-    k = _level_index(lvl, side_st, levels, sl, ord_price[i])
-    if k < 0:
-        side_st[SIDE_ST * sl + 1] -= 1
-    else:
-        b = sl * levels * 3
-        q = b + 3 * k
-        lvl[q + 1] -= ord_shares[i]
-        lvl[q + 2] -= 1
-        if lvl[q + 2] == 0:
-            n = np.int64(side_st[SIDE_ST * sl])
-            for j in range(3 * k, 3 * (n - 1)):
-                lvl[b + j] = lvl[b + j + 3]
-            e = b + 3 * (n - 1)
-            lvl[e] = 0
-            lvl[e + 1] = 0
-            lvl[e + 2] = 0
-            side_st[SIDE_ST * sl] = n - 1
-    ord_sl[i] = 0
-    ord_shares[i] = 0
-
-
-@nb.njit(cache=True)
-def _reduce_order(i, shares, ord_sl, ord_price, ord_shares, lvl, side_st, levels):
-    if shares >= ord_shares[i]:
-        _remove_order(i, ord_sl, ord_price, ord_shares, lvl, side_st, levels)
-        return
-    sl = np.int64(ord_sl[i]) - 1
-    k = _level_index(lvl, side_st, levels, sl, ord_price[i])
-    if k >= 0:
-        lvl[sl * levels * 3 + 3 * k + 1] -= shares
-    ord_shares[i] -= shares
-
-
-@nb.njit(cache=True)
-def _insert_order(
-    ref, loc, side, price, shares, set_mask, ways,
-    ord_ref, ord_sl, ord_price, ord_shares, lvl, side_st, levels, lost, counters,
-):  # fmt: skip
-    base = np.int64(ref & set_mask) * ways
-    slot = -1
-    for w in range(ways):
-        if ord_sl[base + w] == 0:
-            slot = base + w
-            break
-    if slot < 0:
-        counters[C_ORDERS_LOST] += np.uint64(1)
-        lost[loc] = 1
-        return
-    sl = np.int64(loc) * 2 + side
-    b = sl * levels * 3
-    st = SIDE_ST * sl
-    n = np.int64(side_st[st])
-    beyond = side_st[st + 1]
-    bound = side_st[st + 2]
-    k = _level_index(lvl, side_st, levels, sl, price)
-    if k >= 0:
-        q = b + 3 * k
-        if np.uint64(lvl[q + 1]) + np.uint64(shares) > np.uint64(MAX_QTY):
-            counters[C_QTY_OVERFLOW] += np.uint64(1)
-            lost[loc] = 1
-            return
-        lvl[q + 1] += shares
-        lvl[q + 2] += 1
-    elif (n == levels and not _better(side, price, lvl[b + 3 * (n - 1)])) or (
-        beyond > 0 and not _better(side, price, bound)
-    ):
-        # Beyond the held levels. `bound` stays the best price any such order can have.
-        if beyond == 0 or _better(side, price, bound):
-            side_st[st + 2] = price
-        side_st[st + 1] = beyond + 1
-        counters[C_BEYOND] += np.uint64(1)
-    else:
-        pos = 0
-        while pos < n and _better(side, lvl[b + 3 * pos], price):
-            pos += 1
-        if n == levels:
-            worst = lvl[b + 3 * (n - 1)]
-            if beyond == 0 or _better(side, worst, bound):
-                side_st[st + 2] = worst
-            side_st[st + 1] = beyond + lvl[b + 3 * (n - 1) + 2]
-            counters[C_EVICTIONS] += np.uint64(1)
-            n -= 1
-        for j in range(3 * n - 1, 3 * pos - 1, -1):
-            lvl[b + j + 3] = lvl[b + j]
-        q = b + 3 * pos
-        lvl[q] = price
-        lvl[q + 1] = shares
-        lvl[q + 2] = 1
-        side_st[st] = n + 1
-    ord_ref[slot] = ref
-    ord_sl[slot] = sl + 1
-    ord_price[slot] = price
-    ord_shares[slot] = shares
-
-
-@nb.njit(cache=True)
-def _emit(out, k, loc, before, seq, ts, mtype, lvl, side_st, levels, lost, gap_seen):
-    after = _tops(lvl, side_st, levels, loc)
-    if after == before:
-        return k
-    sb = SIDE_ST * 2 * np.int64(loc)
-    sa = sb + SIDE_ST
-    flags = 0
-    bid_beyond = side_st[sb + 1]
-    ask_beyond = side_st[sa + 1]
-    if side_st[sb] == 0 and bid_beyond > 0:
-        flags |= F_BID_UNKNOWN
-    if side_st[sa] == 0 and ask_beyond > 0:
-        flags |= F_ASK_UNKNOWN
-    if bid_beyond > 0 or ask_beyond > 0:
-        flags |= F_DEPTH
-    if lost[loc] != 0:
-        flags |= F_LOST
-    if gap_seen:
-        flags |= F_GAP
-    r = out[k]
-    r.seq = seq
-    r.timestamp = ts
-    r.locate = loc
-    r.flags = flags
-    r.bid_px = after[0]
-    r.bid_qty = after[1]
-    r.ask_px = after[2]
-    r.ask_qty = after[3]
-    r.msg_type = mtype
-    r.r0 = 0
-    r.r1 = 0
-    r.r2 = 0
-    return k + 1
 
 
 @nb.njit(cache=True)
@@ -384,6 +254,11 @@ def run_kernel(
 
     The caller passes whole blocks only; a block running past the end of `data` stops the
     kernel early and the caller reports the truncation.
+
+    Each book message is first decoded into micro-operations, as the RTL does: up to two
+    reductions of live orders (a removal is a reduction by everything left) and at most one
+    insertion. Each micro-operation's code exists once, below the decode; helpers taking
+    the tables as arguments would cost numba a reference-count pair per array per call.
     """
     one = np.uint64(1)
     nbytes = data.shape[0]
@@ -435,108 +310,217 @@ def run_kernel(
                             hit = 1
                     tracked[loc] = hit
             continue
-        if mtype == 65 or mtype == 70:  # 'A', 'F'
-            counters[C_BOOK] += one
-            ref = _be64(data, p + 11)
-            side = BID if data[p + 19] == 66 else ASK
-            shares = _be32(data, p + 20)
-            price = _be32(data, p + 32)
-            if shares == 0 or price == 0:
+        is_add = mtype == 65 or mtype == 70  # 'A', 'F'
+        is_reduce = mtype == 69 or mtype == 67 or mtype == 88 or mtype == 68  # E C X D
+        is_replace = mtype == 85  # 'U'
+        if not (is_add or is_reduce or is_replace):
+            continue
+        counters[C_BOOK] += one
+        # --- decode into micro-operations --------------------------------------------
+        red0 = -1  # order-table index to reduce first
+        red0_n = np.uint32(0)
+        red1 = -1  # a second order to remove (a live reference replaced by A/F/U)
+        ins = False
+        ins_ref = np.uint64(0)
+        ins_loc = 0
+        ins_side = 0
+        ins_price = np.uint32(0)
+        ins_shares = np.uint32(0)
+        main = -1  # the message's own instrument (record last)
+        other = -1  # a second instrument touched (record first)
+        ref = _be64(data, p + 11)
+        if is_add:
+            ins_shares = _be32(data, p + 20)
+            ins_price = _be32(data, p + 32)
+            if ins_shares == 0 or ins_price == 0:
                 counters[C_REJECTED] += one
                 continue
-            main_ok = loc < locates and tracked[loc] != 0
-            other = -1
             i_old = _find(ord_ref, ord_sl, ref, set_mask, ways)
-            before_main = _NO_TOP
-            before_other = _NO_TOP
-            if main_ok:
-                before_main = _tops(lvl, side_st, levels, loc)
             if i_old >= 0:
+                counters[C_DUP_REF] += one
+                red0 = i_old
+                red0_n = ord_shares[i_old]
                 other = (np.int64(ord_sl[i_old]) - 1) >> 1
-                before_other = _tops(lvl, side_st, levels, other)
-                counters[C_DUP_REF] += one
-                _remove_order(i_old, ord_sl, ord_price, ord_shares, lvl, side_st, levels)
-            if not main_ok:
-                if loc >= locates:
-                    counters[C_LOCATE_RANGE] += one
-                else:
-                    counters[C_UNTRACKED] += one
+            if loc >= locates:
+                counters[C_LOCATE_RANGE] += one
+            elif tracked[loc] == 0:
+                counters[C_UNTRACKED] += one
             else:
-                _insert_order(
-                    ref, loc, side, price, shares, set_mask, ways,
-                    ord_ref, ord_sl, ord_price, ord_shares, lvl, side_st, levels, lost, counters,
-                )  # fmt: skip
-            ts = _be48(data, p + 5)
-            k0 = k
-            if other >= 0 and (not main_ok or other != loc):
-                k = _emit(out, k, other, before_other, seq, ts, mtype, lvl, side_st, levels, lost,
-                          gap_seen)  # fmt: skip
-            if main_ok:
-                k = _emit(out, k, loc, before_main, seq, ts, mtype, lvl, side_st, levels, lost,
-                          gap_seen)  # fmt: skip
-            if k - k0 == 2:
-                counters[C_DUAL] += one
-            continue
-        if mtype == 69 or mtype == 67 or mtype == 88 or mtype == 68:  # E C X D
-            counters[C_BOOK] += one
-            ref = _be64(data, p + 11)
+                ins = True
+                ins_ref = ref
+                ins_loc = loc
+                ins_side = BID if data[p + 19] == 66 else ASK
+                main = loc
+        elif is_reduce:
             i = _find(ord_ref, ord_sl, ref, set_mask, ways)
             if i < 0:
                 counters[C_UNKNOWN_REF] += one
                 continue
-            oloc = (np.int64(ord_sl[i]) - 1) >> 1
-            before = _tops(lvl, side_st, levels, oloc)
-            if mtype == 68:
-                _remove_order(i, ord_sl, ord_price, ord_shares, lvl, side_st, levels)
-            else:
-                _reduce_order(i, _be32(data, p + 19), ord_sl, ord_price, ord_shares, lvl, side_st,
-                              levels)  # fmt: skip
-            ts = _be48(data, p + 5)
-            k = _emit(out, k, oloc, before, seq, ts, mtype, lvl, side_st, levels, lost, gap_seen)
-            continue
-        if mtype == 85:  # 'U'
-            counters[C_BOOK] += one
-            ref = _be64(data, p + 11)
+            red0 = i
+            red0_n = ord_shares[i] if mtype == 68 else _be32(data, p + 19)
+            main = (np.int64(ord_sl[i]) - 1) >> 1
+        else:
+            i = _find(ord_ref, ord_sl, ref, set_mask, ways)
+            if i < 0:
+                counters[C_UNKNOWN_REF] += one
+                continue
             new_ref = _be64(data, p + 19)
-            shares = _be32(data, p + 27)
-            price = _be32(data, p + 31)
-            i = _find(ord_ref, ord_sl, ref, set_mask, ways)
-            if i < 0:
-                counters[C_UNKNOWN_REF] += one
-                continue
             osl = np.int64(ord_sl[i]) - 1
-            oloc = osl >> 1
-            oside = osl & 1
-            other = -1
-            j = -1
+            red0 = i
+            red0_n = ord_shares[i]
+            main = osl >> 1
             if new_ref != ref:
-                j = _find(ord_ref, ord_sl, new_ref, set_mask, ways)
-            before_main = _tops(lvl, side_st, levels, oloc)
-            before_other = _NO_TOP
-            if j >= 0:
-                other = (np.int64(ord_sl[j]) - 1) >> 1
-                before_other = _tops(lvl, side_st, levels, other)
-            _remove_order(i, ord_sl, ord_price, ord_shares, lvl, side_st, levels)
-            if j >= 0:
-                counters[C_DUP_REF] += one
-                _remove_order(j, ord_sl, ord_price, ord_shares, lvl, side_st, levels)
-            if shares == 0 or price == 0:
+                red1 = _find(ord_ref, ord_sl, new_ref, set_mask, ways)
+                if red1 >= 0:
+                    counters[C_DUP_REF] += one
+                    other = (np.int64(ord_sl[red1]) - 1) >> 1
+            ins_shares = _be32(data, p + 27)
+            ins_price = _be32(data, p + 31)
+            if ins_shares == 0 or ins_price == 0:
                 counters[C_REJECTED] += one
             else:
-                _insert_order(
-                    new_ref, oloc, oside, price, shares, set_mask, ways,
-                    ord_ref, ord_sl, ord_price, ord_shares, lvl, side_st, levels, lost, counters,
-                )  # fmt: skip
-            ts = _be48(data, p + 5)
-            k0 = k
-            if other >= 0 and other != oloc:
-                k = _emit(out, k, other, before_other, seq, ts, mtype, lvl, side_st, levels, lost,
-                          gap_seen)  # fmt: skip
-            k = _emit(out, k, oloc, before_main, seq, ts, mtype, lvl, side_st, levels, lost,
-                      gap_seen)  # fmt: skip
-            if k - k0 == 2:
-                counters[C_DUAL] += one
-            continue
+                ins = True
+                ins_ref = new_ref
+                ins_loc = main
+                ins_side = osl & 1
+        if other == main:
+            other = -1
+        before_main = _tops(lvl, side_st, levels, main) if main >= 0 else _NO_TOP
+        before_other = _tops(lvl, side_st, levels, other) if other >= 0 else _NO_TOP
+        # --- reductions: take shares off an order, remove it at zero -------------------
+        for r in range(2):
+            i = red0 if r == 0 else red1
+            if i < 0:
+                continue
+            cut = red0_n if r == 0 else ord_shares[i]
+            left = ord_shares[i]
+            if cut > left:
+                cut = left  # over-execution clamps at what is left
+            sl = np.int64(ord_sl[i]) - 1
+            st = SIDE_ST * sl
+            b = sl * levels * 3
+            lk = _level_index(lvl, side_st, levels, sl, ord_price[i])
+            if lk < 0:
+                if cut == left:
+                    side_st[st + 1] -= 1  # the order was beyond the held levels
+            else:
+                q = b + 3 * lk
+                lvl[q + 1] -= cut
+                if cut == left:
+                    lvl[q + 2] -= 1
+                    if lvl[q + 2] == 0:
+                        n = np.int64(side_st[st])
+                        for j in range(3 * lk, 3 * (n - 1)):
+                            lvl[b + j] = lvl[b + j + 3]
+                        e = b + 3 * (n - 1)
+                        lvl[e] = 0
+                        lvl[e + 1] = 0
+                        lvl[e + 2] = 0
+                        side_st[st] = n - 1
+            if cut == left:
+                ord_sl[i] = 0
+                ord_shares[i] = 0
+            else:
+                ord_shares[i] = left - cut
+        # --- insertion (docs/book-engine.md, "Insert") --------------------------------
+        if ins:
+            base = np.int64(ins_ref & set_mask) * ways
+            slot = -1
+            for w in range(ways):
+                if ord_sl[base + w] == 0:
+                    slot = base + w
+                    break
+            sl = np.int64(ins_loc) * 2 + ins_side
+            st = SIDE_ST * sl
+            b = sl * levels * 3
+            n = np.int64(side_st[st])
+            beyond = side_st[st + 1]
+            bound = side_st[st + 2]
+            lk = _level_index(lvl, side_st, levels, sl, ins_price)
+            if slot < 0:
+                counters[C_ORDERS_LOST] += one
+                lost[ins_loc] = 1
+            elif lk >= 0 and np.uint64(lvl[b + 3 * lk + 1]) + np.uint64(ins_shares) > MAX_QTY:
+                counters[C_QTY_OVERFLOW] += one
+                lost[ins_loc] = 1
+            else:
+                if lk >= 0:
+                    q = b + 3 * lk
+                    lvl[q + 1] += ins_shares
+                    lvl[q + 2] += 1
+                elif (n == levels and not _better(ins_side, ins_price, lvl[b])) or (
+                    beyond > 0 and not _better(ins_side, ins_price, bound)
+                ):
+                    # Beyond the held levels; `bound` stays the best price such an order has.
+                    if beyond == 0 or _better(ins_side, ins_price, bound):
+                        side_st[st + 2] = ins_price
+                    side_st[st + 1] = beyond + 1
+                    counters[C_BEYOND] += one
+                else:
+                    at = n
+                    while at > 0 and _better(ins_side, lvl[b + 3 * (at - 1)], ins_price):
+                        at -= 1
+                    if n == levels:
+                        # Push the worst level (index 0) beyond the held levels.
+                        worst = lvl[b]
+                        if beyond == 0 or _better(ins_side, worst, bound):
+                            side_st[st + 2] = worst
+                        side_st[st + 1] = beyond + lvl[b + 2]
+                        counters[C_EVICTIONS] += one
+                        for j in range(3 * (n - 1)):
+                            lvl[b + j] = lvl[b + j + 3]
+                        n -= 1
+                        at -= 1
+                    for j in range(3 * n - 1, 3 * at - 1, -1):
+                        lvl[b + j + 3] = lvl[b + j]
+                    q = b + 3 * at
+                    lvl[q] = ins_price
+                    lvl[q + 1] = ins_shares
+                    lvl[q + 2] = 1
+                    side_st[st] = n + 1
+                ord_ref[slot] = ins_ref
+                ord_sl[slot] = sl + 1
+                ord_price[slot] = ins_price
+                ord_shares[slot] = ins_shares
+        # --- records: the other instrument first, then the message's own ------------------
+        ts = _be48(data, p + 5)
+        k0 = k
+        for r in range(2):
+            rloc = other if r == 0 else main
+            if rloc < 0:
+                continue
+            after = _tops(lvl, side_st, levels, rloc)
+            if after == (before_other if r == 0 else before_main):
+                continue
+            sb = SIDE_ST * 2 * np.int64(rloc)
+            sa = sb + SIDE_ST
+            flags = 0
+            if side_st[sb] == 0 and side_st[sb + 1] > 0:
+                flags |= F_BID_UNKNOWN
+            if side_st[sa] == 0 and side_st[sa + 1] > 0:
+                flags |= F_ASK_UNKNOWN
+            if side_st[sb + 1] > 0 or side_st[sa + 1] > 0:
+                flags |= F_DEPTH
+            if lost[rloc] != 0:
+                flags |= F_LOST
+            if gap_seen:
+                flags |= F_GAP
+            rec = out[k]
+            rec.seq = seq
+            rec.timestamp = ts
+            rec.locate = rloc
+            rec.flags = flags
+            rec.bid_px = after[0]
+            rec.bid_qty = after[1]
+            rec.ask_px = after[2]
+            rec.ask_qty = after[3]
+            rec.msg_type = mtype
+            rec.r0 = 0
+            rec.r1 = 0
+            rec.r2 = 0
+            k += 1
+        if k - k0 == 2:
+            counters[C_DUAL] += one
     sess[S_STARTED] = 1 if started else 0
     sess[S_EXPECTED] = expected
     sess[S_GAP_SEEN] = 1 if gap_seen else 0
