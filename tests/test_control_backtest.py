@@ -120,7 +120,7 @@ def test_backtest_report_is_reproducible(capture: Path, tmp_path: Path) -> None:
     outs = []
     for run in ("a", "b"):
         out = tmp_path / run
-        params = json.dumps({"symbol": symbol, "half_spread": 200})
+        params = json.dumps({"symbol": symbol, "half_spread": 300, "requote_threshold": 2000})
         argv = ["backtest", str(capture), "--symbols", symbol, "--params", params,
                 "--order-latency-us", "30", "--maker-fee", "-20", "--taker-fee", "30",
                 "--out", str(out)]  # fmt: skip
