@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from velocimex.control.strategies.imbalance_taker import ImbalanceTaker
 from velocimex.control.strategies.market_maker import InventoryMarketMaker
+from velocimex.control.strategies.pairs import PairsTrader
 from velocimex.control.strategy import Strategy
 
 BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
     InventoryMarketMaker.name: InventoryMarketMaker,
+    ImbalanceTaker.name: ImbalanceTaker,
+    PairsTrader.name: PairsTrader,
 }

@@ -1,0 +1,105 @@
+"""A two-instrument pairs strategy: trades the spread ``mid_a - hedge_ratio * mid_b`` when it
+strays ``entry_z`` standard deviations from its rolling mean, and unwinds inside ``exit_z``.
+
+Both legs go out as IOC orders at the touch; the spread statistics use a fixed window of the
+spread's recent values (one per book update of either leg once both have a market).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from pydantic import Field, model_validator
+from velocimex.control.strategy import Intent, PlaceOrder, Strategy, StrategyContext, StrategyParams
+
+from velocimex.domain import BookTop, OrderType, Side
+
+
+class PairsParams(StrategyParams):
+    symbol_a: str = Field(min_length=1, max_length=8)
+    symbol_b: str = Field(min_length=1, max_length=8)
+    hedge_ratio: float = Field(1.0, gt=0)
+    window: int = Field(200, ge=10)
+    entry_z: float = Field(2.0, gt=0)
+    exit_z: float = Field(0.5, ge=0)
+    quantity_a: int = Field(100, ge=1)
+
+    @property
+    def symbols(self) -> tuple[str, str]:
+        return (self.symbol_a, self.symbol_b)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> PairsParams:
+        if self.symbol_a == self.symbol_b:
+            raise ValueError("a pair needs two different symbols")
+        if self.exit_z >= self.entry_z:
+            raise ValueError("exit_z must be below entry_z")
+        return self
+
+
+class PairsTrader(Strategy):
+    name = "pairs"
+    Params = PairsParams
+    params: PairsParams
+
+    def __init__(self, strategy_id: str, params: PairsParams) -> None:
+        super().__init__(strategy_id, params)
+        self._tops: dict[str, BookTop] = {}
+        self._spreads: deque[float] = deque(maxlen=params.window)
+
+    @property
+    def quantity_b(self) -> int:
+        return max(1, round(self.params.quantity_a * self.params.hedge_ratio))
+
+    def zscore(self, spread: float) -> float | None:
+        if len(self._spreads) < self.params.window:
+            return None
+        mean = sum(self._spreads) / len(self._spreads)
+        var = sum((s - mean) ** 2 for s in self._spreads) / (len(self._spreads) - 1)
+        return None if var == 0 else (spread - mean) / math.sqrt(var)
+
+    def on_book_top(self, symbol: str, top: BookTop, ctx: StrategyContext) -> list[Intent]:
+        p = self.params
+        if symbol not in p.symbols:
+            return []
+        self._tops[symbol] = top
+        a, b = self._tops.get(p.symbol_a), self._tops.get(p.symbol_b)
+        if a is None or b is None or a.mid is None or b.mid is None:
+            return []
+        if a.has_sequence_gap or b.has_sequence_gap:
+            return []
+        spread = float(a.mid) - p.hedge_ratio * float(b.mid)
+        z = self.zscore(spread)
+        self._spreads.append(spread)
+        if z is None or any(w.symbol in p.symbols for w in ctx.working):
+            return []
+        pos_a = ctx.positions.get(p.symbol_a, 0)
+        pos_b = ctx.positions.get(p.symbol_b, 0)
+        if pos_a == 0 and pos_b == 0:
+            if z >= p.entry_z:  # A rich versus B: sell A, buy B
+                return self._legs(a, b, Side.SELL, p.quantity_a, self.quantity_b)
+            if z <= -p.entry_z:
+                return self._legs(a, b, Side.BUY, p.quantity_a, self.quantity_b)
+            return []
+        if abs(z) <= p.exit_z:
+            out: list[Intent] = []
+            if pos_a:
+                side = Side.SELL if pos_a > 0 else Side.BUY
+                out.append(_take(p.symbol_a, a, side, abs(pos_a)))
+            if pos_b:
+                side = Side.SELL if pos_b > 0 else Side.BUY
+                out.append(_take(p.symbol_b, b, side, abs(pos_b)))
+            return out
+        return []
+
+    def _legs(self, a: BookTop, b: BookTop, side_a: Side, qty_a: int, qty_b: int) -> list[Intent]:
+        return [
+            _take(self.params.symbol_a, a, side_a, qty_a),
+            _take(self.params.symbol_b, b, side_a.opposite, qty_b),
+        ]
+
+
+def _take(symbol: str, top: BookTop, side: Side, quantity: int) -> PlaceOrder:
+    price = top.best_ask if side is Side.BUY else top.best_bid
+    return PlaceOrder(symbol, side, quantity, price, OrderType.IOC)
