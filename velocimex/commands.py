@@ -24,3 +24,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     from velocimex.control import backtest_cmd
 
     backtest_cmd.register(sub)
+    from velocimex.control import strategy_process
+
+    strategy_process.register(sub)

@@ -1,0 +1,98 @@
+"""A strategy in its own process: bus in, orders through the real HTTP API (risk-checked), own
+fills back over the WebSocket."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import uvicorn
+import zmq
+from velocimex.control.app import create_app
+from velocimex.control.auth import Role, UserStore
+from velocimex.control.feed_bridge import BookTopSubscriber
+from velocimex.control.settings import InstrumentSetting, Settings
+from velocimex.control.strategy_process import ControlApi, StrategyProcess
+
+from velocimex.book_contract import RECORD_DTYPE
+
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)
+
+
+def record(seq: int, bid: int, ask: int, bid_qty: int = 100, ask_qty: int = 100) -> bytes:
+    rec = np.zeros(1, dtype=RECORD_DTYPE)
+    rec["seq"], rec["locate"] = seq, 7
+    rec["bid_px"], rec["bid_qty"], rec["ask_px"], rec["ask_qty"] = bid, bid_qty, ask, ask_qty
+    return rec.tobytes()
+
+
+def test_strategy_process_trades_through_the_api_and_sees_its_fills(tmp_path: Path) -> None:
+    users = UserStore(tmp_path / "users.json", scrypt_n=2**10)
+    users.add("trader", PASSWORD, Role.TRADER)
+    settings = Settings.load(
+        tmp_path, instruments=[InstrumentSetting(symbol="AAPL", locate=7)], fsync=False
+    )
+    app = create_app(settings, users=users)
+    core = app.state.core
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    pub = zmq.Context.instance().socket(zmq.PUB)
+    pub.setsockopt(zmq.LINGER, 0)
+    feed = f"tcp://127.0.0.1:{pub.bind_to_random_port('tcp://127.0.0.1')}"
+    plane_feed = BookTopSubscriber(feed, core.on_book_top)
+    plane_feed.start()
+    process = None
+    try:
+        wait_for(lambda: server.started)
+        bid, ask = 1_000_000, 1_000_400
+        seq = 1
+        while core.risk.market_top("AAPL") is None:  # until the plane's subscription is live
+            pub.send_multipart([b"AAPL", record(seq, bid, ask)])
+            time.sleep(0.02)
+        api = ControlApi(f"http://127.0.0.1:{port}", "trader", PASSWORD)
+        process = StrategyProcess(
+            api, "market_maker", {"symbol": "AAPL", "half_spread": 200}, "mm-remote", feed
+        )
+        process.start()
+
+        def quotes() -> list:
+            return [r for r in core.orders.open_records() if r.order.strategy_id == "mm-remote"]
+
+        while len(quotes()) < 2:
+            seq += 1
+            pub.send_multipart([b"AAPL", record(seq, bid, ask)])
+            time.sleep(0.05)
+        assert sorted(r.order.price for r in quotes()) == [bid, ask]
+        # The offer comes down onto our bid: the paper venue fills it.
+        seq += 1
+        pub.send_multipart([b"AAPL", record(seq, bid - 400, bid)])
+        wait_for(lambda: core.orders.position("AAPL").quantity == 100)
+        wait_for(lambda: process.positions.get("AAPL") == 100)
+        assert not process.errors
+    finally:
+        if process is not None:
+            process.stop()
+        plane_feed.stop()
+        pub.close()
+        server.should_exit = True
+        thread.join(10)
+        core.close()
