@@ -27,7 +27,8 @@ DEFAULT_SNAPSHOT = "tcp://127.0.0.1:5561"
 
 
 def topic(symbol: str) -> bytes:
-    return symbol.encode("ascii") + b"\0"
+    # latin-1: a corrupt Stock Directory may carry any byte, and must not stop the feed.
+    return symbol.encode("latin-1") + b"\0"
 
 
 class TopOfBook:

@@ -109,7 +109,10 @@ class FeedHandler:
                 if t is None:
                     name = self.engine.symbol(loc)
                     self.top.symbols[loc] = name
-                    t = self._topics[loc] = topic(name)
+                    t = topic(name)
+                    if name:
+                        # Unnamed (no directory message yet): ask again next time.
+                        self._topics[loc] = t
                 topics.append(t)
             self.bus.publish(records, topics)
             self.records_published += len(records)
