@@ -240,3 +240,60 @@ def run_hw_replay(
         for chunk in CaptureReader(path):
             out.write(engine.process(chunk.data, chunk.seqs).tobytes())
         return engine.counters()
+
+
+def bench(messages: int, symbols: int, seed: int, capacity: bc.Capacity) -> dict[str, float]:
+    """Time a generated session through the model (built beforehand, not timed) and check
+    it against the software engine."""
+    import time
+
+    from velocimex.generate import generate_session
+    from velocimex.sw_fallback.engine import BookEngine
+
+    data = b"".join(generate_session(symbols, messages, seed))
+    n = len(blocks.block_offsets(blocks.as_u8(data))[0])
+    seqs = np.arange(1, n + 1, dtype=np.uint64)
+    build_model(capacity)
+    t0 = time.perf_counter()
+    with HwBookEngine(capacity) as engine:
+        t1 = time.perf_counter()
+        records = engine.process(data, seqs)
+        t2 = time.perf_counter()
+        stats = engine.framer_stats()
+    want = BookEngine(capacity).process(data, seqs)
+    return {
+        "messages": n,
+        "records": len(records),
+        "identical_to_software": records.tobytes() == want.tobytes(),
+        "model_start_seconds": round(t1 - t0, 3),
+        "process_seconds": round(t2 - t1, 3),
+        "messages_per_second": round(n / (t2 - t1)),
+        "cycles": stats["cycles"],
+        "capacity": capacity.as_dict(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(
+        prog="python -m velocimex.hw_engine",
+        description="Time a generated session through the Verilator model of vx_feed_top.",
+    )
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--symbols", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, help="write the result as JSON here")
+    args = parser.parse_args(argv)
+    result = bench(args.messages, args.symbols, args.seed, bc.DEFAULT_CAPACITY)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    return 0 if result["identical_to_software"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
