@@ -76,6 +76,7 @@ class FeedHandler:
     def _take(self, delivery: Delivery, rx_ns: int) -> None:
         if delivery.new_session is not None:
             self._flush()
+            self._close_engine()
             self.engine = self.make_engine()
             self.top.clear()
             self._topics.clear()
@@ -93,9 +94,9 @@ class FeedHandler:
         self._seqs.clear()
         try:
             records = self.engine.process(data, seqs)
-        except ValueError as exc:
-            # Framing was checked by the MoldUDP64 parser, so this is an engine defect:
-            # counted and reported, the feed keeps running.
+        except (ValueError, RuntimeError) as exc:
+            # Framing was checked by the MoldUDP64 parser, so this is an engine defect (or
+            # the hardware model died): counted and reported, the feed keeps running.
             self.engine_errors += 1
             self.last_engine_error = str(exc)
             self._rx_ns.clear()
@@ -236,7 +237,13 @@ class FeedHandler:
         self.bus.publish_status(final)
         return final
 
+    def _close_engine(self) -> None:
+        close = getattr(self.engine, "close", None)
+        if close is not None:
+            close()
+
     def close(self) -> None:
+        self._close_engine()
         self.source.close()
         if self._retrans_sock is not None:
             self._retrans_sock.close()
