@@ -1,21 +1,27 @@
-"""Market-data bus subscriber: book-update records from pyzmq into the trading core.
+"""Market-data bus subscriber: book-update records from the feed handler into the core.
 
-Provisional wire contract until the feed handler documents its own (docs/architecture.md:
-"pyzmq PUB, topic = symbol"): a multipart message whose first frame is the topic and whose
-last frame is one or more 40-byte ``book_contract.RECORD_DTYPE`` records. A last frame that is
-not a whole number of records is counted as malformed and skipped.
+The bus contract is the feed handler's (``velocimex.feed.bus``): topic = symbol + NUL, then
+40-byte ``book_contract.RECORD_DTYPE`` records (one per message there; several are accepted
+here). Status messages (topic ``_status``) are skipped. A record frame that is not a whole
+number of records is counted as malformed.
+
+Stock locates are assigned per session by the exchange, so when the subscriber is given the
+control plane's instruments it subscribes to their topics only and rewrites each record's
+locate to the configured one: the symbol in the topic is what identifies the instrument.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 import numpy as np
 import zmq
 
 from velocimex.book_contract import RECORD_BYTES, RECORD_DTYPE
 from velocimex.domain import BookTop
+from velocimex.feed.bus import STATUS_TOPIC, topic
 
 POLL_MS = 100  # how quickly stop() is noticed
 
@@ -25,11 +31,15 @@ class BookTopSubscriber:
         self,
         endpoint: str,
         on_book_top: Callable[[BookTop], None],
-        topics: Iterable[bytes] = (b"",),
+        locates: Mapping[str, int] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.on_book_top = on_book_top
-        self.topics = tuple(topics)
+        # topic -> configured locate; None: everything, with the feed's own locates.
+        self._locates = (
+            None if locates is None else {topic(sym): loc for sym, loc in locates.items()}
+        )
+        self.topics = (b"",) if self._locates is None else tuple(self._locates)
         self.messages = 0
         self.records = 0
         self.malformed = 0
@@ -68,15 +78,21 @@ class BookTopSubscriber:
             sock.close()
 
     def _handle(self, frames: list[bytes]) -> None:
+        if frames[0] == STATUS_TOPIC:
+            return
         self.messages += 1
         payload = frames[-1]
-        if not payload or len(payload) % RECORD_BYTES:
+        if len(frames) < 2 or not payload or len(payload) % RECORD_BYTES:
             self.malformed += 1
             return
+        locate = None if self._locates is None else self._locates.get(frames[0])
         for record in np.frombuffer(payload, dtype=RECORD_DTYPE):
             self.records += 1
             try:
-                self.on_book_top(BookTop.from_record(record))
+                top = BookTop.from_record(record)
+                if locate is not None and top.locate != locate:
+                    top = replace(top, locate=locate)
+                self.on_book_top(top)
             except Exception as exc:  # a bad record must not stop the market data
                 self.errors += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"

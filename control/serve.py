@@ -98,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     from velocimex.control.feed_bridge import BookTopSubscriber
 
     core = app.state.core
-    subscribers = [BookTopSubscriber(endpoint, core.on_book_top) for endpoint in args.feed]
+    locates = {symbol: inst.locate for symbol, inst in core.instruments.items()}
+    subscribers = [BookTopSubscriber(endpoint, core.on_book_top, locates) for endpoint in args.feed]
     for subscriber in subscribers:
         subscriber.start()
     try:

@@ -110,7 +110,8 @@ class StrategyProcess:
         self.late_cancels = 0
         self._lock = threading.RLock()
         self._stop = threading.Event()
-        self._subscriber = BookTopSubscriber(feed, self.on_book_top)
+        locates = {s: i.locate for s, i in self.instruments.items()}
+        self._subscriber = BookTopSubscriber(feed, self.on_book_top, locates)
         self._events: threading.Thread | None = None
         self._events_ready = threading.Event()
 

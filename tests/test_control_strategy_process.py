@@ -19,6 +19,7 @@ from velocimex.control.settings import InstrumentSetting, Settings
 from velocimex.control.strategy_process import ControlApi, StrategyProcess
 
 from velocimex.book_contract import RECORD_DTYPE
+from velocimex.feed.bus import STATUS_TOPIC, topic
 
 PASSWORD = "correct horse battery"
 
@@ -58,7 +59,7 @@ def test_strategy_process_trades_through_the_api_and_sees_its_fills(tmp_path: Pa
     pub = zmq.Context.instance().socket(zmq.PUB)
     pub.setsockopt(zmq.LINGER, 0)
     feed = f"tcp://127.0.0.1:{pub.bind_to_random_port('tcp://127.0.0.1')}"
-    plane_feed = BookTopSubscriber(feed, core.on_book_top)
+    plane_feed = BookTopSubscriber(feed, core.on_book_top, {"AAPL": 7})
     plane_feed.start()
     process = None
     try:
@@ -66,7 +67,7 @@ def test_strategy_process_trades_through_the_api_and_sees_its_fills(tmp_path: Pa
         bid, ask = 1_000_000, 1_000_400
         seq = 1
         while core.risk.market_top("AAPL") is None:  # until the plane's subscription is live
-            pub.send_multipart([b"AAPL", record(seq, bid, ask)])
+            pub.send_multipart([topic("AAPL"), record(seq, bid, ask)])
             time.sleep(0.02)
         api = ControlApi(f"http://127.0.0.1:{port}", "trader", PASSWORD)
         process = StrategyProcess(
@@ -79,12 +80,13 @@ def test_strategy_process_trades_through_the_api_and_sees_its_fills(tmp_path: Pa
 
         while len(quotes()) < 2:
             seq += 1
-            pub.send_multipart([b"AAPL", record(seq, bid, ask)])
+            pub.send_multipart([topic("AAPL"), record(seq, bid, ask)])
             time.sleep(0.05)
         assert sorted(r.order.price for r in quotes()) == [bid, ask]
+        pub.send_multipart([STATUS_TOPIC, b'{"state": "ok"}'])  # skipped, not malformed
         # The offer comes down onto our bid: the paper venue fills it.
         seq += 1
-        pub.send_multipart([b"AAPL", record(seq, bid - 400, bid)])
+        pub.send_multipart([topic("AAPL"), record(seq, bid - 400, bid)])
         wait_for(lambda: core.orders.position("AAPL").quantity == 100)
         wait_for(lambda: process.positions.get("AAPL") == 100)
         assert not process.errors
