@@ -30,7 +30,10 @@ from velocimex.wire import ouch
 
 AAPL = Instrument("AAPL", locate=7)
 BID, ASK = 1_500_000, 1_500_100
+# Wide limits so every order passes every check (the slow path): the bench orders repeat
+# prices, which the duplicate check would otherwise cut short.
 LIMITS = RiskLimits(
+    duplicate_window_ms=0,
     max_messages_per_second=10**9,
     max_open_orders=10**9,
     max_position=10**12,

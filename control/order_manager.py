@@ -34,6 +34,7 @@ from velocimex.domain import (
     OrderFillReported,
     OrderPartiallyFilled,
     OrderRejected,
+    OrderState,
     OrderSubmitted,
     OrderType,
     Position,
@@ -86,6 +87,8 @@ class OrderBookView(Protocol):
     def open_exposure(self) -> OpenExposure: ...
 
     def has_order(self, client_order_id: str) -> bool: ...
+
+    def order_state(self, client_order_id: str) -> OrderState | None: ...
 
     def account(self) -> Account: ...
 
@@ -146,6 +149,11 @@ class OrderManager:
     def has_order(self, client_order_id: str) -> bool:
         with self._lock:
             return client_order_id in self._records
+
+    def order_state(self, client_order_id: str) -> OrderState | None:
+        with self._lock:
+            record = self._records.get(client_order_id)
+            return None if record is None else record.state
 
     def get(self, client_order_id: str) -> OrderRecord:
         with self._lock:

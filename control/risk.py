@@ -33,6 +33,7 @@ from velocimex.domain import (
     OrderFilled,
     OrderPartiallyFilled,
     OrderRejected,
+    OrderState,
     OrderType,
     Side,
     TradingState,
@@ -122,7 +123,8 @@ class RiskManager:
         self.counters = RiskCounters()
         self._market: dict[str, _MarketView] = {}
         self._message_times: deque[int] = deque()
-        self._recent: dict[tuple[str, str, Side, int | None, int], int] = {}
+        # (strategy, symbol, side, price, qty) -> (when, client order id) of the last approval
+        self._recent: dict[tuple[str, str, Side, int | None, int], tuple[int, str]] = {}
         self._sent_times: deque[int] = deque()
         self._venue_reject_times: deque[int] = deque()
         self._book: OrderBookView | None = None
@@ -182,7 +184,7 @@ class RiskManager:
             self.breakers["stale_market_data"].reason = reason
             # Forget duplicate-detection keys that can no longer match.
             horizon = self.clock_ns() - self.limits.duplicate_window_ms * 1_000_000
-            self._recent = {k: t for k, t in self._recent.items() if t >= horizon}
+            self._recent = {k: v for k, v in self._recent.items() if v[0] >= horizon}
 
     def market_top(self, symbol: str) -> BookTop | None:
         view = self._market.get(symbol)
@@ -213,7 +215,7 @@ class RiskManager:
                 self._message_times.append(now)
                 self._sent_times.append(now)
                 key = (order.strategy_id, order.symbol, order.side, order.price, order.quantity)
-                self._recent[key] = now
+                self._recent[key] = (now, order.client_order_id)
                 self.counters.approved += 1
                 approval = self._authority.mint(order.client_order_id, "new")
                 decision = RiskDecision(True, "", priced, approval)
@@ -253,8 +255,12 @@ class RiskManager:
         if window:
             key = (order.strategy_id, order.symbol, order.side, order.price, order.quantity)
             last = self._recent.get(key)
-            if last is not None and now - last <= window:
-                return "duplicate_order: same order inside the duplicate window", order
+            if last is not None and now - last[0] <= window:
+                # Re-sending an order we cancelled (a quote put back) is not a duplicate; a
+                # second copy of one still working, or already filled, is.
+                prior = book.order_state(last[1])
+                if prior not in (OrderState.CANCELLED, OrderState.REJECTED, OrderState.EXPIRED):
+                    return "duplicate_order: same order inside the duplicate window", order
 
         problem = self.market_data_problem(order.symbol)
         if problem is not None:

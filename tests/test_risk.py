@@ -23,6 +23,7 @@ from velocimex.domain import (
     Instrument,
     Order,
     OrderAccepted,
+    OrderCancelled,
     OrderFillReported,
     OrderRejected,
     OrderState,
@@ -403,3 +404,17 @@ def test_stale_market_data_breaker_trips_and_clears_itself(tmp_path: Path) -> No
     assert not core.risk.breakers["stale_market_data"].tripped
     actions = [r["action"] for r in core.audit.records() if r.get("breaker") == "stale_market_data"]
     assert actions == ["breaker_tripped", "breaker_cleared"]
+
+
+def test_duplicate_check_lets_a_cancelled_order_be_sent_again(tmp_path: Path) -> None:
+    core, venue, _ = make_core(tmp_path, duplicate_window_ms=1000)
+    first = buy(core, 100)
+    cid = first.order.client_order_id
+    venue.report(OrderAccepted(cid, 0))
+    core.orders.cancel(cid)
+    assert rejected_for(buy(core, 100), "duplicate_order")  # cancel not confirmed yet
+    venue.report(OrderCancelled(cid, 0))
+    assert buy(core, 100).state is OrderState.NEW  # the quote is put back
+    filled = sell(core, 7)
+    fill_order(venue, filled)
+    assert rejected_for(sell(core, 7), "duplicate_order")  # a filled twin is a duplicate
