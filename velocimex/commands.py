@@ -27,3 +27,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     from velocimex.control import strategy_process
 
     strategy_process.register(sub)
+    from velocimex.hwsw_bench import command as bench_cmd
+
+    bench_cmd.register(sub)
