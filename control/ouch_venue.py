@@ -34,7 +34,10 @@ from velocimex.domain import (
     Side,
 )
 from velocimex.wire import ouch
-from velocimex.wire.soupbintcp import SessionEnded, SoupClient
+from velocimex.wire.soupbintcp import SessionEnded, SoupClient, SoupError
+
+RECONNECT_MIN_S = 0.2
+RECONNECT_MAX_S = 5.0
 
 
 class VenueUnavailable(ConnectionError):
@@ -83,6 +86,7 @@ class OuchVenue(VenueSessionBase):
         self._client: SoupClient | None = None
         self._reader: asyncio.Task | None = None
         self._sequence = 0
+        self._closing = False
 
     @property
     def connected(self) -> bool:
@@ -104,6 +108,10 @@ class OuchVenue(VenueSessionBase):
             raise VenueUnavailable(self.error) from exc
 
     async def _login(self, next_sequence: int) -> None:
+        await self._open(next_sequence)
+        self._reader = asyncio.create_task(self._read())
+
+    async def _open(self, next_sequence: int) -> None:
         self._client = await SoupClient.connect(
             self.host,
             self.port,
@@ -117,16 +125,21 @@ class OuchVenue(VenueSessionBase):
         # and are already queued; our first recv() is the one before those.
         queued = self._client._queue.qsize()
         self._sequence = self._client.next_sequence - queued
-        self._reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
-        assert self._client is not None
         while True:
+            client = self._client
+            assert client is not None
             try:
-                payload = await self._client.recv()
+                payload = await client.recv()
             except SessionEnded as exc:
                 self.error = str(exc)
-                return
+                if client.ended or self._closing:
+                    return  # End of Session, or we are closing: nothing to come back to
+                await self._reconnect(client)
+                if self._closing:
+                    return
+                continue
             seq, self._sequence = self._sequence, self._sequence + 1
             try:
                 event = self._translate(payload, seq)
@@ -136,7 +149,26 @@ class OuchVenue(VenueSessionBase):
             if event is not None:
                 self._report(event)
 
+    async def _reconnect(self, lost: SoupClient) -> None:
+        """Log in again from the next sequence number we expect, until it works or we close.
+        Until then orders and cancels are refused (the order manager records why)."""
+        with contextlib.suppress(Exception):
+            await lost.close(logout=False)
+        delay = RECONNECT_MIN_S
+        while not self._closing:
+            try:
+                await self._open(self._sequence)
+            except (OSError, ConnectionError, SoupError, TimeoutError) as exc:
+                self.error = f"reconnecting: {exc!r}"
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_MAX_S)
+                continue
+            self.error = ""
+            self.counters["reconnects"] += 1
+            return
+
     def close(self) -> None:
+        self._closing = True
         if self._loop is None:
             return
         if self._client is not None:

@@ -176,3 +176,30 @@ def test_kill_switch_cancels_at_the_exchange_and_nothing_new_is_entered(
     finally:
         venue.close()
         core.close()
+
+
+def test_session_reconnects_after_link_loss_and_recovers_missed_fills(
+    tmp_path: Path, exchange
+) -> None:
+    core, venue = make_core(tmp_path, exchange)
+    try:
+        cid = core.orders.submit("AAPL", Side.BUY, 300, price=PX).order.client_order_id
+        wait_for(lambda: core.orders.get(cid).state is OrderState.ACKNOWLEDGED)
+        server = exchange.venue.gateway.server
+
+        async def drop_link() -> None:
+            server._writers["alice"].transport.abort()  # the TCP link dies under us
+
+        exchange.run(drop_link())
+        exchange.bob_sells(120, PX)  # executes while we may be away
+        wait_for(lambda: venue.counters["reconnects"] == 1, timeout=20)
+        wait_for(lambda: core.orders.get(cid).filled_quantity == 120)
+        exchange.bob_sells(30, PX)
+        wait_for(lambda: core.orders.get(cid).filled_quantity == 150)
+        assert core.orders.position("AAPL").quantity == 150
+        assert not core.orders.anomalies
+        core.orders.cancel(cid)  # the session is usable again
+        wait_for(lambda: core.orders.get(cid).state is OrderState.CANCELLED)
+    finally:
+        venue.close()
+        core.close()
