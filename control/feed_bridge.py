@@ -2,8 +2,8 @@
 
 The bus contract is the feed handler's (``velocimex.feed.bus``): topic = symbol + NUL, then
 40-byte ``book_contract.RECORD_DTYPE`` records (one per message there; several are accepted
-here). Status messages (topic ``_status``) are skipped. A record frame that is not a whole
-number of records is counted as malformed.
+here). Status messages (topic ``_status``, JSON) are kept as ``last_status``. A record frame
+that is not a whole number of records is counted as malformed.
 
 Stock locates are assigned per session by the exchange, so when the subscriber is given the
 control plane's instruments it subscribes to their topics only and rewrites each record's
@@ -12,6 +12,7 @@ locate to the configured one: the symbol in the topic is what identifies the ins
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -39,7 +40,8 @@ class BookTopSubscriber:
         self._locates = (
             None if locates is None else {topic(sym): loc for sym, loc in locates.items()}
         )
-        self.topics = (b"",) if self._locates is None else tuple(self._locates)
+        self.topics = (b"",) if self._locates is None else (*self._locates, STATUS_TOPIC)
+        self.last_status: dict | None = None  # the feed handler's latest status message
         self.messages = 0
         self.records = 0
         self.malformed = 0
@@ -79,6 +81,10 @@ class BookTopSubscriber:
 
     def _handle(self, frames: list[bytes]) -> None:
         if frames[0] == STATUS_TOPIC:
+            try:
+                self.last_status = json.loads(frames[-1])
+            except ValueError:
+                self.malformed += 1
             return
         self.messages += 1
         payload = frames[-1]

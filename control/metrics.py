@@ -8,6 +8,7 @@ from prometheus_client.registry import Collector
 from velocimex.control.core import TradingCore
 
 from velocimex.domain import TradingState
+from velocimex.hwsw_bench.monitor import StrategyMetrics, add_process_collector
 
 _LATENCY_BUCKETS = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
@@ -97,3 +98,6 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.registry.register(CoreCollector(core))
+        add_process_collector(self.registry)
+        self.strategy = StrategyMetrics(self.registry)
+        core.strategies.latency_hook = self.strategy.observe

@@ -102,6 +102,15 @@ def run(args: argparse.Namespace) -> int:
     subscribers = [BookTopSubscriber(endpoint, core.on_book_top, locates) for endpoint in args.feed]
     for subscriber in subscribers:
         subscriber.start()
+
+    def engine_counters() -> tuple[str, dict[str, int]] | None:
+        for subscriber in subscribers:
+            status = subscriber.last_status
+            if status and isinstance(status.get("engine"), dict):
+                return f"feed {subscriber.endpoint} ({status.get('state', '?')})", status["engine"]
+        return None
+
+    app.state.engine_counters = engine_counters
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     finally:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -123,6 +124,8 @@ class StrategyHost:
         self.slots: dict[str, StrategySlot] = {}
         self._lock = threading.RLock()
         self._now_ns = 0
+        # Optional observer (strategy id, decision ns, order path ns, intents): live monitor.
+        self.latency_hook: Callable[[str, int, int, int], None] | None = None
         orders.subscribe(self._on_order_event)
 
     def add(self, strategy_id: str, kind: str, params: Mapping[str, Any]) -> StrategySlot:
@@ -217,14 +220,21 @@ class StrategyHost:
         return StrategyContext(self._now_ns, positions, self._working(slot), self.instruments)
 
     def _run(self, slot: StrategySlot, call: Any) -> None:
+        started = time.perf_counter_ns()
         try:
             intents = call(slot.strategy, self.context(slot))
         except Exception as exc:  # a broken strategy is stopped, never takes the host down
             slot.running = False
             slot.last_error = f"{type(exc).__name__}: {exc}"
             return
+        decided = time.perf_counter_ns()
         for intent in intents:
             self._execute(slot, intent)
+        if self.latency_hook is not None:
+            done = time.perf_counter_ns()
+            self.latency_hook(
+                slot.strategy.strategy_id, decided - started, done - decided, len(intents)
+            )
 
     def _execute(self, slot: StrategySlot, intent: Intent) -> None:
         slot.intents += 1

@@ -299,3 +299,13 @@ def test_pnl_history_samples_realised_and_unrealised(tmp_path: Path) -> None:
     assert second.unrealised_usd - first.unrealised_usd == pytest.approx(10.0)
     points = client.get("/positions/pnl-history?since_ns=1", headers=auth(tokens[V])).json()
     assert [p["ts_ns"] for p in points] == [2]
+
+
+def test_hardware_view_shows_the_feed_engine_counters_when_attached(tmp_path: Path) -> None:
+    client, tokens = make_client(tmp_path)
+    view = client.get("/system/hardware", headers=auth(tokens[V])).json()
+    assert view["attached"] is False and set(view["counters"]) >= {"messages", "records"}
+    client.app.state.engine_counters = lambda: ("feed test", {"messages": 12, "records": 3})
+    view = client.get("/system/hardware", headers=auth(tokens[V])).json()
+    assert view["attached"] is True and view["engine"] == "feed test"
+    assert view["counters"]["messages"] == 12 and view["counters"]["seq_gaps"] is None

@@ -76,7 +76,7 @@ def test_topics_pick_the_instruments_and_locates_follow_the_configuration(tmp_pa
             assert time.monotonic() < deadline
             pub.send_multipart([topic("AAPL"), records((1, 1_000_000, 1_000_100), locate=3)])
             time.sleep(0.02)
-        pub.send_multipart([STATUS_TOPIC, b'{"lines": 2}'])
+        pub.send_multipart([STATUS_TOPIC, b'{"state": "up", "engine": {"messages": 9}}'])
         pub.send_multipart([topic("MSFT"), records((2, 5, 6), locate=7)])  # not subscribed
         pub.send_multipart([topic("AAPL"), records((3, 1_000_000, 1_000_200), locate=3)])
         deadline = time.monotonic() + 10
@@ -84,6 +84,7 @@ def test_topics_pick_the_instruments_and_locates_follow_the_configuration(tmp_pa
             assert time.monotonic() < deadline
             time.sleep(0.01)
         assert core.risk.market_top("AAPL").locate == 7
+        assert sub.last_status == {"state": "up", "engine": {"messages": 9}}
         assert sub.malformed == 0
         assert core.book_tops_received == sub.records
     finally:

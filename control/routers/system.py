@@ -35,13 +35,17 @@ def system_status(core: Core, request: Request, _: Reader) -> SystemStatusOut:
 
 @router.get("/hardware", response_model=HardwareCountersOut)
 def hardware_counters(request: Request, _: Reader) -> HardwareCountersOut:
-    """The feed engine's counter block (book_contract.COUNTER_NAMES), when one is attached."""
+    """The feed engine's counter block (book_contract.COUNTER_NAMES), from the feed handler's
+    latest status on the bus when `serve --feed` is used."""
     source = getattr(request.app.state, "engine_counters", None)
-    if source is None:
+    reading = None if source is None else source()
+    if reading is None:
         return HardwareCountersOut(
             engine="none", attached=False, counters={n: None for n in COUNTER_NAMES}
         )
-    name, values = source()
+    name, values = reading
     return HardwareCountersOut(
-        engine=name, attached=True, counters=dict(zip(COUNTER_NAMES, map(int, values), strict=True))
+        engine=name,
+        attached=True,
+        counters={n: (None if values.get(n) is None else int(values[n])) for n in COUNTER_NAMES},
     )
