@@ -9,7 +9,14 @@ import time
 import pytest
 
 from velocimex.exchange.marketdata import multicast_sender
-from velocimex.feed.sources import LineAddress, SourceUnavailable, UdpMulticastSource
+from velocimex.feed.sources import (
+    LineAddress,
+    PcapSource,
+    SourceUnavailable,
+    UdpMulticastSource,
+    iter_datagrams,
+)
+from velocimex.wire.pcap import PcapWriter
 
 
 def _lines() -> list[LineAddress]:
@@ -91,3 +98,22 @@ def test_afpacket_without_privilege_says_why(monkeypatch) -> None:
     monkeypatch.setattr(socket, "socket", refuse)
     with pytest.raises(SourceUnavailable, match="CAP_NET_RAW"):
         afpacket.AfPacketSource(_lines())
+
+
+def test_every_source_is_also_a_plain_iterator_of_datagrams(tmp_path) -> None:
+    lines = _lines()
+    with PcapWriter(tmp_path / "x.pcap") as w:
+        for i in range(6):
+            ln = lines[i % 2]  # both lines on one port: told apart by group
+            w.write_udp(i * 1000, f"p{i}".encode(), dst=ln.group, dport=ln.port)
+    got = list(iter_datagrams(PcapSource(str(tmp_path / "x.pcap"), lines)))
+    assert [(d.payload, d.line) for d in got] == [(f"p{i}".encode(), "AB"[i % 2]) for i in range(6)]
+    source = UdpMulticastSource(lines)
+    try:
+        _send(lines, 3)
+        got = list(iter_datagrams(source, idle_timeout=0.3))
+    finally:
+        source.close()
+    assert sorted(d.payload for d in got) == sorted(
+        f"{n}{i:04d}".encode() for n in "AB" for i in range(3)
+    )

@@ -84,6 +84,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gap-grace-ms", type=float, default=2.0, help="wait for the other line")
     p.add_argument("--retries", type=int, default=8, help="re-requests before a gap is given up")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus metrics (feed latency, CPU, RSS) on 127.0.0.1:PORT/metrics",
+    )
     p.set_defaults(func=run_feed)
 
     w = sub.add_parser(
@@ -158,6 +163,10 @@ def run_feed(args: argparse.Namespace) -> int:
     except (OSError, zmq.ZMQError) as exc:
         print(f"velocimex feed: {exc}", file=sys.stderr)
         return 1
+    if args.metrics_port is not None:
+        from velocimex.hwsw_bench.monitor import feed_monitor
+
+        feed_monitor(handler, args.metrics_port)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +61,8 @@ class FeedHandler:
         self._seqs: list[int] = []
         self._rx_ns: list[int] = []
         self.latency_ns: deque[int] = deque(maxlen=100_000)
+        # Optional observer of each flush's receive -> publish latencies (the live monitor).
+        self.latency_hook: Callable[[list[int]], None] | None = None
         self.records_published = 0
         self.engine_errors = 0
         self.last_engine_error: str | None = None
@@ -119,7 +122,10 @@ class FeedHandler:
             self.records_published += len(records)
         if self.config.measure_latency and self._rx_ns:
             done = time.monotonic_ns()
-            self.latency_ns.extend(done - t for t in self._rx_ns)
+            latencies = [done - t for t in self._rx_ns]
+            self.latency_ns.extend(latencies)
+            if self.latency_hook is not None:
+                self.latency_hook(latencies)
         self._rx_ns.clear()
 
     # ----------------------------------------------------------------- status

@@ -9,6 +9,7 @@ sources and the capture time for pcap replay at maximum speed.
 
 from __future__ import annotations
 
+import select
 import socket
 import time
 from collections.abc import Iterator
@@ -48,6 +49,29 @@ class PacketSource(Protocol):
     def counters(self) -> dict[str, int]: ...
 
     def close(self) -> None: ...
+
+
+def iter_datagrams(source: PacketSource, idle_timeout: float | None = None) -> Iterator[Datagram]:
+    """The source as a plain iterator of ``(receive_ns, payload, line)``, waiting on its
+    descriptors (or its pcap schedule) between batches. Ends when a finite source is
+    exhausted, or after ``idle_timeout`` seconds without a datagram."""
+    last = time.monotonic()
+    while not source.exhausted:
+        batch = source.read(time.monotonic_ns())
+        if batch:
+            last = time.monotonic()
+            yield from batch
+            continue
+        if idle_timeout is not None and time.monotonic() - last >= idle_timeout:
+            return
+        wait = 0.05
+        deadline = source.next_deadline()
+        if deadline is not None:
+            wait = min(wait, max(0.0, (deadline - time.monotonic_ns()) / 1e9))
+        if source.fds():
+            select.select(source.fds(), [], [], wait)
+        else:
+            time.sleep(wait)
 
 
 class SourceUnavailable(RuntimeError):
@@ -125,8 +149,9 @@ class UdpMulticastSource:
 class PcapSource:
     """Replays the UDP datagrams of a pcap. ``speed="recorded"`` releases each datagram
     when as much time has passed since the first as the capture shows; ``"max"`` as fast as
-    the caller reads. Datagrams to a line's port are that line's; others go to the first
-    line (a single-line capture), unless ``strict`` drops them."""
+    the caller reads. Datagrams to a line's group and port (or only port, when the lines'
+    ports differ) are that line's; others go to the first line (a single-line capture),
+    unless ``strict`` drops them."""
 
     def __init__(
         self,
@@ -139,7 +164,10 @@ class PcapSource:
         if speed not in ("max", "recorded"):
             raise ValueError(f"speed must be 'max' or 'recorded', got {speed!r}")
         self.lines = tuple(ln.name for ln in lines)
-        self._by_port = {ln.port: ln.name for ln in lines}
+        self._by_dst = {(ln.group, ln.port): ln.name for ln in lines}
+        # A capture rewritten to other addresses still maps by port, if ports are unique.
+        ports = [ln.port for ln in lines]
+        self._by_port = {ln.port: ln.name for ln in lines if ports.count(ln.port) == 1}
         self.speed = speed
         self.batch = batch
         self.strict = strict
@@ -176,7 +204,7 @@ class PcapSource:
             else:
                 stamp = d.ts_ns
             self._pending = None
-            line = self._by_port.get(d.dport)
+            line = self._by_dst.get((d.dst, d.dport)) or self._by_port.get(d.dport)
             if line is None:
                 self.other_port_datagrams += 1
                 if self.strict:
