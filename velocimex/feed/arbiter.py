@@ -25,6 +25,7 @@ Recovery algorithm (docs/feed-handler.md, "Recovery"):
 
 from __future__ import annotations
 
+import heapq
 import struct
 from dataclasses import asdict, dataclass, field
 
@@ -144,6 +145,9 @@ class Arbiter:
         self.ended = False
         self.last_error: str | None = None
         self._buffer: dict[int, bytes] = {}
+        # Buffered sequence numbers as a min-heap (entries already delivered are skipped
+        # lazily): the end of the open gap without scanning a large buffer per request.
+        self._held: list[int] = []
         self._gap_since: int | None = None
         self._next_request_ns: int | None = None
         self._retries = 0
@@ -173,6 +177,7 @@ class Arbiter:
         self.high_seq = 0
         self.ended = False
         self._buffer.clear()
+        self._held.clear()
         self._close_gap_timer()
 
     def _close_gap_timer(self) -> None:
@@ -273,6 +278,7 @@ class Arbiter:
                 c.buffer_overflow_drops += 1
                 continue
             self._buffer[seq] = block
+            heapq.heappush(self._held, seq)
             fresh += 1
         if fresh == 0:
             c.duplicate_packets += 1
@@ -330,8 +336,10 @@ class Arbiter:
     def _gap_end(self) -> int:
         """First sequence number after the open gap that is held (or announced)."""
         assert self.expected_seq is not None
-        held = [s for s in self._buffer if s > self.expected_seq]
-        return min(held) if held else self.high_seq
+        held = self._held
+        while held and (held[0] <= self.expected_seq or held[0] not in self._buffer):
+            heapq.heappop(held)
+        return held[0] if held else self.high_seq
 
     def _give_up(self, out: Delivery, now_ns: int) -> None:
         assert self.expected_seq is not None
