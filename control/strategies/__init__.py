@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from velocimex.control.strategies.execution import Iceberg, Twap
 from velocimex.control.strategies.imbalance_taker import ImbalanceTaker
 from velocimex.control.strategies.market_maker import InventoryMarketMaker
 from velocimex.control.strategies.pairs import PairsTrader
@@ -11,4 +12,6 @@ BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
     InventoryMarketMaker.name: InventoryMarketMaker,
     ImbalanceTaker.name: ImbalanceTaker,
     PairsTrader.name: PairsTrader,
+    Twap.name: Twap,
+    Iceberg.name: Iceberg,
 }
