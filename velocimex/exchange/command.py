@@ -83,6 +83,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--session", help="session name, up to 10 characters (default: from time)")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus metrics (tick-to-trade, CPU, RSS) on 127.0.0.1:PORT/metrics",
+    )
     p.set_defaults(func=run)
 
 
@@ -110,6 +115,10 @@ def run(args: argparse.Namespace) -> int:
     )
 
     def announce(venue) -> None:
+        if args.metrics_port is not None:
+            from velocimex.hwsw_bench.monitor import exchange_monitor
+
+            exchange_monitor(venue, args.metrics_port)
         lines = ", ".join(f"{ln.group}:{ln.port}" for ln in config.lines)
         print(
             f"exchange session {venue.session}: ITCH/MoldUDP64 on {lines} via "

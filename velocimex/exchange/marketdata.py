@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import socket
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from velocimex.wire import moldudp64
@@ -99,6 +100,8 @@ class MarketDataPublisher:
         self._last_send = 0.0
         self._heartbeat_task: asyncio.Task | None = None
         self._ended = False
+        # Optional observer of every published message (the live monitor's tick stamps).
+        self.publish_hook: Callable[[bytes], None] | None = None
 
     @property
     def next_seq(self) -> int:
@@ -113,6 +116,8 @@ class MarketDataPublisher:
         if self._ended:
             raise moldudp64.MoldError("market data session has ended")
         self.messages.append(message)
+        if self.publish_hook is not None:
+            self.publish_hook(message)
         packet = self.packetizer.add(message)
         if packet is not None:
             self._send(packet)

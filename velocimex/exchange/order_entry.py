@@ -91,6 +91,8 @@ class OuchGateway:
         # of its own aggressing order's match before the acknowledgement.
         self._deferred: list[Fill] | None = None
         self.closed = False
+        # Optional observer of each valid Enter Order's stock locate (live tick-to-trade).
+        self.order_hook: Callable[[int], None] | None = None
 
     def _send(self, user: str, msg_type: str, options: dict[str, Any] | None = None, **fields):
         # Only options this table knows are echoed; unknown tags were kept raw on decode.
@@ -166,6 +168,8 @@ class OuchGateway:
         if reason is not None:
             self._reject(user, user_ref, reason, msg["cl_ord_id"])
             return
+        if self.order_hook is not None:
+            self.order_hook(self.engine.locate_by_symbol[symbol])
         market = msg["price"] == ouch.MARKET_PRICE
         attribution = None
         if msg["display"] == "A":

@@ -124,7 +124,7 @@ def plot(session: Session, runs: dict[str, EngineRun], s: dict[str, Any], out: P
         "sw per packet": s["software"]["per_packet_msgs_per_second"],
         "sw per message": s["software"]["per_message_msgs_per_second"],
     }
-    for label, clk in s["hardware"]["clocks"].items():
+    for clk in s["hardware"]["clocks"].values():
         bars[f"hw @ {clk['mhz']:.1f} MHz"] = clk["msgs_per_second"]
     bars["hw model (simulation)"] = s["hardware"]["model_wall_msgs_per_second"]
     fig, ax = plt.subplots(figsize=(8, 4.5))
