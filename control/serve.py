@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         help="subscribe to book-update records on this pyzmq endpoint (repeatable), e.g. "
-        "tcp://127.0.0.1:5556",
+        "tcp://127.0.0.1:5560 (the feed handler's default)",
     )
     p.add_argument("--log-level", default="info", help="uvicorn log level")
     p.set_defaults(func=run)
