@@ -130,6 +130,8 @@ wire [31:0] aw_word = {{(32-ADDR_WIDTH){1'b0}}, s_axil_awaddr[ADDR_WIDTH-1:2], 2
 integer i;
 
 always @* begin
+    // Loop index assigned on every path, or synthesis infers a latch for it.
+    i = 0;
     awready_next = 1'b0;
     wready_next = 1'b0;
     bvalid_next = bvalid_reg && !s_axil_bready;

@@ -171,6 +171,8 @@ wire [8*(IN_BYTES+2)-1:0] in_pad = {16'd0, s_axis_tdata};
 integer    i;
 
 always @* begin
+    // Loop index assigned on every path, or synthesis infers a latch for it.
+    i = 0;
     state_next = state_reg;
     hdr_beat_next = hdr_beat_reg;
     file_mode_next = cfg_file_mode;

