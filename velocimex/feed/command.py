@@ -166,7 +166,13 @@ def run_feed(args: argparse.Namespace) -> int:
     if args.metrics_port is not None:
         from velocimex.hwsw_bench.monitor import feed_monitor
 
-        feed_monitor(handler, args.metrics_port)
+        try:
+            feed_monitor(handler, args.metrics_port)
+        except OSError as exc:
+            # A port in use is a usage error, not a crash with the sockets left open.
+            handler.close()
+            print(f"velocimex feed: --metrics-port {args.metrics_port}: {exc}", file=sys.stderr)
+            return 1
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
