@@ -18,6 +18,7 @@ from tests.test_control_api import PASSWORD, auth, make_client, quote
 from tests.test_feed_handler import LINES, _write_ab_capture
 from velocimex import book_contract as bc
 from velocimex.cli import main as cli_main
+from velocimex.exchange.server import Venue
 from velocimex.feed.arbiter import ArbiterConfig
 from velocimex.feed.bus import MarketDataBus
 from velocimex.feed.engines import engine_factory
@@ -284,3 +285,33 @@ def test_deploy_configs_scrape_loopback_and_chart_every_metric() -> None:
         "process_resident_memory_bytes",
     ):
         assert name in exprs, name
+
+
+def test_exchange_measures_tick_to_trade_of_ouch_orders() -> None:
+    import asyncio
+
+    from tests.test_exchange_interop import _config, _enter, _next
+    from velocimex.wire.soupbintcp import SoupClient
+
+    async def main() -> CollectorRegistry:
+        venue = Venue(_config())
+        await venue.start()
+        registry = monitor.exchange_monitor(venue, None)
+        host, port = venue.ouch_address
+        alice = await SoupClient.connect(host, port, "alice", "pw1")
+        try:
+            assert (await _next(alice))["type"] == "S"
+            # No AAPL market data since the monitor attached: nothing to measure yet.
+            alice.send_unsequenced(_enter(1, "B", 100, 100_0000))
+            assert (await _next(alice))["type"] == "A"  # its ITCH Add is AAPL's tick
+            assert registry.get_sample_value("vx_exchange_tick_to_trade_seconds_count") == 0
+            alice.send_unsequenced(_enter(2, "B", 100, 99_0000))
+            assert (await _next(alice))["type"] == "A"
+            return registry
+        finally:
+            await alice.close()
+            await venue.stop()
+
+    registry = asyncio.run(asyncio.wait_for(main(), 30))
+    assert registry.get_sample_value("vx_exchange_tick_to_trade_seconds_count") == 1
+    assert registry.get_sample_value("vx_exchange_tick_to_trade_seconds_sum") > 0
