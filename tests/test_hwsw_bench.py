@@ -162,6 +162,20 @@ def test_bench_rejects_a_missing_capture_and_bad_options(tmp_path: Path, capsys)
     assert cli_main(["bench", "--capture", str(tmp_path / "none.pcap")]) == 2
     assert "no such file" in capsys.readouterr().err
     assert cli_main(["bench", "--out", str(tmp_path), "--hw-samples", "0"]) == 2
+    assert cli_main(["bench", "--out", str(tmp_path), "--messages", "-5"]) == 2
+    assert "cannot generate" in capsys.readouterr().err
+    assert not list((tmp_path / "data").glob("*.pcap"))
+
+
+def test_bench_reports_a_corrupt_capture_clearly(
+    tiny_capture: Path, tmp_path: Path, capsys
+) -> None:
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(tiny_capture.read_bytes()[:5000] + b"\x00" * 7)
+    rc = cli_main(["bench", "--capture", str(cut), "--out", str(tmp_path / "r")])
+    assert rc == 2
+    assert str(cut) in capsys.readouterr().err
+    assert not (tmp_path / "r" / "report.md").exists()
 
 
 def test_serialisation_counts_preamble_headers_fcs_and_gap() -> None:

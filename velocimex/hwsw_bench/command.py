@@ -152,7 +152,14 @@ def _run(args: argparse.Namespace) -> int:
         if not capture.exists():
             print(f"[bench] generating {args.messages:,} messages -> {capture}", file=sys.stderr)
             capture.parent.mkdir(parents=True, exist_ok=True)
-            write_session(capture, args.symbols, args.messages, args.seed)
+            partial = capture.with_suffix(".partial.pcap")
+            try:
+                write_session(partial, args.symbols, args.messages, args.seed)
+            except ValueError as exc:
+                partial.unlink(missing_ok=True)
+                print(f"velocimex bench: cannot generate the session: {exc}", file=sys.stderr)
+                return 2
+            partial.rename(capture)
     elif not capture.exists():
         print(f"velocimex bench: {capture}: no such file", file=sys.stderr)
         return 2
@@ -170,6 +177,12 @@ def _run(args: argparse.Namespace) -> int:
         result = run_bench(capture, args.out, command, clocks, args.hw_samples)
     except measure.OutputMismatch as exc:
         print(f"velocimex bench: OUTPUTS DIFFER: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # unreadable capture: pcap, MoldUDP64 or block framing
+        print(f"\nvelocimex bench: {capture}: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # the hardware model could not be built or stopped answering
+        print(f"\nvelocimex bench: hardware model: {exc}", file=sys.stderr)
         return 1
     print(f"[bench] report: {args.out / 'report.md'}", file=sys.stderr)
     print((args.out / "report.md").read_text())
