@@ -36,6 +36,9 @@ class EngineRun:
     messages: int
     latency_ns: np.ndarray = field(default_factory=lambda: np.zeros(0))
     latency_types: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    # Hardware latency run: cycles of each sampled message and its index in the session.
+    latency_cycles: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    sample_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     extra: dict[str, float | int] = field(default_factory=dict)
 
     @property
@@ -199,10 +202,9 @@ def hw_latency(session: Session, capacity: bc.Capacity, samples: int) -> EngineR
             )
     bar.close()
     run = EngineRun("hardware model latency", _concat(parts), 0.0, session.messages)
-    run.latency_ns = lat.astype(np.float64)  # cycles here; report.py scales by the clock
+    run.latency_cycles = lat
     run.latency_types = session.msg_types[pick]
-    run.extra["samples"] = len(pick)
-    run.extra["sample_index"] = pick  # type: ignore[assignment]
+    run.sample_index = pick
     return run
 
 

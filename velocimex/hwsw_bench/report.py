@@ -38,9 +38,9 @@ def summarise(
     """Every figure of the report, plain JSON types. `clocks_mhz`: label -> MHz."""
     sw_b, sw_p, sw_m = runs["sw_batch"], runs["sw_packet"], runs["sw_message"]
     hw_b, hw_l = runs["hw_batch"], runs["hw_latency"]
-    cycles = hw_l.latency_ns  # measure.hw_latency keeps cycles in this field
+    cycles = hw_l.latency_cycles.astype(np.float64)
     hw_types = hw_l.latency_types
-    sample_index = np.asarray(hw_l.extra["sample_index"])
+    sample_index = hw_l.sample_index
     packet_of = np.searchsorted(session.packet_first, sample_index, side="right") - 1
     out: dict[str, Any] = {
         "capture": {
@@ -96,8 +96,8 @@ def plot(session: Session, runs: dict[str, EngineRun], s: dict[str, Any], out: P
     import matplotlib.pyplot as plt
 
     files = []
-    cycles = runs["hw_latency"].latency_ns
-    sample_index = np.asarray(runs["hw_latency"].extra["sample_index"])
+    cycles = runs["hw_latency"].latency_cycles.astype(np.float64)
+    sample_index = runs["hw_latency"].sample_index
     packet_of = np.searchsorted(session.packet_first, sample_index, side="right") - 1
 
     fig, ax = plt.subplots(figsize=(8, 5))
