@@ -45,6 +45,20 @@ def _child(job: str, args: list[str]) -> dict:
     return result
 
 
+def _module_json(module: str, out: Path, *args: str) -> dict | list:
+    """Run another package's own benchmark (`python -m module --out FILE`); keep its JSON."""
+    proc = subprocess.run(
+        [sys.executable, "-m", module, "--out", str(out), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{module} failed:\n{proc.stderr}")
+    print(proc.stdout, file=sys.stderr)
+    return json.loads(out.read_text())
+
+
 def _own_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -214,6 +228,13 @@ def run_all(out_dir: Path, messages: int) -> dict:
         ("itch_book", lambda: _child("itch_book", [itch_file])),
         ("compare", lambda: _child("compare", [itch_file])),
         ("sw_stream", lambda: _child("sw_stream", [pcap_file, "20000"])),
+        ("feed_loopback", lambda: _module_json("velocimex.feed.bench", out_dir / "feed.json")),
+        (
+            "order_path",
+            lambda: _module_json(
+                "velocimex.control.bench", out_dir / "order_path.json", "--orders", "20000"
+            ),
+        ),
     ]
     for name, step in steps:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
@@ -275,6 +296,14 @@ def render_markdown(r: dict) -> str:
         f"Command: `{r['command']}` (`make bench`).\n"
         f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}.\n\n"
         f"| figure | value |\n|---|---|\n{table}\n"
+        + "".join(
+            f"\n## {title} (`python -m {module}`)\n\n```\n{json.dumps(r[key], indent=1)}\n```\n"
+            for key, title, module in (
+                ("feed_loopback", "Feed handler on loopback", "velocimex.feed.bench"),
+                ("order_path", "Order path and risk checks", "velocimex.control.bench"),
+            )
+            if key in r
+        )
     )
 
 
