@@ -275,6 +275,28 @@ async def add_execute_cancel_delete_update_the_top(dut) -> None:
 
 
 @cocotb.test()
+async def clear_sweep_holds_tready_low_then_takes_the_waiting_beat(dut) -> None:
+    tb = TB(dut)
+    dut.rst.value = 1
+    for _ in range(3):
+        await RisingEdge(dut.clk)
+    dut.rst.value = 0
+    s = Session()
+    s.push(add(1, 1, "B", 10, 100))
+    sender = cocotb.start_soon(tb.send(s))
+    low = 0
+    while True:
+        await RisingEdge(dut.clk)
+        if dut.s_axis_tready.value:
+            break
+        low += 1
+    assert tb.clear_cycles <= low <= tb.clear_cycles + 1, f"tready low {low} cycles"
+    await sender
+    got = await tb.records()
+    assert [top(r) for r in got] == [(1, 100, 10, 0, 0)]
+
+
+@cocotb.test()
 async def zero_shares_or_price_add_is_rejected(dut) -> None:
     tb = await start(dut)
     s = Session()
