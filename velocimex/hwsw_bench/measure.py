@@ -1,5 +1,6 @@
 """The measurements: one capture through the software engine (batch, per packet, per
-message) and the hardware model (batch, and cycle latency of single messages).
+message) and the hardware model (batch, with every record's cycle latency when the harness
+offers it, and the cycle latency of single messages sent into an idle pipeline).
 
 Every run produces the full record stream of the capture; `check_identical` compares them
 byte for byte, so a latency figure never belongs to an engine that computed something else.
@@ -36,7 +37,8 @@ class EngineRun:
     messages: int
     latency_ns: np.ndarray = field(default_factory=lambda: np.zeros(0))
     latency_types: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
-    # Hardware latency run: cycles of each sampled message and its index in the session.
+    # Hardware runs: cycle latency per record (batch) or per sampled message (single-message
+    # run, with the sampled messages' positions in the session).
     latency_cycles: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     sample_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     extra: dict[str, float | int] = field(default_factory=dict)
