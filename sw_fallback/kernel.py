@@ -244,7 +244,7 @@ def _level_index(lvl, side_st, levels, sl, price):
     return -1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def run_kernel(
     data, n_msgs, seqs, out, lengths, levels, locates, set_mask, ways,
     ord_ref, ord_sl, ord_price, ord_shares, lvl, side_st,
@@ -533,7 +533,7 @@ def _part(arena, layout, i, dtype):
     return arena[layout[i] : layout[i + 1]].view(dtype)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def run_arena(data, n_msgs, seqs, out, arena, layout, sub):
     """`run_kernel` on the tables of a `BookState` arena (see `BookState.layout`).
 

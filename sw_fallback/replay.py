@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Queue
 
 import numpy as np
 from velocimex.sw_fallback.csv_export import CsvWriter, format_csv_rows
 from velocimex.sw_fallback.engine import BookEngine
 
 from velocimex import book_contract as bc
-from velocimex.wire.capture import CaptureReader
+from velocimex.wire.capture import CaptureReader, MessageChunk
 
 
 @dataclass
@@ -56,7 +59,7 @@ def replay_capture(
     try:
         writer = CsvWriter(sink) if sink is not None else None
         t0 = time.perf_counter()
-        for chunk in reader:
+        for chunk in _prefetched(reader):
             records = engine.process_view(chunk.data, chunk.seqs)
             result.messages += len(chunk.seqs)
             result.records += len(records)
@@ -76,6 +79,29 @@ def replay_capture(
         for k in ("messages", "packets", "heartbeats", "end_of_session", "corrupt_packets")
     }
     return result
+
+
+def _prefetched(chunks: Iterable[MessageChunk], depth: int = 2) -> Iterator[MessageChunk]:
+    """Read the next chunks on a thread while the kernel (which releases the GIL) works on
+    this one: file reading and decompression overlap the book instead of adding to it."""
+    queue: Queue = Queue(maxsize=depth)
+    done = object()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                queue.put(chunk)
+        except BaseException as exc:  # re-raised in the consumer, with its traceback
+            queue.put(exc)
+        queue.put(done)
+
+    thread = threading.Thread(target=produce, name="capture-reader", daemon=True)
+    thread.start()
+    while (item := queue.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+    thread.join()
 
 
 def default_out_path(capture: str | os.PathLike[str]) -> Path:
