@@ -14,24 +14,16 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSource
 
+from velocimex.hw_engine import FRAMER_STAT_NAMES
 from velocimex.wire import itch
 from velocimex.wire.moldudp64 import HEADER, HEADER_LEN
 
 MSG_BYTES = 40
 SESSION = b"SESSION001"
 REALISTIC_LENGTHS = sorted({int(n) for n in itch.MESSAGE_LENGTHS if n})
-STAT_NAMES = (
-    "seq_gaps",
-    "seq_duplicates",
-    "packets",
-    "heartbeats",
-    "end_of_session",
-    "wrong_session",
-    "truncated",
-    "count_mismatch",
-    "zero_length",
-    "messages",
-)
+# The framer's statistics: its two counters of the book contract, then the hardware model's
+# framer statistics, in register order (defined once, in velocimex.hw_engine).
+STAT_NAMES = ("seq_gaps", "seq_duplicates", *FRAMER_STAT_NAMES)
 
 
 @dataclass(frozen=True)
