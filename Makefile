@@ -7,7 +7,7 @@ VX := $(VENV)/bin/velocimex
 OUT := out
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast bench soak synth lint format clean system-deps
+.PHONY: install demo test bench soak synth lint format clean system-deps
 
 # Debian packages the tests use (tshark for the MoldUDP64 dissector, nft/ip for the
 # network-namespace fault tests). Installed only when missing and only as root.
@@ -39,6 +39,14 @@ test: install
 bench: install
 	mkdir -p results
 	$(PY) -m velocimex.bench_suite --out results
+
+# Long run: a 3M-message session through both engines, byte-identical CSVs required.
+soak: install
+	mkdir -p $(OUT)
+	$(VX) generate --symbols 32 --messages 3000000 --seed 7 --out $(OUT)/soak.pcap
+	$(VX) replay $(OUT)/soak.pcap --engine sw --out $(OUT)/soak_sw.csv
+	$(VX) replay $(OUT)/soak.pcap --engine hw --out $(OUT)/soak_hw.csv
+	cmp $(OUT)/soak_sw.csv $(OUT)/soak_hw.csv && echo "soak: sw and hw identical"
 
 synth: install
 	$(PY) -m velocimex.synth --out results

@@ -12,6 +12,7 @@ import numba as nb
 import numpy as np
 
 from velocimex import book_contract as bc
+from velocimex.wire import blocks, itch
 
 _MAX_ROW = 20 + 1 + 15 + 1 + 5 + 1 + 8 + 1 + 4 * 11  # widest possible row incl. newline
 
@@ -93,3 +94,27 @@ class CsvWriter:
 
     def write(self, records: np.ndarray, symbols: np.ndarray) -> None:
         self.stream.write(format_csv_rows(records, symbols))
+
+
+_R = ord("R")
+_R_LEN = itch.SPECS["R"].length
+_R_STOCK = itch.SPECS["R"].field("stock").offset
+
+
+def learn_directory(data: bytes | np.ndarray, symbols: np.ndarray) -> None:
+    """Record the stock of every Stock Directory (R) message in `data` (message blocks) in
+    `symbols` (uint64 by locate, the software engine's layout), for engines that do not keep
+    names themselves (the hardware model)."""
+    buf = data if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=np.uint8)
+    offsets, _, _ = blocks.block_offsets(buf)
+    if len(offsets) == 0:
+        return
+    lengths = (buf[offsets].astype(np.int64) << 8) | buf[offsets + 1]
+    r = offsets[(buf[offsets + 2] == _R) & (lengths == _R_LEN)] + 2
+    if len(r) == 0:
+        return
+    loc = (buf[r + 1].astype(np.int64) << 8) | buf[r + 2]
+    keep = loc < len(symbols)
+    r, loc = r[keep], loc[keep]
+    stock = buf[r[:, None] + _R_STOCK + np.arange(8)].copy().view("<u8").ravel()
+    symbols[loc] = stock  # in message order, so a later R for the same locate wins

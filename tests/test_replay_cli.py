@@ -60,3 +60,15 @@ def test_csv_header_is_the_contract_header(session, tmp_path):
     main(["replay", str(paths["s.itch"]), "--out", str(out)])
     assert out.read_text().splitlines()[0] == bc.CSV_HEADER
     assert np.all([len(line.split(",")) == 8 for line in out.read_text().splitlines()])
+
+
+def test_hardware_replay_writes_the_same_csv_as_the_software_engine(session, tmp_path):
+    _, _, paths = session
+    sw, hw = tmp_path / "sw.csv", tmp_path / "hw.csv"
+    for engine, out in (("sw", sw), ("hw", hw)):
+        assert main(["replay", str(paths["s.pcap"]), "--engine", engine, "--out", str(out)]) == 0
+    assert hw.read_bytes() == sw.read_bytes()
+    for engine, out in (("sw", sw), ("hw", hw)):
+        args = ["replay", str(paths["s.itch.gz"]), "--engine", engine, "--out", str(out)]
+        assert main([*args, "--symbols", "T003"]) == 0
+    assert hw.read_bytes() == sw.read_bytes()
