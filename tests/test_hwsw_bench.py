@@ -329,3 +329,58 @@ def test_exchange_measures_tick_to_trade_of_ouch_orders() -> None:
     registry = asyncio.run(asyncio.wait_for(main(), 30))
     assert registry.get_sample_value("vx_exchange_tick_to_trade_seconds_count") == 1
     assert registry.get_sample_value("vx_exchange_tick_to_trade_seconds_sum") > 0
+
+
+def _cocotb_top_session() -> tuple[bytes, np.ndarray, list[str]]:
+    """The MoldUDP64 session of hw/sim/vx_feed_top's latency test, as the DUT received it:
+    session seed 12, packets of up to 1400 bytes, packet 1 duplicated and packet 5 lost, three
+    subscribed symbols."""
+    from velocimex.sw_fallback.engine import BookEngine
+
+    from velocimex.generate import generate_session
+    from velocimex.wire import blocks
+    from velocimex.wire.moldudp64 import HEADER_LEN, Packetizer
+
+    data = b"".join(generate_session(8, 4000, 12))
+    packets = Packetizer("VXTEST", max_payload=1400).add_blocks(data)
+    n = len(blocks.block_offsets(blocks.as_u8(data))[0])
+    probe = BookEngine(bc.SYNTH_CAPACITY)
+    probe.process(data, np.arange(1, n + 1, dtype=np.uint64))
+    names = [s for s in (probe.symbol(loc) for loc in range(bc.SYNTH_CAPACITY.locates)) if s]
+    body, seqs = bytearray(), []
+    for dg in packets[:3] + [packets[1]] + packets[3:5] + packets[6:]:
+        seq = int.from_bytes(dg[10:18], "big")
+        count = len(blocks.block_offsets(blocks.as_u8(dg[HEADER_LEN:]))[0])
+        body += dg[HEADER_LEN:]
+        seqs += range(seq, seq + count)
+    return bytes(body), np.array(seqs, dtype=np.uint64), names[1:4]
+
+
+def test_model_latency_mode_equals_the_cocotb_measurement_on_its_session() -> None:
+    from velocimex.sw_fallback.engine import BookEngine
+
+    from velocimex.hw_engine import HwBookEngine
+
+    cocotb = Path(__file__).parents[1] / "results" / "feed_top_latency.json"
+    if not cocotb.exists():
+        pytest.skip("run `python -m pytest hw/sim/vx_feed_top` first")
+    want = json.loads(cocotb.read_text())
+    data, seqs, symbols = _cocotb_top_session()
+    with HwBookEngine(bc.SYNTH_CAPACITY, symbols, latency=True) as engine:
+        records = engine.process(data, seqs)
+        cycles = engine.record_latencies()
+    assert records.tobytes() == BookEngine(bc.SYNTH_CAPACITY, symbols).process(data, seqs).tobytes()
+    assert len(cycles) == len(records) == want["records"]
+    assert float(np.percentile(cycles, 50)) == want["p50_cycles"]
+    assert float(np.percentile(cycles, 99)) == want["p99_cycles"]
+    assert int(cycles.max()) == want["max_cycles"] and int(cycles.min()) == want["min_cycles"]
+
+
+def test_model_without_latency_mode_stamps_nothing_and_keeps_its_protocol() -> None:
+    from velocimex.hw_engine import HwBookEngine
+
+    data, seqs, symbols = _cocotb_top_session()
+    with HwBookEngine(bc.SYNTH_CAPACITY, symbols) as plain:
+        records = plain.process(data, seqs)
+        assert len(records) > 0 and len(plain.record_latencies()) == 0
+        assert plain.counters()["records"] == len(records)

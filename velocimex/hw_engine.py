@@ -31,6 +31,7 @@ EXECUTABLE = "vx_model"
 CMD_PROCESS = 1
 CMD_COUNTERS = 2
 CMD_QUIT = 3
+CMD_LATENCIES = 4
 # Framer statistics after the book counters, in the register block's order (docs/hardware.md).
 FRAMER_STAT_NAMES: tuple[str, ...] = (
     "packets",
@@ -125,10 +126,15 @@ class HwBookEngine:
     """The RTL book engine (Verilator model) behind the software engine's interface."""
 
     def __init__(
-        self, capacity: bc.Capacity = bc.DEFAULT_CAPACITY, symbols: list[str] | None = None
+        self,
+        capacity: bc.Capacity = bc.DEFAULT_CAPACITY,
+        symbols: list[str] | None = None,
+        latency: bool = False,
     ) -> None:
+        """`latency`: stamp each record with its cycle latency (record_latencies)."""
         self.capacity = capacity
         self.symbols = list(symbols or [])
+        self.latency = latency
         if len(self.symbols) > capacity.sub_symbols:
             raise ValueError(
                 f"{len(self.symbols)} symbols exceed the {capacity.sub_symbols}-entry "
@@ -141,6 +147,8 @@ class HwBookEngine:
         args = [str(exe)]
         if self.symbols:
             args += ["--symbols", ",".join(self.symbols)]
+        if latency:
+            args.append("--latency")
         self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.cycles = 0
 
@@ -183,6 +191,14 @@ class HwBookEngine:
         (n_rec,) = _U64.unpack(self._read(8))
         raw = self._read(n_rec * bc.RECORD_BYTES)
         return np.frombuffer(raw, dtype=bc.RECORD_DTYPE).copy()
+
+    def record_latencies(self) -> np.ndarray:
+        """Cycles from the input beat carrying each record's message's last byte to the cycle
+        the record was valid, for the records of the last `process` call (uint64); empty
+        unless the engine was opened with `latency=True`."""
+        self._send(_U64.pack(CMD_LATENCIES))
+        (n,) = _U64.unpack(self._read(8))
+        return np.frombuffer(self._read(8 * n), dtype="<u8").copy()
 
     def _values(self) -> list[int]:
         self._send(_U64.pack(CMD_COUNTERS))

@@ -8,15 +8,20 @@
 //                 statistics, records out, cycles simulated (all read over AXI-Lite but
 //                 the cycle count)
 //   QUIT (3)
+//   LATENCIES (4): -> n, <n u64>: for each record of the last PROCESS, the cycles from the
+//                  input beat carrying its message's last byte to the cycle the record was
+//                  valid (what the cocotb top test measures). Only with --latency; without
+//                  it n is 0, so the other commands and their cost are unchanged.
 // Messages are wrapped into MoldUDP64 datagrams, a new datagram whenever the sequence
 // numbers stop being consecutive, so the framer sees every message with exactly the
 // sequence number given (duplicates and gaps included) and sequences it itself.
 //
-// argv: [--symbols SYM1,SYM2,...]  (empty: track every locate)
+// argv: [--symbols SYM1,SYM2,...]  (empty: track every locate) [--latency]
 
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +34,7 @@ namespace {
 constexpr uint64_t CMD_PROCESS = 1;
 constexpr uint64_t CMD_COUNTERS = 2;
 constexpr uint64_t CMD_QUIT = 3;
+constexpr uint64_t CMD_LATENCIES = 4;
 
 constexpr int RECORD_BYTES = 40;
 constexpr size_t MOLD_HEADER = 20;
@@ -87,8 +93,10 @@ class Model {
             size_t at = records_.size();
             records_.resize(at + RECORD_BYTES);
             std::memcpy(records_.data() + at, w, RECORD_BYTES);
+            if (latency_) match_record(w);
         }
         in_fire_ = top_->s_axis_tvalid && top_->s_axis_tready;
+        fire_cycle_ = cycles_;
         top_->clk = 1;
         top_->eval();
         ++cycles_;
@@ -175,9 +183,12 @@ class Model {
         axil_write(REG_CTRL, 1);  // enabled, MoldUDP64 framing
     }
 
-    // Stream one datagram, 8 bytes a beat, then return (no drain).
-    void send_datagram(const uint8_t* p, size_t n) {
+    // Stream one datagram, 8 bytes a beat, then return (no drain). `msg_ends` (latency mode)
+    // lists (offset one past the message's last byte, seq) for each message in the datagram.
+    void send_datagram(const uint8_t* p, size_t n,
+                       const std::vector<std::pair<size_t, uint64_t>>* msg_ends = nullptr) {
         size_t off = 0;
+        size_t next_end = 0;
         while (off < n) {
             size_t k = n - off < 8 ? n - off : 8;
             uint64_t word = 0;
@@ -187,10 +198,22 @@ class Model {
             top_->s_axis_tlast = off + k == n;
             top_->s_axis_tvalid = 1;
             tick();
-            if (in_fire_) off += k;
+            if (in_fire_) {
+                off += k;
+                // The beat just accepted carries the last byte of every message ending in it.
+                while (msg_ends && next_end < msg_ends->size() &&
+                       (*msg_ends)[next_end].first <= off) {
+                    pending_.push_back({(*msg_ends)[next_end].second, fire_cycle_});
+                    ++next_end;
+                }
+            }
         }
         top_->s_axis_tvalid = 0;
     }
+
+    void enable_latency() { latency_ = true; }
+    bool latency_enabled() const { return latency_; }
+    std::vector<uint64_t>& latencies() { return latencies_; }
 
     void drain() {
         int idle = 0;
@@ -206,15 +229,31 @@ class Model {
     uint64_t cycles() const { return cycles_; }
 
   private:
+    // Records come out in message order, a subset of the messages: the record's message is
+    // the first pending one with its sequence number.
+    void match_record(const uint32_t* w) {
+        uint64_t seq = uint64_t(w[1]) << 32 | w[0];
+        while (!pending_.empty() && pending_.front().first != seq) pending_.pop_front();
+        if (pending_.empty()) die("latency mode: a record names no pending message");
+        latencies_.push_back(cycles_ - pending_.front().second);
+        pending_.pop_front();
+    }
+
     std::unique_ptr<Vvx_feed_top> top_;
     std::vector<uint8_t> records_;
     uint64_t cycles_ = 0;
     bool in_fire_ = false;
+    uint64_t fire_cycle_ = 0;
+    bool latency_ = false;
+    std::deque<std::pair<uint64_t, uint64_t>> pending_;  // (seq, cycle of its last beat)
+    std::vector<uint64_t> latencies_;
 };
 
 void process(Model& model, const std::vector<uint8_t>& data, const std::vector<uint64_t>& seqs) {
     std::vector<uint8_t> dg;
     dg.reserve(MAX_PAYLOAD + 65536);
+    std::vector<std::pair<size_t, uint64_t>> ends;
+    const bool stamp = model.latency_enabled();
     size_t pos = 0;
     size_t i = 0;
     const size_t n = seqs.size();
@@ -224,25 +263,27 @@ void process(Model& model, const std::vector<uint8_t>& data, const std::vector<u
         std::memcpy(dg.data(), SESSION, sizeof SESSION);
         for (int b = 0; b < 8; ++b) dg[10 + b] = static_cast<uint8_t>(first >> (56 - 8 * b));
         uint32_t count = 0;
+        ends.clear();
         while (i < n && count < MAX_COUNT) {
             if (pos + 2 > data.size()) die("message blocks end before the sequence numbers");
             size_t blk = 2 + (size_t(data[pos]) << 8 | data[pos + 1]);
             if (pos + blk > data.size()) die("message block runs past the data");
             if (count > 0 && (seqs[i] != first + count || dg.size() + blk > MAX_PAYLOAD)) break;
             dg.insert(dg.end(), data.begin() + pos, data.begin() + pos + blk);
+            if (stamp) ends.push_back({dg.size(), seqs[i]});
             pos += blk;
             ++count;
             ++i;
         }
         dg[18] = static_cast<uint8_t>(count >> 8);
         dg[19] = static_cast<uint8_t>(count);
-        model.send_datagram(dg.data(), dg.size());
+        model.send_datagram(dg.data(), dg.size(), stamp ? &ends : nullptr);
     }
     if (pos != data.size()) die("more message blocks than sequence numbers");
     model.drain();
 }
 
-std::vector<std::string> parse_symbols(int argc, char** argv) {
+std::vector<std::string> parse_symbols(int argc, char** argv, bool* latency) {
     std::vector<std::string> out;
     for (int a = 1; a < argc; ++a) {
         if (std::strcmp(argv[a], "--symbols") == 0 && a + 1 < argc) {
@@ -254,10 +295,12 @@ std::vector<std::string> parse_symbols(int argc, char** argv) {
                 if (comma > start) out.push_back(list.substr(start, comma - start));
                 start = comma + 1;
             }
+        } else if (std::strcmp(argv[a], "--latency") == 0) {
+            *latency = true;
         } else if (argv[a][0] == '+') {
             continue;  // Verilator plusargs
         } else {
-            die("usage: vx_model [--symbols SYM1,SYM2,...]");
+            die("usage: vx_model [--symbols SYM1,SYM2,...] [--latency]");
         }
     }
     return out;
@@ -267,8 +310,10 @@ std::vector<std::string> parse_symbols(int argc, char** argv) {
 
 int main(int argc, char** argv) {
     Verilated::commandArgs(argc, argv);
-    std::vector<std::string> symbols = parse_symbols(argc, argv);
+    bool latency = false;
+    std::vector<std::string> symbols = parse_symbols(argc, argv, &latency);
     Model model;
+    if (latency) model.enable_latency();
     model.reset();
     model.subscribe(symbols);
 
@@ -285,6 +330,7 @@ int main(int argc, char** argv) {
             if (!read_exact(data.data(), nbytes)) die("truncated PROCESS data");
             if (!read_exact(seqs.data(), nmsgs * 8)) die("truncated PROCESS sequence numbers");
             model.records().clear();
+            model.latencies().clear();
             process(model, data, seqs);
             const std::vector<uint8_t>& rec = model.records();
             write_u64(rec.size() / RECORD_BYTES);
@@ -304,6 +350,10 @@ int main(int argc, char** argv) {
             values.push_back(model.cycles());
             write_u64(values.size());
             std::fwrite(values.data(), 8, values.size(), stdout);
+        } else if (cmd == CMD_LATENCIES) {
+            const std::vector<uint64_t>& lat = model.latencies();
+            write_u64(lat.size());
+            std::fwrite(lat.data(), 8, lat.size(), stdout);
         } else {
             die("unknown command");
         }
