@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from queue import Queue
 
 import numpy as np
@@ -102,7 +101,3 @@ def _prefetched(chunks: Iterable[MessageChunk], depth: int = 2) -> Iterator[Mess
             raise item
         yield item
     thread.join()
-
-
-def default_out_path(capture: str | os.PathLike[str]) -> Path:
-    return Path(str(capture) + ".bbo.csv")
