@@ -203,6 +203,7 @@ class OrderManager:
         price: int | None = None,
         strategy_id: str = "manual",
         client_order_id: str | None = None,
+        venue: str = "",
     ) -> OrderRecord:
         """Create an order, pass it through risk, journal it, and hand it to the venue.
 
@@ -225,6 +226,7 @@ class OrderManager:
                 strategy_id=strategy_id,
                 account_id=self.account_id,
                 created_ns=self.clock_ns(),
+                venue=venue,
             )
             decision = self.gateway.check_order(order, self)
             self._commit(OrderSubmitted(cid, order.created_ns, order=decision.order))

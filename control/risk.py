@@ -123,8 +123,10 @@ class RiskManager:
         self.counters = RiskCounters()
         self._market: dict[str, _MarketView] = {}
         self._message_times: deque[int] = deque()
-        # (strategy, symbol, side, price, qty) -> (when, client order id) of the last approval
-        self._recent: dict[tuple[str, str, Side, int | None, int], tuple[int, str]] = {}
+        # (strategy, symbol, side, price, qty, venue) -> (when, client order id) of the last
+        # approval. The venue is part of it: a router splitting a parent sends equal children to
+        # two venues on purpose.
+        self._recent: dict[tuple[str, str, Side, int | None, int, str], tuple[int, str]] = {}
         self._sent_times: deque[int] = deque()
         self._venue_reject_times: deque[int] = deque()
         self._book: OrderBookView | None = None
@@ -214,7 +216,14 @@ class RiskManager:
             if reason is None:
                 self._message_times.append(now)
                 self._sent_times.append(now)
-                key = (order.strategy_id, order.symbol, order.side, order.price, order.quantity)
+                key = (
+                    order.strategy_id,
+                    order.symbol,
+                    order.side,
+                    order.price,
+                    order.quantity,
+                    order.venue,
+                )
                 self._recent[key] = (now, order.client_order_id)
                 self.counters.approved += 1
                 approval = self._authority.mint(order.client_order_id, "new")
@@ -233,6 +242,7 @@ class RiskManager:
                 quantity=order.quantity,
                 price=priced.price,
                 order_type=str(order.order_type),
+                venue=order.venue,
                 approved=decision.approved,
                 reason=reason or "",
             )
@@ -253,7 +263,14 @@ class RiskManager:
 
         window = lim.duplicate_window_ms * 1_000_000
         if window:
-            key = (order.strategy_id, order.symbol, order.side, order.price, order.quantity)
+            key = (
+                order.strategy_id,
+                order.symbol,
+                order.side,
+                order.price,
+                order.quantity,
+                order.venue,
+            )
             last = self._recent.get(key)
             if last is not None and now - last[0] <= window:
                 # Re-sending an order we cancelled (a quote put back) is not a duplicate; a

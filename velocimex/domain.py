@@ -106,6 +106,9 @@ class Order:
     strategy_id: str = "manual"
     account_id: str = "default"
     created_ns: int = 0
+    # The venue session the order goes to when the core holds several (smart order routing);
+    # "" with a single venue.
+    venue: str = ""
 
     def __post_init__(self) -> None:
         if not self.client_order_id or len(self.client_order_id) > 64:
@@ -145,6 +148,21 @@ class Fill:
             raise ValueError(f"fill quantity must be positive: {self.quantity}")
         if not 0 < self.price <= MAX_ITCH_PRICE:
             raise ValueError(f"fill price out of ITCH range: {self.price}")
+
+
+@dataclass(frozen=True)
+class Trade:
+    """A trade printed on a venue's feed (ITCH E, C or P): market volume, not our own fill."""
+
+    symbol: str
+    quantity: int
+    price: int
+    timestamp: int  # ITCH nanoseconds since midnight
+    venue: str = ""
+
+    def __post_init__(self) -> None:
+        if self.quantity <= 0:
+            raise ValueError(f"trade quantity must be positive: {self.quantity}")
 
 
 # ----------------------------------------------------------------------------- order events
