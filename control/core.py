@@ -35,13 +35,15 @@ class TradingCore:
         limits: RiskLimits | None = None,
         *,
         fsync: bool = True,
+        group_commit: bool = False,
         clock_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         data_dir = Path(data_dir)
         self.instruments = {i.symbol: i for i in instruments}
         self.started_ns = time.time_ns()
-        self.journal = Journal(data_dir / "orders.jsonl", fsync=fsync)
-        self.audit = Journal(data_dir / "audit.jsonl", fsync=fsync)
+        # group_commit: see velocimex.control.journal for what survives which crash.
+        self.journal = Journal(data_dir / "orders.jsonl", fsync=fsync, group_commit=group_commit)
+        self.audit = Journal(data_dir / "audit.jsonl", fsync=fsync, group_commit=group_commit)
         self.risk = RiskManager(
             venue, self.audit, self.instruments.values(), limits, clock_ns=clock_ns
         )

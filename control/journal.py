@@ -1,10 +1,25 @@
 """Durable append-only JSON-lines files: the order journal and the risk audit log.
 
-Each line is one JSON object carrying a CRC-32 of its own canonical body, written with a single
-``write`` and ``fsync``'d before the call returns, so a record the caller was told about is on
-disk. A crash can only tear the last line; reading drops a torn tail (and truncates it away so
-the next append starts on a clean line) but refuses a damaged line anywhere else, because
-silently skipping the middle of an order history would corrupt positions.
+Each line is one JSON object carrying a CRC-32 of its own canonical body (sorted keys, no
+spaces), written with a single ``write``. A crash can only tear the last line; reading drops a
+torn tail (and truncates it away so the next append starts on a clean line) but refuses a
+damaged line anywhere else, because silently skipping the middle of an order history would
+corrupt positions.
+
+Durability modes (``Journal(path, fsync=..., group_commit=...)``):
+
+- ``fsync=True`` (the default): every durable append is ``fsync``'d before the call returns, so a
+  record the caller was told about is on disk.
+- ``fsync=True, group_commit=True``: every append is written to the OS before the call returns
+  (it survives a crash of this process); a dedicated thread ``fsync``s whatever has been written
+  since its last ``fsync``, back to back, so one ``fsync`` covers a whole batch. A power loss or a
+  kernel crash can lose the records written since the last completed ``fsync`` (at most about
+  one ``fsync`` time of appends). :meth:`Journal.sync` waits until everything appended so far is
+  on disk, for records that must not be lost even then.
+- ``fsync=False``: records are written to the OS only (tests, backtests, benchmarks).
+
+Hot callers (one record per order) may format the canonical body themselves and hand it to
+:meth:`Journal.append_canonical`: the line and its CRC are the same bytes :meth:`append` writes.
 """
 
 from __future__ import annotations
@@ -27,15 +42,41 @@ def _canonical(body: dict[str, Any]) -> str:
     return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 
+def canonical_json(body: dict[str, Any]) -> str:
+    """The canonical text of a record body: what the CRC covers."""
+    return _canonical(body)
+
+
 class Journal:
-    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        fsync: bool = True,
+        group_commit: bool = False,
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
+        self.group_commit = fsync and group_commit
         self.torn_tail_dropped = 0
+        self.fsyncs = 0  # completed fsync calls, inline or on the group-commit thread
         self._lock = threading.Lock()
         self._repair_tail()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        # Group commit: appends count up ``_written``; the flusher fsyncs and publishes the
+        # count it covered in ``_synced``. Both only grow.
+        self._written = 0
+        self._synced = 0
+        self._sync_error: OSError | None = None
+        self._cond = threading.Condition(threading.Lock())
+        self._closing = False
+        self._flusher: threading.Thread | None = None
+        if self.group_commit:
+            self._flusher = threading.Thread(
+                target=self._flush_loop, name=f"journal-fsync:{self.path.name}", daemon=True
+            )
+            self._flusher.start()
 
     def _repair_tail(self) -> None:
         if not self.path.exists():
@@ -54,13 +95,73 @@ class Journal:
     def append(self, body: dict[str, Any], *, durable: bool = True) -> None:
         """Append one record. ``durable=False`` skips the fsync: the record is in the OS (it
         survives a crash of this process) and reaches the disk with the next durable append."""
-        text = _canonical(body)
+        self.append_canonical(_canonical(body), durable=durable)
+
+    def append_canonical(self, text: str, *, durable: bool = True) -> None:
+        """Append a body already in canonical form (``canonical_json(body)``'s exact text)."""
         # Same bytes as _canonical({"body": body, "crc": ...}) (keys sorted), one dumps less.
-        line = f'{{"body":{text},"crc":{zlib.crc32(text.encode())}}}\n'
+        line = f'{{"body":{text},"crc":{zlib.crc32(text.encode())}}}\n'.encode()
         with self._lock:
-            os.write(self._fd, line.encode())
-            if self.fsync and durable:
+            if self._sync_error is not None:
+                # As with an inline fsync failure: the caller learns the disk state is unknown.
+                raise self._sync_error
+            os.write(self._fd, line)
+            if not self.fsync or not durable:
+                return
+            if not self.group_commit:
                 os.fsync(self._fd)
+                self.fsyncs += 1
+                return
+            self._written += 1
+        with self._cond:
+            self._cond.notify()
+
+    def sync(self, timeout: float | None = None) -> bool:
+        """Wait until every record appended so far is on disk; False if ``timeout`` ran out.
+
+        Raises the flusher's ``OSError`` if an fsync failed: the disk state is then unknown."""
+        if not self.group_commit:
+            with self._lock:
+                if self.fsync and self._fd >= 0:
+                    os.fsync(self._fd)
+                    self.fsyncs += 1
+            return True
+        with self._lock:
+            target = self._written
+        with self._cond:
+            self._cond.notify()
+            done = self._cond.wait_for(
+                lambda: self._synced >= target or self._sync_error is not None, timeout
+            )
+            if self._sync_error is not None:
+                raise self._sync_error
+            return done
+
+    @property
+    def unsynced(self) -> int:
+        """Durable records written to the OS but not yet covered by an fsync (group commit)."""
+        return self._written - self._synced
+
+    def _flush_loop(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._written > self._synced or self._closing)
+                if self._written <= self._synced and self._closing:
+                    return
+                # Everything written before this read is covered by the fsync below.
+                target = self._written
+                fd = self._fd
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                with self._cond:
+                    self._sync_error = exc
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                self.fsyncs += 1
+                self._synced = max(self._synced, target)
+                self._cond.notify_all()
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every record in order. Raises :class:`JournalCorrupt` on a damaged line."""
@@ -85,6 +186,12 @@ class Journal:
         return list(deque(self.records(), maxlen=limit))
 
     def close(self) -> None:
+        if self._flusher is not None:
+            with self._cond:
+                self._closing = True
+                self._cond.notify_all()
+            self._flusher.join()
+            self._flusher = None
         with self._lock:
             if self._fd >= 0:
                 os.close(self._fd)
