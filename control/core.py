@@ -61,6 +61,9 @@ class TradingCore:
         self.book_tops_received = 0
         self.book_top_listener_errors = 0
         venue.set_report_handler(self.orders.on_venue_report)
+        share_lock = getattr(venue, "share_lock", None)
+        if callable(share_lock):  # a venue set orders its sessions' reports under our lock
+            share_lock(self.lock)
         # Resume the venue's sequenced stream right after the last report we journaled, so
         # fills that happened while we were down are applied exactly once.
         self.risk.connect_venue(self.orders.next_venue_sequence)
