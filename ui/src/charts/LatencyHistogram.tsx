@@ -1,0 +1,100 @@
+import * as d3 from "d3";
+import { useEffect, useRef } from "react";
+import type { LatencyQuantiles } from "@/lib/types";
+import { ns } from "@/lib/format";
+import { useWidth } from "./useWidth";
+
+// The bench report keeps quantiles, not raw samples, so each engine's histogram is drawn from
+// its quantile bands: the share of samples between p0-p50, p50-p90, ... spread over that band's
+// width on a log time axis (density per decade). Exact at the band edges, flat inside a band.
+const BANDS: [keyof LatencyQuantiles | "min", keyof LatencyQuantiles, number][] = [
+  ["min", "p50", 0.5],
+  ["p50", "p90", 0.4],
+  ["p90", "p99", 0.09],
+  ["p99", "p99_9", 0.009],
+  ["p99_9", "max", 0.001],
+];
+
+export interface EngineLatency {
+  label: string;
+  color: string;
+  q: LatencyQuantiles;
+}
+
+export function LatencyHistogram({ engines, height = 240 }: { engines: EngineLatency[]; height?: number }) {
+  const [box, width] = useWidth<HTMLDivElement>();
+  const svgRef = useRef<SVGSVGElement>(null);
+
+  useEffect(() => {
+    const svg = d3.select(svgRef.current);
+    svg.selectAll("*").remove();
+    if (!width || !engines.length) return;
+    const margin = { top: 12, right: 12, bottom: 34, left: 44 };
+    const w = width - margin.left - margin.right;
+    const h = height - margin.top - margin.bottom;
+    const lo = d3.min(engines, (e) => e.q.p50 / 2) ?? 1;
+    const hi = d3.max(engines, (e) => e.q.max * 1.5) ?? 10;
+    const x = d3.scaleLog().domain([Math.max(lo, 1), hi]).range([0, w]);
+    const bars = engines.flatMap((e) =>
+      BANDS.map(([from, to, share]) => {
+        // A zero-width band (constant latency, as the RTL's fixed pipeline gives) is drawn as
+        // a narrow spike one twentieth of a decade wide around its value.
+        const a = from === "min" ? e.q.p50 / 1.12 : (e.q[from] as number);
+        let b = e.q[to] as number;
+        let start = a;
+        if (b <= a * 1.01) {
+          start = a / 1.06;
+          b = a * 1.06;
+        }
+        const decades = Math.log10(b) - Math.log10(start);
+        return { engine: e, start, end: b, density: share / decades, share };
+      }),
+    );
+    const y = d3
+      .scaleLinear()
+      .domain([0, d3.max(bars, (b) => b.density) ?? 1])
+      .nice()
+      .range([h, 0]);
+    const g = svg.append("g").attr("transform", `translate(${margin.left},${margin.top})`);
+    g.append("g")
+      .attr("transform", `translate(0,${h})`)
+      .call(d3.axisBottom(x).ticks(6, (v: number) => ns(v)))
+      .attr("class", "text-muted-foreground");
+    g.append("g")
+      .call(d3.axisLeft(y).ticks(4).tickFormat(d3.format(".1f")))
+      .attr("class", "text-muted-foreground");
+    g.append("text")
+      .attr("x", w / 2)
+      .attr("y", h + 30)
+      .attr("text-anchor", "middle")
+      .attr("class", "fill-muted-foreground")
+      .text("latency per message (log scale)");
+    g.selectAll("rect.band")
+      .data(bars)
+      .join("rect")
+      .attr("class", "band")
+      .attr("x", (b) => x(b.start))
+      .attr("width", (b) => Math.max(1, x(b.end) - x(b.start)))
+      .attr("y", (b) => y(b.density))
+      .attr("height", (b) => h - y(b.density))
+      .attr("fill", (b) => b.engine.color)
+      .attr("fill-opacity", 0.55)
+      .attr("stroke", (b) => b.engine.color)
+      .append("title")
+      .text((b) => `${b.engine.label}: ${(b.share * 100).toFixed(1)}% of messages between ${ns(b.start)} and ${ns(b.end)}`);
+  }, [engines, width, height]);
+
+  return (
+    <figure ref={box} className="w-full" aria-label="latency histogram, hardware versus software">
+      <svg ref={svgRef} width={width} height={height} className="text-[10px]" role="img" aria-label="latency histogram" />
+      <figcaption className="flex flex-wrap gap-4 text-xs text-muted-foreground">
+        {engines.map((e) => (
+          <span key={e.label} className="flex items-center gap-1">
+            <span className="inline-block h-2 w-3" style={{ background: e.color }} />
+            {e.label}: p50 {ns(e.q.p50)}, p99 {ns(e.q.p99)}, max {ns(e.q.max)} ({e.q.count.toLocaleString()} samples)
+          </span>
+        ))}
+      </figcaption>
+    </figure>
+  );
+}

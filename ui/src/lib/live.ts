@@ -1,0 +1,113 @@
+// The live link: /ws/events with the token as the ["bearer", TOKEN] subprotocol pair, batched
+// into the store, reconnecting with backoff. After every (re)connect the REST state is reloaded,
+// since events sent while the link was down are not replayed.
+import type { AppDispatch } from "@/store";
+import { fills, loadMarket, tops } from "@/store/market";
+import { heard, link, loadRisk } from "@/store/system";
+import { loadAccount, loadOrders, loadPnl, loadStrategies, pnlPoint } from "@/store/trading";
+import type { BookTop, Fill } from "./types";
+
+const FLUSH_MS = 100; // at most ten store updates a second, however fast the feed ticks
+const KEEPALIVE_MS = 20_000;
+const BACKOFF_MS = [250, 500, 1000, 2000, 5000];
+
+interface Message {
+  channel: string;
+  event: Record<string, unknown>;
+}
+
+export function reloadAll(dispatch: AppDispatch): void {
+  dispatch(loadMarket());
+  dispatch(loadOrders());
+  dispatch(loadStrategies());
+  dispatch(loadAccount());
+  dispatch(loadPnl());
+  dispatch(loadRisk());
+}
+
+export function connectLive(token: string, dispatch: AppDispatch): () => void {
+  let socket: WebSocket | null = null;
+  let attempt = 0;
+  let stopped = false;
+  let retry: number | undefined;
+  let keepalive: number | undefined;
+  let pendingTops: BookTop[] = [];
+  let pendingFills: Fill[] = [];
+  const dirty = { orders: false, account: false, strategies: false, risk: false };
+
+  const flush = window.setInterval(() => {
+    if (pendingTops.length) {
+      dispatch(tops(pendingTops));
+      pendingTops = [];
+    }
+    if (pendingFills.length) {
+      dispatch(fills(pendingFills));
+      pendingFills = [];
+    }
+    if (dirty.orders) dispatch(loadOrders());
+    if (dirty.account) dispatch(loadAccount());
+    if (dirty.strategies) dispatch(loadStrategies());
+    if (dirty.risk) dispatch(loadRisk());
+    dirty.orders = dirty.account = dirty.strategies = dirty.risk = false;
+  }, FLUSH_MS);
+
+  function onMessage(raw: MessageEvent) {
+    let msg: Message;
+    try {
+      msg = JSON.parse(raw.data);
+    } catch {
+      return;
+    }
+    dispatch(heard());
+    switch (msg.channel) {
+      case "market":
+        pendingTops.push({ ...(msg.event as unknown as BookTop), recv_ns: Date.now() * 1e6 });
+        break;
+      case "orders":
+        dirty.orders = dirty.strategies = true;
+        if (msg.event.kind === "fill_reported" && msg.event.fill) {
+          pendingFills.push(msg.event.fill as Fill);
+          dirty.account = true;
+        }
+        break;
+      case "risk":
+        dirty.risk = true; // counters move with every check too
+        if (msg.event.action === "kill_switch") dirty.strategies = true;
+        break;
+      case "pnl":
+        dispatch(pnlPoint(msg.event as never));
+        dirty.account = true;
+        break;
+    }
+  }
+
+  function open() {
+    if (stopped) return;
+    dispatch(link("connecting"));
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${scheme}://${location.host}/ws/events`, ["bearer", token]);
+    socket.onopen = () => {
+      attempt = 0;
+      dispatch(link("open"));
+      reloadAll(dispatch);
+      keepalive = window.setInterval(() => socket?.send("ping"), KEEPALIVE_MS);
+    };
+    socket.onmessage = onMessage;
+    socket.onclose = () => {
+      window.clearInterval(keepalive);
+      dispatch(link("closed"));
+      if (stopped) return;
+      retry = window.setTimeout(open, BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)]);
+      attempt += 1;
+    };
+  }
+
+  open();
+  return () => {
+    stopped = true;
+    window.clearInterval(flush);
+    window.clearInterval(keepalive);
+    window.clearTimeout(retry);
+    socket?.close();
+  };
+}
