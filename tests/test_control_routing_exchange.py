@@ -1,0 +1,177 @@
+"""Smart order routing against two instances of the exchange simulator over loopback: one
+OUCH 5.0 / SoupBinTCP session to each, each venue's own book as its top of book."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from velocimex.control.core import TradingCore
+from velocimex.control.ouch_venue import OuchVenue
+from velocimex.control.risk import RiskLimits
+from velocimex.control.routing import ParentState, RoutingVenue, SmartRouter
+from velocimex.control.venue_set import VenueSet
+
+from velocimex.domain import BookTop, Instrument, Side
+from velocimex.exchange.marketdata import LineConfig
+from velocimex.exchange.server import Venue, VenueConfig
+from velocimex.wire import ouch
+from velocimex.wire.soupbintcp import SoupClient
+
+PX = 99_0000
+AAPL = Instrument("AAPL", locate=1)
+
+
+class Exchange:
+    """One simulator on its own loop thread (no background flow), plus a seller 'bob'."""
+
+    def __init__(self) -> None:
+        base = random.randint(30000, 60000)
+        group = random.randint(100, 250)
+        self.config = VenueConfig(
+            symbols=("AAPL",),
+            rate=0.0,
+            lines=(
+                LineConfig(f"239.193.{group}.1", base),
+                LineConfig(f"239.193.{group}.2", base + 1),
+            ),
+            retrans_port=0,
+            ouch_port=0,
+            credentials={"alice": "pw1", "bob": "pw2"},
+            heartbeat_interval=0.2,
+        )  # fmt: skip
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.venue = Venue(self.config)
+        self.run(self.venue.start())
+        self.host, self.port = self.venue.ouch_address
+        self.bob = self.run(SoupClient.connect(self.host, self.port, "bob", "pw2"))
+        self.bob_ref = 0
+        self.seq = 0
+
+    def run(self, coro):  # type: ignore[no-untyped-def]
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+
+    def bob_rests_sell(self, quantity: int, price: int) -> None:
+        self.bob_ref += 1
+        message = ouch.encode(
+            ouch.INBOUND, "O", user_ref_num=self.bob_ref, side="S", quantity=quantity,
+            symbol="AAPL", price=price, time_in_force=ouch.TIF_DAY, display="Y", capacity="A",
+            intermarket_sweep_eligibility="N", cross_type="N", cl_ord_id=f"BOB{self.bob_ref}",
+        )  # fmt: skip
+        self.loop.call_soon_threadsafe(self.bob.send_unsequenced, message)
+
+    def top(self) -> BookTop:
+        """This venue's displayed best bid and offer, read on its own loop."""
+
+        async def best() -> tuple[int, int, int, int]:
+            engine = self.venue.engine
+            return engine.best(engine.locate("AAPL"))
+
+        bid_px, bid_qty, ask_px, ask_qty = self.run(best())
+        self.seq += 1
+        return BookTop(AAPL.locate, self.seq, self.seq, 0, bid_px, bid_qty, ask_px, ask_qty)
+
+    def stop(self) -> None:
+        self.run(self.bob.close())
+        self.run(self.venue.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def exchanges():  # type: ignore[no-untyped-def]
+    pair = Exchange(), Exchange()
+    yield pair
+    for ex in pair:
+        ex.stop()
+
+
+def make_router(
+    tmp_path: Path, x: Exchange, y: Exchange
+) -> tuple[TradingCore, SmartRouter, VenueSet]:
+    sessions = {
+        name: OuchVenue(
+            ex.host, ex.port, "alice", "pw1", tmp_path / f"refs_{name}.jsonl", fsync=False
+        )
+        for name, ex in (("X", x), ("Y", y))
+    }
+    venues = VenueSet(sessions, tmp_path / "venue_seq.jsonl", fsync=False)
+    core = TradingCore(tmp_path, [AAPL], venues, RiskLimits(), fsync=False)
+    router = SmartRouter(core, [RoutingVenue("X"), RoutingVenue("Y")], venues.on_venue_book_top)
+    return core, router, venues
+
+
+def wait_for_offer(ex: Exchange, qty: int) -> None:
+    wait_for(lambda: ex.top().ask_qty == qty)
+
+
+def test_parent_is_split_over_two_exchanges_by_price_and_fills_aggregate(
+    tmp_path: Path, exchanges
+) -> None:
+    x, y = exchanges
+    x.bob_rests_sell(200, PX + 100)
+    y.bob_rests_sell(300, PX)
+    wait_for_offer(x, 200)
+    wait_for_offer(y, 300)
+    core, router, venues = make_router(tmp_path, x, y)
+    try:
+        router.on_venue_book_top("X", x.top())
+        router.on_venue_book_top("Y", y.top())
+        parent = router.submit("AAPL", Side.BUY, 400, PX + 100, time_in_force="ioc")
+        wait_for(lambda: router.snapshot(parent.parent_id).state is ParentState.FILLED)
+        children = [core.orders.get(c) for c in router.snapshot(parent.parent_id).children]
+        assert [(r.order.venue, r.order.quantity, r.order.price) for r in children] == [
+            ("Y", 300, PX),
+            ("X", 100, PX + 100),
+        ]
+        assert [r.filled_quantity for r in children] == [300, 100]
+        position = core.orders.position("AAPL")
+        assert position.quantity == 400
+        assert x.venue.gateway.counters.orders_entered == 2  # bob's and ours
+        assert y.venue.gateway.counters.orders_entered == 2
+        assert x.top().ask_qty == 100 and y.top().ask_qty == 0  # what we left on each book
+        assert not core.orders.anomalies
+    finally:
+        venues.close()
+        core.close()
+
+
+def test_day_remainder_rests_on_one_exchange_and_parent_cancel_clears_both(
+    tmp_path: Path, exchanges
+) -> None:
+    x, y = exchanges
+    x.bob_rests_sell(100, PX)
+    wait_for_offer(x, 100)
+    core, router, venues = make_router(tmp_path, x, y)
+    try:
+        router.on_venue_book_top("X", x.top())
+        router.on_venue_book_top("Y", y.top())  # Y's book is empty
+        parent = router.submit("AAPL", Side.BUY, 300, PX)
+        wait_for(lambda: router.snapshot(parent.parent_id).filled == 100)
+        snap = router.snapshot(parent.parent_id)
+        assert snap.state is ParentState.WORKING and snap.working == 200
+        resting = [core.orders.get(c) for c in snap.children if core.orders.get(c).state.is_open]
+        assert [(r.order.venue, r.order.quantity) for r in resting] == [("X", 200)]
+        wait_for(lambda: len(x.venue.engine.resting_orders()) == 1)
+        router.cancel(parent.parent_id)
+        wait_for(lambda: router.snapshot(parent.parent_id).state is ParentState.CANCELLED)
+        assert x.venue.engine.resting_orders() == [] and y.venue.engine.resting_orders() == []
+        assert core.orders.position("AAPL").quantity == 100
+    finally:
+        venues.close()
+        core.close()
