@@ -16,9 +16,9 @@ import itertools
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from velocimex.control.journal import Journal
 from velocimex.control.order_state import IllegalTransition, OrderRecord, apply_event
@@ -50,8 +50,8 @@ class OrderError(ValueError):
     """A request the order manager refuses (unknown order, duplicate id, order not open)."""
 
 
-@dataclass(frozen=True)
-class RiskDecision:
+class RiskDecision(NamedTuple):
+    # A tuple, not a frozen dataclass: one is built per order and a tuple costs far less.
     approved: bool
     reason: str
     order: Order  # as it will be sent: a market order comes back priced
@@ -85,6 +85,18 @@ class OrderBookView(Protocol):
     def open_records(self) -> list[OrderRecord]: ...
 
     def open_exposure(self) -> OpenExposure: ...
+
+    def exposure(
+        self, symbol: str, marks: Mapping[str, int | None]
+    ) -> tuple[int, int, int, int, int, int]:
+        """(position, open buy leaves, open sell leaves) in ``symbol``, then the account's open
+        order count, open notional and gross position exposure at ``marks``: everything one
+        pre-trade check reads, in one call."""
+        ...
+
+    def gross_position_exposure(self, marks: Mapping[str, int | None]) -> int:
+        """``Account.gross_exposure(marks)`` without building the account."""
+        ...
 
     def has_order(self, client_order_id: str) -> bool: ...
 
@@ -173,6 +185,31 @@ class OrderManager:
     def open_exposure(self) -> OpenExposure:
         with self._lock:
             return OpenExposure(self._open_count, self._open_notional, dict(self._open_quantity))
+
+    def exposure(
+        self, symbol: str, marks: Mapping[str, int | None]
+    ) -> tuple[int, int, int, int, int, int]:
+        with self._lock:
+            position = self._positions.get(symbol)
+            leaves = self._open_quantity
+            return (
+                0 if position is None else position.quantity,
+                leaves.get((symbol, Side.BUY), 0),
+                leaves.get((symbol, Side.SELL), 0),
+                self._open_count,
+                self._open_notional,
+                self.gross_position_exposure(marks) if self._positions else 0,
+            )
+
+    def gross_position_exposure(self, marks: Mapping[str, int | None]) -> int:
+        with self._lock:
+            total = 0
+            for symbol, pos in self._positions.items():
+                if pos.quantity == 0 and pos.cost == 0:
+                    continue
+                mark = marks.get(symbol)
+                total += abs(int(pos.cost)) if mark is None else abs(pos.quantity) * mark
+            return total
 
     def _count_open(self, record: OrderRecord, sign: int) -> None:
         if record.state.is_open:

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from json.encoder import encode_basestring_ascii as _json_str
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -72,10 +73,17 @@ class RiskLimits(BaseModel):
     max_market_data_age_ms: int = Field(5_000, ge=1)
 
 
-@dataclass
 class _MarketView:
-    top: BookTop
-    received_ns: int
+    """The last book top of one instrument, unpacked once per update for the pre-trade path."""
+
+    __slots__ = ("ask", "bid", "gap", "received_ns", "top")
+
+    def __init__(self, top: BookTop, received_ns: int) -> None:
+        self.top = top
+        self.received_ns = received_ns
+        self.bid = top.best_bid
+        self.ask = top.best_ask
+        self.gap = top.has_sequence_gap
 
 
 @dataclass
@@ -113,6 +121,7 @@ class RiskManager:
         self.clock_ns = clock_ns
         self.limits = limits or RiskLimits()
         self.instruments = {i.symbol: i for i in instruments}
+        self._marks: dict[str, int | None] = {}
         self._by_locate = {i.locate: i.symbol for i in self.instruments.values()}
         self.state = TradingState.ACTIVE
         self.kill_switch = False
@@ -134,6 +143,18 @@ class RiskManager:
         self._lock = threading.RLock()
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
         self._restore()
+
+    @property
+    def limits(self) -> RiskLimits:
+        return self._limits
+
+    @limits.setter
+    def limits(self, limits: RiskLimits) -> None:
+        # Derived nanosecond bounds, computed once per limit change instead of per order.
+        self._duplicate_window_ns = limits.duplicate_window_ms * 1_000_000
+        # age_ms = age_ns // 1e6 exceeds the limit exactly when age_ns reaches (limit + 1) ms.
+        self._stale_after_ns = (limits.max_market_data_age_ms + 1) * 1_000_000
+        self._limits = limits
 
     # ------------------------------------------------------------------ wiring
     def attach_order_book(
@@ -160,6 +181,7 @@ class RiskManager:
             return
         with self._lock:
             self._market[symbol] = _MarketView(top, self.clock_ns())
+            self._marks[symbol] = top.mark()
         if self.breakers["stale_market_data"].tripped:
             self.evaluate_market_data()
         self._check_loss()
@@ -197,15 +219,18 @@ class RiskManager:
         view = self._market.get(symbol)
         if view is None:
             return "no market data"
-        if view.top.has_sequence_gap:
+        return self._market_view_problem(view, self.clock_ns())
+
+    def _market_view_problem(self, view: _MarketView, now: int) -> str | None:
+        if view.gap:
             return "sequence gap in market data"
-        age_ms = (self.clock_ns() - view.received_ns) // 1_000_000
-        if age_ms > self.limits.max_market_data_age_ms:
-            return f"market data {age_ms} ms old"
+        age_ns = now - view.received_ns
+        if age_ns >= self._stale_after_ns:
+            return f"market data {age_ns // 1_000_000} ms old"
         return None
 
     def marks(self) -> dict[str, int | None]:
-        return {s: v.top.mark() for s, v in self._market.items()}
+        return dict(self._marks)
 
     # ------------------------------------------------------------------ pre-trade
     def check_order(self, order: Order, book: OrderBookView) -> RiskDecision:
@@ -233,19 +258,7 @@ class RiskManager:
                 code = reason.split(":", 1)[0]
                 self.counters.reject_reasons[code] = self.counters.reject_reasons.get(code, 0) + 1
                 decision = RiskDecision(False, reason, priced)
-            self._audit(
-                "order_check",
-                client_order_id=order.client_order_id,
-                strategy_id=order.strategy_id,
-                symbol=order.symbol,
-                side=str(order.side),
-                quantity=order.quantity,
-                price=priced.price,
-                order_type=str(order.order_type),
-                venue=order.venue,
-                approved=decision.approved,
-                reason=reason or "",
-            )
+            self._audit_order_check(order, priced.price, decision.approved, reason or "")
             return decision
 
     def _first_failure(
@@ -261,7 +274,7 @@ class RiskManager:
         if order.quantity > lim.max_order_quantity:
             return f"max_order_quantity: {order.quantity} > {lim.max_order_quantity}", order
 
-        window = lim.duplicate_window_ms * 1_000_000
+        window = self._duplicate_window_ns
         if window:
             key = (
                 order.strategy_id,
@@ -279,48 +292,52 @@ class RiskManager:
                 if prior not in (OrderState.CANCELLED, OrderState.REJECTED, OrderState.EXPIRED):
                     return "duplicate_order: same order inside the duplicate window", order
 
-        problem = self.market_data_problem(order.symbol)
+        view = self._market.get(order.symbol)
+        if view is None:
+            return "stale_market_data: no market data", order
+        problem = self._market_view_problem(view, now)
         if problem is not None:
             # Never price a market order, or judge a collar, from data we cannot trust.
             return f"stale_market_data: {problem}", order
-        top = self._market[order.symbol].top
         if order.order_type is OrderType.MARKET:
-            order, why = self._price_market_order(order, top)
+            order, why = self._price_market_order(order, view.top)
             if why:
                 return why, order
-        collar = self._collar_failure(order, top)
+        collar = self._collar_failure(order, view.bid, view.ask)
         if collar:
             return collar, order
-        assert order.price is not None
-        notional = order.price * order.quantity
+        price = order.price
+        assert price is not None
+        quantity = order.quantity
+        notional = price * quantity
         if notional > lim.max_order_notional:
             return f"max_order_notional: {notional} > {lim.max_order_notional}", order
 
-        position = book.position(order.symbol).quantity
-        working = book.open_exposure()
-        open_buy = working.quantity.get((order.symbol, Side.BUY), 0)
-        open_sell = working.quantity.get((order.symbol, Side.SELL), 0)
+        position, open_buy, open_sell, open_count, open_notional, gross_positions = book.exposure(
+            order.symbol, self._marks
+        )
+        buying = order.side is Side.BUY
         if self.state is TradingState.REDUCING_ONLY:
-            if order.side is Side.BUY and position + open_buy + order.quantity > 0:
+            if buying and position + open_buy + quantity > 0:
                 return "reducing_only: order would not reduce the position", order
-            if order.side is Side.SELL and position - open_sell - order.quantity < 0:
+            if not buying and position - open_sell - quantity < 0:
                 return "reducing_only: order would not reduce the position", order
-        if order.side is Side.BUY:
-            worst = position + open_buy + order.quantity
-        else:
-            worst = position - open_sell - order.quantity
+        worst = position + open_buy + quantity if buying else position - open_sell - quantity
         if abs(worst) > lim.max_position:
             return f"max_position: worst case {worst} beyond {lim.max_position}", order
 
-        gross = book.account().gross_exposure(self.marks()) + working.notional + notional
+        gross = gross_positions + open_notional + notional
         if gross > lim.max_gross_exposure:
             return f"max_gross_exposure: {gross} > {lim.max_gross_exposure}", order
 
-        if working.count >= lim.max_open_orders:
-            return f"max_open_orders: {working.count} open", order
+        if open_count >= lim.max_open_orders:
+            return f"max_open_orders: {open_count} open", order
 
-        self._expire(self._message_times, now - SECOND_NS)
-        if len(self._message_times) >= lim.max_messages_per_second:
+        times = self._message_times
+        horizon = now - SECOND_NS
+        while times and times[0] < horizon:
+            times.popleft()
+        if len(times) >= lim.max_messages_per_second:
             return f"throttle: {lim.max_messages_per_second} messages per second", order
         return None, order
 
@@ -338,18 +355,18 @@ class RiskManager:
             price = max(1, -(-top.best_bid * (10_000 - bps) // 10_000))
         return order.priced(price), ""
 
-    def _collar_failure(self, order: Order, top: BookTop) -> str:
+    def _collar_failure(self, order: Order, best_bid: int | None, best_ask: int | None) -> str:
         bps = self.limits.price_collar_bps
         assert order.price is not None
         if order.side is Side.BUY:
-            reference = top.best_ask if top.best_ask is not None else top.best_bid
+            reference = best_ask if best_ask is not None else best_bid
             if reference is None:
                 return "no_market: empty book, cannot collar"
             ceiling = reference * (10_000 + bps) // 10_000
             if order.price > ceiling:
                 return f"price_collar: buy {order.price} above {ceiling}"
         else:
-            reference = top.best_bid if top.best_bid is not None else top.best_ask
+            reference = best_bid if best_bid is not None else best_ask
             if reference is None:
                 return "no_market: empty book, cannot collar"
             floor = -(-reference * (10_000 - bps) // 10_000)
@@ -492,9 +509,53 @@ class RiskManager:
     # that restore state on start (trading state, kill switch, limits, breakers) are fsync'd.
     _NOT_DURABLE = frozenset({"order_check", "cancel_sent", "order_blocked"})
 
+    def _audit_order_check(
+        self, order: Order, price: int | None, approved: bool, reason: str
+    ) -> None:
+        """The per-order ``order_check`` record, formatted directly in canonical form (sorted
+        keys, compact): the same line ``_audit`` would write, without a dict and json.dumps
+        per order. tests/test_risk.py holds the two to byte equality."""
+        ts_ns = time.time_ns()
+        text = (
+            f'{{"action":"order_check","approved":{"true" if approved else "false"}'
+            f',"client_order_id":{_json_str(order.client_order_id)}'
+            f',"order_type":{_json_str(order.order_type)}'
+            f',"price":{"null" if price is None else int(price)}'
+            f',"quantity":{int(order.quantity)},"reason":{_json_str(reason)}'
+            f',"side":{_json_str(order.side)},"strategy_id":{_json_str(order.strategy_id)}'
+            f',"symbol":{_json_str(order.symbol)},"ts_ns":{ts_ns}'
+            f',"venue":{_json_str(order.venue)}}}'
+        )
+        self.audit.append_canonical(text, durable=False)
+        if self._listeners:
+            self._notify(
+                {
+                    "ts_ns": ts_ns,
+                    "action": "order_check",
+                    "client_order_id": order.client_order_id,
+                    "strategy_id": order.strategy_id,
+                    "symbol": order.symbol,
+                    "side": str(order.side),
+                    "quantity": order.quantity,
+                    "price": price,
+                    "order_type": str(order.order_type),
+                    "venue": order.venue,
+                    "approved": approved,
+                    "reason": reason,
+                }
+            )
+
     def _audit(self, action: str, **details: Any) -> None:
         record = {"ts_ns": time.time_ns(), "action": action, **details}
-        self.audit.append(record, durable=action not in self._NOT_DURABLE)
+        durable = action not in self._NOT_DURABLE
+        self.audit.append(record, durable=durable)
+        if durable and self.audit.group_commit:
+            # State that is restored on start (kill switch, trading state, limits, breakers)
+            # is on disk before the call returns, even under group commit.
+            self.audit.sync()
+        self._notify(record)
+
+    def _notify(self, record: dict[str, Any]) -> None:
         for listener in self._listeners:
             try:
                 listener(record)

@@ -418,3 +418,81 @@ def test_duplicate_check_lets_a_cancelled_order_be_sent_again(tmp_path: Path) ->
     filled = sell(core, 7)
     fill_order(venue, filled)
     assert rejected_for(sell(core, 7), "duplicate_order")  # a filled twin is a duplicate
+
+
+def test_order_check_audit_record_is_the_canonical_form_of_its_fields(tmp_path: Path) -> None:
+    """The per-order record is formatted by hand for speed; it must be byte for byte what the
+    generic JSON writer makes of the same fields, odd strings and an unpriced order included."""
+    from velocimex.control.journal import canonical_json
+
+    core, _, _ = make_core(tmp_path, max_order_quantity=10)
+    seen: list[dict] = []
+    core.risk.subscribe(seen.append)
+    buy(core, 10, strategy_id='q"uo\\te é\n')
+    buy(core, 11)
+    core.orders.submit("MSFT", Side.SELL, 5, order_type=OrderType.MARKET)  # no data: unpriced
+    core.close()
+    lines = (tmp_path / "audit.jsonl").read_text(encoding="utf-8").splitlines()
+    checks = [json.loads(line) for line in lines if '"order_check"' in line]
+    assert len(checks) == 3 == len(seen)
+    for wrapper, record in zip(checks, seen, strict=True):
+        assert wrapper["body"] == record
+        text = canonical_json(record)
+        assert json.dumps(wrapper, sort_keys=True, separators=(",", ":")) == (
+            f'{{"body":{text},"crc":{wrapper["crc"]}}}'
+        )
+    assert checks[2]["body"]["price"] is None
+    assert list(core.audit.records())  # every CRC verifies
+
+
+def test_market_data_age_limit_is_inclusive_to_the_millisecond(tmp_path: Path) -> None:
+    core, _, clock = make_core(tmp_path, max_market_data_age_ms=200)
+    clock.now += 200 * 1_000_000 + 999_999  # 200 ms old, not yet 201
+    assert buy(core).state is OrderState.NEW
+    clock.now += 1
+    assert rejected_for(buy(core, 99), "stale_market_data: market data 201 ms old")
+
+
+def test_kill_switch_blocks_every_order_under_group_commit(tmp_path: Path) -> None:
+    clock = Clock()
+    venue = RecordingVenue()
+    limits = RiskLimits(max_messages_per_second=10_000, duplicate_window_ms=0)
+    core = TradingCore(tmp_path, [AAPL], venue, limits, group_commit=True, clock_ns=clock)
+    quote(core)
+    open_ids = [buy(core, 10 + i).order.client_order_id for i in range(5)]
+    core.risk.engage_kill_switch(actor="ro")
+    # The kill switch record was fsync'd before engage returned, not left to the flusher.
+    assert core.audit.unsynced == 0
+    assert sorted(o.client_order_id for o in venue.sent_cancels) == sorted(open_ids)
+    sent = len(venue.sent_orders)
+    for i in range(50):
+        assert rejected_for(buy(core, 1 + i), "kill_switch")
+    assert len(venue.sent_orders) == sent
+    core.close()
+    again = TradingCore(tmp_path, [AAPL], RecordingVenue(), limits, group_commit=True)
+    assert again.risk.kill_switch
+    assert [o.state for o in again.orders.records()].count(OrderState.REJECTED) == 50
+    again.close()
+
+
+def test_exposure_view_equals_the_account_and_open_order_views(tmp_path: Path) -> None:
+    core, venue, _ = make_core(tmp_path, max_position=10_000)
+    a = buy(core, 300)
+    fill_order(venue, a, 120)
+    b = sell(core, 50)
+    quote(core, locate=9)
+    m = core.orders.submit("MSFT", Side.SELL, 40, price=BID)
+    fill_order(venue, m)
+    marks = core.risk.marks()
+    working = core.orders.open_exposure()
+    for symbol in ("AAPL", "MSFT"):
+        position, open_buy, open_sell, count, notional, gross = core.orders.exposure(symbol, marks)
+        assert position == core.orders.position(symbol).quantity
+        assert open_buy == working.quantity.get((symbol, Side.BUY), 0)
+        assert open_sell == working.quantity.get((symbol, Side.SELL), 0)
+        assert (count, notional) == (working.count, working.notional)
+        assert gross == core.orders.account().gross_exposure(marks)
+    expected = core.orders.account().gross_exposure(marks)
+    assert core.orders.gross_position_exposure(marks) == expected > 0
+    assert core.orders.gross_position_exposure({}) == core.orders.account().gross_exposure({})
+    assert b.state is OrderState.NEW
