@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import jwt
 from fastapi import Depends, FastAPI, Request, Response, WebSocket, WebSocketDisconnect, status
@@ -13,11 +14,23 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from velocimex.control.auth import READ, RateLimiter, TokenIssuer, UserStore, require
 from velocimex.control.core import TradingCore
 from velocimex.control.events import EventHub
+from velocimex.control.latency_report import default_report_path
+from velocimex.control.market_tape import MarketTape
 from velocimex.control.metrics import ApiMetrics
 from velocimex.control.paper_venue import PaperVenue
 from velocimex.control.pnl_history import PnlHistory
-from velocimex.control.routers import auth, feeds, orders, positions, risk, strategies, system
+from velocimex.control.routers import (
+    auth,
+    feeds,
+    market,
+    orders,
+    positions,
+    risk,
+    strategies,
+    system,
+)
 from velocimex.control.settings import Settings
+from velocimex.control.ui_static import default_ui_dir, mount_ui
 
 from velocimex import __version__
 
@@ -32,7 +45,10 @@ def build_core(settings: Settings) -> TradingCore:
 
 
 def create_app(
-    settings: Settings, core: TradingCore | None = None, users: UserStore | None = None
+    settings: Settings,
+    core: TradingCore | None = None,
+    users: UserStore | None = None,
+    ui_dir: Path | None = None,
 ) -> FastAPI:
     core = core or build_core(settings)
 
@@ -65,11 +81,15 @@ def create_app(
     app.state.metrics = metrics = ApiMetrics(core)
     app.state.hub = hub = EventHub()
     app.state.pnl_history = PnlHistory(core)
+    app.state.market_tape = tape = MarketTape(core.instruments)
+    app.state.latency_report_path = default_report_path()
     core.orders.subscribe(hub.on_order_event)
     core.risk.subscribe(hub.on_risk_record)
     core.subscribe_book_tops(hub.on_book_top)
+    core.orders.subscribe(tape.on_order_event)
+    core.subscribe_book_tops(tape.on_book_top)
 
-    for module in (auth, orders, positions, risk, strategies, feeds, system):
+    for module in (auth, orders, positions, risk, strategies, feeds, market, system):
         app.include_router(module.router)
 
     @app.middleware("http")
@@ -132,6 +152,7 @@ def create_app(
             sender.cancel()
             hub.unregister(queue)
 
+    mount_ui(app, ui_dir or default_ui_dir())  # last: a mount at / matches every path
     return app
 
 

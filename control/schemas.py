@@ -12,6 +12,7 @@ from velocimex.control.order_state import OrderRecord
 from velocimex.domain import (
     MAX_ITCH_PRICE,
     BookTop,
+    Fill,
     OrderState,
     OrderType,
     Position,
@@ -291,3 +292,52 @@ def book_top_out(symbol: str, locate: int, top: BookTop | None, problem: str | N
         sequence_gap=False if top is None else top.has_sequence_gap,
         problem=problem,
     )
+
+
+# ----------------------------------------------------------------------------- market (UI)
+class TopSampleOut(Model):
+    ts_ns: int = Field(description="local receive time, ns since the epoch")
+    bid_px: int
+    bid_qty: int
+    ask_px: int
+    ask_qty: int
+
+
+class FillOut(Model):
+    client_order_id: str
+    execution_id: str
+    symbol: str
+    side: Side
+    quantity: int
+    price: int = Field(description="ITCH units")
+    venue: str
+    ts_ns: int
+    liquidity: str
+
+    @classmethod
+    def of(cls, fill: Fill) -> FillOut:
+        return cls(**{name: getattr(fill, name) for name in cls.model_fields})
+
+
+class LatencyQuantilesOut(Model):
+    p50: float
+    p90: float
+    p99: float
+    p99_9: float
+    max: float
+    count: float
+
+
+class EngineLatencyOut(Model):
+    name: str
+    label: str
+    latency_ns: LatencyQuantilesOut
+
+
+class LatencyReportOut(Model):
+    available: bool
+    source: str = Field(description="the bench.json read")
+    command: str = Field(description="the command that wrote it")
+    date: str
+    error: str | None = None
+    engines: list[EngineLatencyOut] = Field(default_factory=list)

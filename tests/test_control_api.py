@@ -51,6 +51,9 @@ ROUTES: list[tuple[str, str, dict | None, set[Role]]] = [
                                   "ask_qty": 100}, {A}),
     ("GET", "/system/status", None, EVERYONE),
     ("GET", "/system/hardware", None, EVERYONE),
+    ("GET", "/system/latency", None, EVERYONE),
+    ("GET", "/market/fills", None, EVERYONE),
+    ("GET", "/market/{symbol}/tops", None, EVERYONE),
     ("GET", "/metrics", None, EVERYONE),
 ]  # fmt: skip
 PUBLIC = {("POST", "/auth/token")}
@@ -103,7 +106,12 @@ def test_every_route_enforces_its_roles(tmp_path: Path, role: Role) -> None:
         json={"strategy_id": "mm", "kind": "market_maker", "params": {"symbol": "AAPL"}},
         headers=auth(tokens[A]),
     )
-    ids = {"client_order_id": order["client_order_id"], "strategy_id": "mm", "name": "loss_limit"}
+    ids = {
+        "client_order_id": order["client_order_id"],
+        "strategy_id": "mm",
+        "name": "loss_limit",
+        "symbol": "AAPL",
+    }
     for method, path, body, allowed in ROUTES:
         url = path.format(**ids)
         r = client.request(method, url, json=body, headers=auth(tokens[role]))
@@ -123,7 +131,7 @@ def test_every_route_refuses_missing_bad_and_forged_tokens(tmp_path: Path) -> No
         "HS256",
     )
     for method, path, body, _ in ROUTES:
-        url = path.format(client_order_id="X", strategy_id="mm", name="loss_limit")
+        url = path.format(client_order_id="X", strategy_id="mm", name="loss_limit", symbol="AAPL")
         for headers in ({}, auth("not-a-jwt"), auth(forged), auth(expired)):
             r = client.request(method, url, json=body, headers=headers)
             assert r.status_code == 401, (method, path, headers, r.status_code)

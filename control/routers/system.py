@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Request
+from velocimex.control.latency_report import read_report
 from velocimex.control.routers.deps import Core, Reader
-from velocimex.control.schemas import HardwareCountersOut, SystemStatusOut
+from velocimex.control.schemas import HardwareCountersOut, LatencyReportOut, SystemStatusOut
 
 from velocimex import __version__
 from velocimex.book_contract import COUNTER_NAMES
@@ -49,3 +50,10 @@ def hardware_counters(request: Request, _: Reader) -> HardwareCountersOut:
         attached=True,
         counters={n: (None if values.get(n) is None else int(values[n])) for n in COUNTER_NAMES},
     )
+
+
+@router.get("/latency", response_model=LatencyReportOut)
+def latency(request: Request, _: Reader) -> LatencyReportOut:
+    """Per-message latency quantiles of the hardware and software book engines from the latest
+    `velocimex bench` report; ``available: false`` (with the reason) when there is none."""
+    return LatencyReportOut(**read_report(request.app.state.latency_report_path))

@@ -65,7 +65,8 @@ export function connectLive(token: string, dispatch: AppDispatch): () => void {
         break;
       case "orders":
         dirty.orders = dirty.strategies = true;
-        if (msg.event.kind === "fill_reported" && msg.event.fill) {
+        // Each accepted execution reaches listeners as exactly one partially_filled or filled event.
+        if ((msg.event.kind === "filled" || msg.event.kind === "partially_filled") && msg.event.fill) {
           pendingFills.push(msg.event.fill as Fill);
           dirty.account = true;
         }

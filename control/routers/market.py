@@ -1,0 +1,31 @@
+"""Recent market history for charts: book tops per instrument and our fills."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from velocimex.control.routers.deps import Reader
+from velocimex.control.schemas import FillOut, TopSampleOut
+
+router = APIRouter(prefix="/market", tags=["market"])
+
+
+@router.get("/fills", response_model=list[FillOut])
+def recent_fills(
+    request: Request,
+    _: Reader,
+    symbol: str | None = Query(None, max_length=8),
+    limit: int = Query(200, ge=1, le=2_000),
+) -> list[FillOut]:
+    """Executions since the control plane started, oldest first (the journal keeps them all)."""
+    return [FillOut.of(f) for f in request.app.state.market_tape.fills(limit, symbol)]
+
+
+@router.get("/{symbol}/tops", response_model=list[TopSampleOut], responses={404: {}})
+def recent_tops(
+    symbol: str, request: Request, _: Reader, limit: int = Query(600, ge=1, le=2_000)
+) -> list[TopSampleOut]:
+    """The instrument's latest book tops, oldest first, stamped with local receive time."""
+    tape = request.app.state.market_tape
+    if not tape.has(symbol):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown instrument {symbol!r}")
+    return [TopSampleOut(**vars(s)) for s in tape.tops(symbol, limit)]
