@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
+from velocimex.control.event_records import event_record_text
 from velocimex.control.journal import Journal
 from velocimex.control.order_state import IllegalTransition, OrderRecord, apply_event
 
@@ -40,7 +41,6 @@ from velocimex.domain import (
     Position,
     Side,
     event_from_dict,
-    event_to_dict,
 )
 
 EventListener = Callable[[OrderEvent], None]
@@ -368,7 +368,7 @@ class OrderManager:
             staged = current.snapshot()
         produced = [event] if isinstance(event, OrderSubmitted) else apply_event(staged, event)
         if write:
-            self.journal.append({"type": "event", "event": event_to_dict(event)})
+            self.journal.append_canonical(event_record_text(event))
         if current is not None:
             self._count_open(current, -1)
         self._count_open(staged, +1)

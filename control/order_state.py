@@ -13,7 +13,6 @@ unchanged and the caller counts the anomaly.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
@@ -79,7 +78,9 @@ class OrderRecord:
 
     def snapshot(self) -> OrderRecord:
         """An independent copy (the order itself is immutable; only the id set is shared)."""
-        clone = copy.copy(self)
+        # copy.copy goes through __reduce_ex__; a snapshot is taken for every order event.
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
         clone.execution_ids = set(self.execution_ids)
         return clone
 

@@ -366,3 +366,52 @@ def test_a_failing_listener_never_breaks_the_order_path(tmp_path: Path) -> None:
     assert core.orders.anomalies["listener_error"] >= 2
     assert core.risk.counters.listener_errors >= 1
     assert core.book_top_listener_errors == 1
+
+
+def test_submitted_record_fast_text_equals_the_generic_canonical_record() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from velocimex.control import event_records
+    from velocimex.control.journal import canonical_json
+
+    from velocimex.domain import OrderSubmitted, OrderType, event_to_dict
+
+    assert event_records.FAST_SUBMITTED  # Order gained a field: update event_records
+
+    text = st.text(min_size=1, max_size=20)
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        cid=text,
+        symbol=text,
+        strategy=st.text(max_size=20),
+        venue=st.text(max_size=8),
+        side=st.sampled_from(list(Side)),
+        order_type=st.sampled_from(list(OrderType)),
+        quantity=st.integers(1, 10**12),
+        price=st.integers(1, 0xFFFF_FFFF),
+        created=st.integers(0, 2**63),
+        ts=st.integers(0, 2**63),
+    )
+    def same(cid, symbol, strategy, venue, side, order_type, quantity, price, created, ts):  # type: ignore[no-untyped-def]
+        priced = None if order_type is OrderType.MARKET and price % 2 else price
+        order = Order(
+            cid, symbol, side, quantity, order_type, priced, strategy, "acct", created, venue
+        )
+        event = OrderSubmitted(cid, ts, order=order)
+        generic = canonical_json({"type": "event", "event": event_to_dict(event)})
+        assert event_records.event_record_text(event) == generic
+
+    same()
+
+
+def test_orders_replay_from_fast_records_after_restart(tmp_path: Path) -> None:
+    core, _ = make_core(tmp_path)
+    sent = [
+        core.orders.submit("AAPL", Side.BUY, 10 + i, price=PX - i, strategy_id='s"\\é')
+        for i in range(20)
+    ]
+    core.close()
+    again, _ = make_core(tmp_path, RecordingVenue())
+    for rec in sent:
+        assert again.orders.get(rec.order.client_order_id).order == rec.order
