@@ -21,7 +21,7 @@ from velocimex.control.risk import RiskLimits, RiskManager
 from velocimex.control.strategy import StrategyHost
 from velocimex.control.venue import Venue
 
-from velocimex.domain import BookTop, Instrument
+from velocimex.domain import BookTop, Instrument, Trade
 
 BookTopListener = Callable[[BookTop], None]
 
@@ -59,6 +59,7 @@ class TradingCore:
             self._book_top_listeners.append(market_sink)
         self._book_top_listeners.append(self.strategies.on_book_top)
         self.book_tops_received = 0
+        self.trades_received = 0
         self.book_top_listener_errors = 0
         venue.set_report_handler(self.orders.on_venue_report)
         share_lock = getattr(venue, "share_lock", None)
@@ -79,6 +80,12 @@ class TradingCore:
                     listener(top)
                 except Exception:  # one consumer's bug must not starve the others
                     self.book_top_listener_errors += 1
+
+    def on_trade(self, trade: Trade) -> None:
+        """A trade printed on the feed: market volume for the strategies that follow it."""
+        with self.lock:
+            self.trades_received += 1
+            self.strategies.on_trade(trade)
 
     def kill(self, actor: str, reason: str = "") -> list[str]:
         """The kill switch: stop every strategy, block new orders, cancel every open order."""

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 from velocimex.control.order_manager import OrderError, OrderManager
 
-from velocimex.domain import BookTop, Instrument, OrderEvent, OrderType, Side
+from velocimex.domain import BookTop, Instrument, OrderEvent, OrderType, Side, Trade
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,10 @@ class Strategy:
         return []
 
     def on_order_event(self, event: OrderEvent, ctx: StrategyContext) -> list[Intent]:
+        return []
+
+    def on_trade(self, symbol: str, trade: Trade, ctx: StrategyContext) -> list[Intent]:
+        """A trade printed on the feed (market volume), for volume-driven algorithms."""
         return []
 
     def on_timer(self, ctx: StrategyContext) -> list[Intent]:
@@ -184,6 +188,14 @@ class StrategyHost:
             for slot in list(self.slots.values()):
                 if slot.running and (not slot.symbols or symbol in slot.symbols):
                     self._run(slot, lambda s, c, t=top, sym=symbol: s.on_book_top(sym, t, c))
+
+    def on_trade(self, trade: Trade) -> None:
+        if trade.symbol not in self.instruments:
+            return
+        with self._lock:
+            for slot in list(self.slots.values()):
+                if slot.running and (not slot.symbols or trade.symbol in slot.symbols):
+                    self._run(slot, lambda s, c, t=trade: s.on_trade(t.symbol, t, c))
 
     def on_timer(self, now_ns: int) -> None:
         with self._lock:

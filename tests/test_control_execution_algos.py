@@ -1,7 +1,10 @@
-"""TWAP and iceberg execution strategies through risk and the paper venue."""
+"""TWAP, VWAP, POV and iceberg execution strategies through risk and the paper venue, and
+traded volume read from a capture."""
 
 from __future__ import annotations
 
+import random
+import struct
 from pathlib import Path
 
 import pytest
@@ -9,9 +12,11 @@ from pydantic import ValidationError
 from velocimex.control.core import TradingCore
 from velocimex.control.paper_venue import PaperVenue
 from velocimex.control.risk import RiskLimits
-from velocimex.control.strategies.execution import IcebergParams
+from velocimex.control.strategies.execution import IcebergParams, PovParams, VwapParams
+from velocimex.control.trade_prints import load_trades, trades_for, volume_profile
 
-from velocimex.domain import BookTop, Instrument, OrderState
+from velocimex.domain import BookTop, Instrument, OrderState, Trade
+from velocimex.wire import itch
 
 AAA = Instrument("AAA", locate=1)
 LIMITS = RiskLimits(duplicate_window_ms=0, max_messages_per_second=10**6)
@@ -84,3 +89,199 @@ def test_iceberg_shows_display_size_and_replenishes_until_done(tmp_path: Path) -
 def test_iceberg_display_cannot_exceed_parent() -> None:
     with pytest.raises(ValidationError):
         IcebergParams(symbol="AAA", side="B", quantity=10, display=20, price=1)
+
+
+# ----------------------------------------------------------------------------- VWAP
+
+
+def add_vwap(core: TradingCore, **params) -> None:  # type: ignore[no-untyped-def]
+    base = {"symbol": "AAA", "side": "B", "quantity": 800, "duration_ns": 4 * SEC,
+            "profile": [1, 3, 0, 4]}  # fmt: skip
+    core.strategies.add("vwap", "vwap", {**base, **params})
+    core.strategies.start("vwap")
+
+
+def test_vwap_schedule_follows_the_profile_and_completes_the_parent(tmp_path: Path) -> None:
+    core = make_core(tmp_path)
+    add_vwap(core, min_child=10)
+    start = 10 * SEC
+    sent_by: dict[int, int] = {}
+    for step in range(0, 25):  # every 250 ms from the start to one second past the end
+        ts = start + step * SEC // 4
+        core.on_book_top(top(ts, qty=10_000))
+        sent_by[ts - start] = core.orders.position("AAA").quantity
+    # cumulative profile at each bucket edge: 0, 1/8, 4/8, 4/8, 8/8 of 800
+    assert [sent_by[k * SEC] for k in range(5)] == [0, 100, 400, 400, 800]
+    # inside a bucket the schedule is linear: a quarter into bucket 2 (weight 3) -> 100 + 75
+    assert sent_by[SEC + SEC // 4] == 175
+    # the empty bucket sends nothing
+    assert sent_by[2 * SEC + SEC // 2] == 400
+    assert sent_by[5 * SEC] == 800  # never more than the parent
+    assert all(r.state is OrderState.FILLED for r in core.orders.records())
+    assert all(r.order.quantity >= 10 for r in core.orders.records())
+
+
+def test_vwap_respects_its_limit_and_catches_up_when_the_price_comes_back(
+    tmp_path: Path,
+) -> None:
+    core = make_core(tmp_path)
+    add_vwap(core, limit_price=100_0050, profile=[1, 1])
+    core.on_book_top(top(0, qty=10_000))
+    core.on_book_top(top(SEC, qty=10_000))  # offer 100.01 is above the limit: nothing
+    assert core.orders.position("AAA").quantity == 0
+    core.on_book_top(top(3 * SEC, bid=99_9900, ask=100_0000, qty=10_000))
+    assert core.orders.position("AAA").quantity == 600  # 3/4 of the window, all at 100.00
+    core.on_book_top(top(4 * SEC, bid=99_9900, ask=100_0000, qty=10_000))
+    assert core.orders.position("AAA").quantity == 800
+    assert {r.order.price for r in core.orders.records()} == {100_0000}
+
+
+# ----------------------------------------------------------------------------- POV
+
+
+def trade(qty: int, ts: int = 0) -> Trade:
+    return Trade("AAA", qty, 100_0000, ts)
+
+
+def test_pov_tracks_the_traded_volume_fraction_and_never_exceeds_the_parent(
+    tmp_path: Path,
+) -> None:
+    core = make_core(tmp_path)
+    params = {"symbol": "AAA", "side": "B", "quantity": 3000, "participation": 0.2,
+              "min_child": 10, "max_child": 50}  # fmt: skip
+    core.strategies.add("pov", "pov", params)
+    core.strategies.start("pov")
+    rng = random.Random(7)
+    volume = 0
+    core.on_book_top(top(1, qty=100_000))
+    for step in range(400):
+        size = rng.randint(1, 250)  # 0.2 * 250 = 50: one max child can keep up
+        volume += size
+        core.on_trade(trade(size, step))
+        if step % 10 == 0:
+            core.on_book_top(top(step + 2, qty=100_000))
+        filled = core.orders.position("AAA").quantity
+        target = min(3000, int(volume * 0.2))
+        assert target - 10 < filled <= target, (step, filled, target)
+    assert core.orders.position("AAA").quantity == 3000
+    for step in range(20):
+        core.on_trade(trade(500, 1000 + step))
+        core.on_book_top(top(2000 + step, qty=100_000))
+    assert core.orders.position("AAA").quantity == 3000
+    sizes = [r.order.quantity for r in core.orders.records()]
+    assert min(sizes[:-1]) >= 10 and max(sizes) <= 50  # the parent's last shares may be fewer
+
+
+def test_pov_holds_back_beyond_its_limit_then_catches_up_in_capped_children(
+    tmp_path: Path,
+) -> None:
+    core = make_core(tmp_path)
+    params = {"symbol": "AAA", "side": "S", "quantity": 500, "participation": 0.5,
+              "max_child": 40, "limit_price": 100_0000}  # fmt: skip
+    core.strategies.add("pov", "pov", params)
+    core.strategies.start("pov")
+    core.on_book_top(top(1, bid=99_9900, ask=100_0100, qty=10_000))  # bid below the limit
+    core.on_trade(trade(200))
+    assert core.orders.records() == []
+    for ts in range(2, 6):  # the bid comes back to the limit: 100 owed, 40 a child
+        core.on_book_top(top(ts, bid=100_0000, ask=100_0100, qty=10_000))
+    assert [r.order.quantity for r in core.orders.records()] == [40, 40, 20]
+    assert core.orders.position("AAA").quantity == -100
+
+
+@pytest.mark.parametrize("kind", ["vwap", "pov"])
+def test_algorithm_sends_nothing_after_the_kill_switch(tmp_path: Path, kind: str) -> None:
+    core = make_core(tmp_path)
+    if kind == "vwap":
+        add_vwap(core)
+    else:
+        core.strategies.add("pov", "pov", {"symbol": "AAA", "side": "B", "quantity": 800,
+                                           "participation": 0.5})  # fmt: skip
+        core.strategies.start("pov")
+    core.on_book_top(top(0, qty=10_000))
+    core.on_trade(trade(200, 1))
+    core.on_book_top(top(SEC + SEC // 2, qty=10_000))
+    before = core.orders.position("AAA").quantity
+    assert 0 < before < 800
+    orders_before = len(core.orders.records())
+    core.kill("risk_officer", "drill")
+    assert not core.strategies.slots[kind].running
+    for step in range(2, 10):
+        core.on_trade(trade(500, step * SEC))
+        core.on_book_top(top(step * SEC, qty=10_000))
+    assert len(core.orders.records()) == orders_before  # not even a refused attempt
+    assert core.orders.position("AAA").quantity == before
+    assert core.orders.open_records() == []
+
+
+def test_stopping_an_algorithm_cancels_its_working_child_and_sends_no_more(
+    tmp_path: Path,
+) -> None:
+    # A child that does not fill at once (nothing shown at the touch) stays working until
+    # the stop cancels it.
+    core = make_core(tmp_path)
+    core.strategies.add("pov", "pov", {"symbol": "AAA", "side": "B", "quantity": 800,
+                                       "participation": 0.5})  # fmt: skip
+    core.strategies.start("pov")
+    core.on_book_top(top(0, qty=0))
+    core.on_trade(trade(100, 1))
+    assert core.orders.position("AAA").quantity == 0
+    core.strategies.stop("pov")
+    count = len(core.orders.records())
+    core.on_trade(trade(400, 2))
+    core.on_book_top(top(3, qty=10_000))
+    assert len(core.orders.records()) == count
+    assert core.orders.open_records() == []
+
+
+# ----------------------------------------------------------------------------- profiles
+
+
+def write_binaryfile(path: Path, messages: list[bytes]) -> None:
+    path.write_bytes(b"".join(struct.pack(">H", len(m)) + m for m in messages))
+
+
+def test_trade_prints_and_volume_profile_from_a_capture(tmp_path: Path) -> None:
+    e = itch.encode
+    capture = tmp_path / "day.itch"
+    write_binaryfile(capture, [
+        e("R", stock_locate=1, timestamp=1, stock="AAA"),
+        e("R", stock_locate=2, timestamp=1, stock="BBB"),
+        e("A", stock_locate=1, timestamp=2, order_ref=1, side="S", shares=500, stock="AAA",
+          price=100_0100),
+        e("E", stock_locate=1, timestamp=10, order_ref=1, executed_shares=100, match_number=1),
+        e("C", stock_locate=1, timestamp=30, order_ref=1, executed_shares=50, match_number=2,
+          printable="Y", execution_price=100_0000),
+        e("C", stock_locate=1, timestamp=31, order_ref=1, executed_shares=70, match_number=3,
+          printable="N", execution_price=100_0000),  # not printable: not volume
+        e("P", stock_locate=1, timestamp=35, order_ref=0, side="B", shares=250, stock="AAA",
+          price=100_0200, match_number=4),
+        e("P", stock_locate=2, timestamp=12, order_ref=0, side="B", shares=999, stock="BBB",
+          price=5_0000, match_number=5),
+        e("Q", stock_locate=1, timestamp=39, shares=10_000, stock="AAA", cross_price=100_0000,
+          match_number=6, cross_type="C"),  # an auction, not continuous volume
+    ])  # fmt: skip
+    trades, names = load_trades(capture, ["AAA"])
+    assert names == {1: "AAA", 2: "BBB"}
+    assert [tuple(int(x) for x in row) for row in trades] == [
+        (10, 1, 100, 100_0100),
+        (30, 1, 50, 100_0000),
+        (35, 1, 250, 100_0200),
+    ]
+    assert [t.quantity for t in trades_for(trades, names)] == [100, 50, 250]
+    assert volume_profile(trades, 1, 0, 40, 4) == [0.0, 0.25, 0.0, 0.75]
+    assert volume_profile(trades, 2, 0, 40, 2) == [0.5, 0.5]  # filtered out: flat
+    VwapParams(symbol="AAA", side="B", quantity=1, duration_ns=1,
+               profile=volume_profile(trades, 1, 0, 40, 4))  # fmt: skip
+
+
+def test_vwap_profile_and_pov_bounds_are_validated() -> None:
+    with pytest.raises(ValidationError):
+        VwapParams(symbol="AAA", side="B", quantity=1, duration_ns=1, profile=[0, 0])
+    with pytest.raises(ValidationError):
+        VwapParams(symbol="AAA", side="B", quantity=1, duration_ns=1, profile=[-1, 2])
+    with pytest.raises(ValidationError):
+        PovParams(symbol="AAA", side="B", quantity=1, participation=1.5)
+    with pytest.raises(ValidationError):
+        PovParams(symbol="AAA", side="B", quantity=1, participation=0.1, min_child=5,
+                  max_child=2)  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from velocimex.control.strategies.execution import Iceberg, Twap
+from velocimex.control.strategies.execution import Iceberg, Pov, Twap, Vwap
 from velocimex.control.strategies.imbalance_taker import ImbalanceTaker
 from velocimex.control.strategies.market_maker import InventoryMarketMaker
 from velocimex.control.strategies.pairs import PairsTrader
@@ -14,4 +14,6 @@ BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
     PairsTrader.name: PairsTrader,
     Twap.name: Twap,
     Iceberg.name: Iceberg,
+    Vwap.name: Vwap,
+    Pov.name: Pov,
 }

@@ -1,13 +1,19 @@
-"""Execution algorithms as strategies: TWAP and iceberg. Each works one parent order and
-tracks its own fills from its order events; timing uses the feed's ITCH timestamps, so a
-backtest and a live run schedule the same slices."""
+"""Execution algorithms as strategies: TWAP, VWAP, POV and iceberg. Each works one parent
+order and tracks its own fills from its order events; timing uses the feed's ITCH timestamps
+and volume the feed's trade prints, so a backtest and a live run schedule the same children.
+
+Every algorithm sends at most ``quantity - filled - working`` (never more than the parent),
+never pays through its ``limit_price``, and sends nothing once stopped: the kill switch stops
+every strategy and cancels its working orders, and stopping a strategy cancels its own."""
 
 from __future__ import annotations
+
+import math
 
 from pydantic import Field, model_validator
 from velocimex.control.strategy import Intent, PlaceOrder, Strategy, StrategyContext, StrategyParams
 
-from velocimex.domain import BookTop, OrderEvent, OrderType, Side
+from velocimex.domain import BookTop, OrderEvent, OrderType, Side, Trade
 
 _FILL_KINDS = ("partially_filled", "filled")
 
@@ -33,6 +39,23 @@ class _ParentStrategy(Strategy):
 
     def working_quantity(self, ctx: StrategyContext) -> int:
         return sum(w.leaves_quantity for w in ctx.working if w.symbol == self.params.symbol)
+
+    def remaining(self, ctx: StrategyContext) -> int:
+        """Shares neither filled nor working: the most any new child may be."""
+        return self.params.quantity - self.filled - self.working_quantity(ctx)
+
+
+def touch_within_limit(side: Side, top: BookTop | None, limit_price: int | None) -> int | None:
+    """The price a taking child pays (the opposite best), or None when there is none or it
+    is through the limit."""
+    if top is None or top.has_sequence_gap:
+        return None
+    price = top.best_ask if side is Side.BUY else top.best_bid
+    if price is None or limit_price is None:
+        return price
+    if (side is Side.BUY and price > limit_price) or (side is Side.SELL and price < limit_price):
+        return None
+    return price
 
 
 class TwapParams(_ParentParams):
@@ -110,3 +133,134 @@ class Iceberg(_ParentStrategy):
         super().on_order_event(event, ctx)
         # Replenish at once when the shown child is done, not on the next book update.
         return self.next_child(ctx) if event.kind in ("filled", "cancelled") else []
+
+
+class VwapParams(_ParentParams):
+    duration_ns: int = Field(ge=1, description="schedule window in feed time")
+    start_ns: int | None = Field(
+        None, ge=0, description="window start (ITCH ns since midnight); default: first book top"
+    )
+    profile: list[float] = Field(
+        min_length=1,
+        max_length=10_000,
+        description="relative volume of equal buckets across the window (e.g. from "
+        "velocimex.control.trade_prints.volume_profile over a capture)",
+    )
+    limit_price: int | None = Field(None, ge=1, description="never pay more (buy) / less (sell)")
+    min_child: int = Field(1, ge=1, description="smallest child, except the last one")
+
+    @model_validator(mode="after")
+    def _profile_is_usable(self) -> VwapParams:
+        if any(not math.isfinite(w) or w < 0 for w in self.profile) or sum(self.profile) <= 0:
+            raise ValueError("profile weights must be finite, non-negative, not all zero")
+        return self
+
+
+class Vwap(_ParentStrategy):
+    """Volume-weighted: by feed time t, the share of the parent sent is the share of the
+    profile's volume expected by t (whole buckets, plus the elapsed part of the current one,
+    linearly). Children are IOCs at the touch, capped by ``limit_price``; what the market or
+    the limit did not allow is carried forward, and at the window's end the target is the
+    whole parent."""
+
+    name = "vwap"
+    Params = VwapParams
+    params: VwapParams
+
+    def __init__(self, strategy_id: str, params: VwapParams) -> None:
+        super().__init__(strategy_id, params)
+        self.start_ns = params.start_ns
+        total = sum(params.profile)
+        self._cumulative = [0.0]
+        for weight in params.profile:
+            self._cumulative.append(self._cumulative[-1] + weight / total)
+
+    def scheduled(self, now_ns: int) -> int:
+        """Shares that should have been sent by ``now_ns``."""
+        p = self.params
+        if self.start_ns is None or now_ns < self.start_ns:
+            return 0
+        elapsed = (now_ns - self.start_ns) / p.duration_ns
+        if elapsed >= 1:
+            return p.quantity
+        position = elapsed * len(p.profile)
+        bucket = int(position)
+        done = self._cumulative[bucket] + (position - bucket) * (
+            self._cumulative[bucket + 1] - self._cumulative[bucket]
+        )
+        return min(p.quantity, int(p.quantity * done))
+
+    def on_book_top(self, symbol: str, top: BookTop, ctx: StrategyContext) -> list[Intent]:
+        p = self.params
+        if symbol != p.symbol or top.has_sequence_gap:
+            return []
+        if self.start_ns is None:
+            self.start_ns = top.timestamp
+        remaining = self.remaining(ctx)
+        missing = min(
+            remaining, self.scheduled(top.timestamp) - self.filled - self.working_quantity(ctx)
+        )
+        if missing <= 0 or (missing < p.min_child and missing < remaining):
+            return []
+        price = touch_within_limit(p.side, top, p.limit_price)
+        if price is None:
+            return []
+        return [PlaceOrder(symbol, p.side, missing, price, OrderType.IOC)]
+
+
+class PovParams(_ParentParams):
+    participation: float = Field(gt=0, le=1, description="fraction of the traded volume")
+    min_child: int = Field(1, ge=1, description="smallest child, except the last one")
+    max_child: int | None = Field(None, ge=1, description="largest child")
+    limit_price: int | None = Field(None, ge=1, description="never pay more (buy) / less (sell)")
+
+    @model_validator(mode="after")
+    def _child_bounds(self) -> PovParams:
+        if self.max_child is not None and self.max_child < self.min_child:
+            raise ValueError("max_child cannot be below min_child")
+        return self
+
+
+class Pov(_ParentStrategy):
+    """Percentage of volume: after the feed has printed V shares of the symbol since the
+    start, the parent has sent ``participation * V`` (rounded down, never more than the
+    parent). Each trade print (and each book top, to catch up what the limit held back) may
+    send one IOC at the touch of at least ``min_child`` (the parent's last shares excepted)
+    and at most ``max_child`` shares. V counts every print of the feed, ours included when we
+    trade on that venue."""
+
+    name = "pov"
+    Params = PovParams
+    params: PovParams
+
+    def __init__(self, strategy_id: str, params: PovParams) -> None:
+        super().__init__(strategy_id, params)
+        self.volume = 0
+        self.last_top: BookTop | None = None
+
+    def target(self) -> int:
+        return min(self.params.quantity, int(self.volume * self.params.participation))
+
+    def next_child(self, ctx: StrategyContext) -> list[Intent]:
+        p = self.params
+        remaining = self.remaining(ctx)
+        missing = min(remaining, self.target() - self.filled - self.working_quantity(ctx))
+        if missing <= 0 or (missing < p.min_child and missing < remaining):
+            return []
+        price = touch_within_limit(p.side, self.last_top, p.limit_price)
+        if price is None:
+            return []
+        size = missing if p.max_child is None else min(missing, p.max_child)
+        return [PlaceOrder(p.symbol, p.side, size, price, OrderType.IOC)]
+
+    def on_book_top(self, symbol: str, top: BookTop, ctx: StrategyContext) -> list[Intent]:
+        if symbol != self.params.symbol:
+            return []
+        self.last_top = top
+        return self.next_child(ctx)
+
+    def on_trade(self, symbol: str, trade: Trade, ctx: StrategyContext) -> list[Intent]:
+        if symbol != self.params.symbol:
+            return []
+        self.volume += trade.quantity
+        return self.next_child(ctx)
