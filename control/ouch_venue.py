@@ -67,6 +67,7 @@ class OuchVenue(VenueSessionBase):
         self.last_system_event = ""
         self.error = ""
         self._refs = Journal(refs_path, fsync=fsync)
+        self._enter_order = ouch.EnterOrderPacker()
         self._orders: dict[int, Order] = {}
         self._ref_of: dict[str, int] = {}
         for record in self._refs.records():
@@ -217,20 +218,14 @@ class OuchVenue(VenueSessionBase):
         self._ref_of[order.client_order_id] = ref
         ioc = order.order_type in (OrderType.IOC, OrderType.MARKET)
         self._send(
-            ouch.encode(
-                ouch.INBOUND,
-                "O",
-                user_ref_num=ref,
-                side=str(order.side),
-                quantity=order.quantity,
-                symbol=order.symbol,
-                price=order.price,
-                time_in_force=ouch.TIF_IOC if ioc else ouch.TIF_DAY,
-                display="Y",
-                capacity="A",
-                intermarket_sweep_eligibility="N",
-                cross_type="N",
-                cl_ord_id=order.client_order_id[:14],
+            self._enter_order.pack(
+                ref,
+                order.side,
+                order.quantity,
+                order.symbol,
+                order.price,
+                ouch.TIF_IOC if ioc else ouch.TIF_DAY,
+                order.client_order_id[:14],
             )
         )
 

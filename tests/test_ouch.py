@@ -144,3 +144,58 @@ def test_encode_rejects_values_that_do_not_fit():
         ouch.encode(ouch.INBOUND, "X", price=1)
     with pytest.raises(ouch.OuchError, match="unknown OUCH option"):
         ouch.encode_options({"nope": 1})
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    ref=st.integers(0, 0xFFFF_FFFF),
+    side=st.sampled_from("BSTE"),
+    quantity=st.integers(0, 0xFFFF_FFFF),
+    symbol=st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=8),
+    price=st.integers(0, 2**64 - 1),
+    tif=st.sampled_from("03"),
+    cl_ord_id=st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=14),
+    display=st.sampled_from("YN"),
+)
+def test_enter_order_packer_writes_the_bytes_of_the_generic_encoder(
+    ref, side, quantity, symbol, price, tif, cl_ord_id, display
+):
+    generic = ouch.encode(
+        ouch.INBOUND, "O", user_ref_num=ref, side=side, quantity=quantity, symbol=symbol,
+        price=price, time_in_force=tif, display=display, capacity="A",
+        intermarket_sweep_eligibility="N", cross_type="N", cl_ord_id=cl_ord_id,
+    )  # fmt: skip
+    packer = ouch.EnterOrderPacker()
+    assert packer.pack(ref, side, quantity, symbol, price, tif, cl_ord_id, display=display) == (
+        generic
+    )
+    buf = bytearray(3 + packer.size)
+    packer.pack_into(buf, 3, ref, side, quantity, symbol, price, tif, cl_ord_id, display=display)
+    assert bytes(buf[3:]) == generic and buf[:3] == b"\0\0\0"
+    assert ouch.decode(ouch.INBOUND, generic)["cl_ord_id"] == cl_ord_id.ljust(14)
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"symbol": "TOOLONGSYM"},
+        {"cl_ord_id": "X" * 15},
+        {"cl_ord_id": "é"},
+        {"side": "BS"},
+        {"side": ""},
+        {"quantity": -1},
+        {"quantity": 1 << 32},
+        {"user_ref_num": 1 << 32},
+        {"price": -1},
+        {"price": 1 << 64},
+    ],
+)
+def test_enter_order_packer_refuses_what_the_generic_encoder_refuses(override) -> None:
+    fields = {
+        "user_ref_num": 1, "side": "B", "quantity": 100, "symbol": "AAPL", "price": 1_500_000,
+        "time_in_force": "0", "cl_ord_id": "VX1", **override,
+    }  # fmt: skip
+    with pytest.raises((ouch.OuchError, ValueError)):
+        ouch.encode(ouch.INBOUND, "O", **fields)
+    with pytest.raises((ouch.OuchError, ValueError)):
+        ouch.EnterOrderPacker().pack(**fields)
