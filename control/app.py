@@ -26,6 +26,7 @@ from velocimex.control.routers import (
     orders,
     positions,
     risk,
+    routing,
     strategies,
     system,
 )
@@ -38,6 +39,10 @@ TIMER_PERIOD_S = 1.0
 
 
 def build_core(settings: Settings) -> TradingCore:
+    if settings.venues:
+        from velocimex.control.venue_config import build_routed_core
+
+        return build_routed_core(settings)
     instruments = settings.domain_instruments()
     return TradingCore(
         settings.data_dir, instruments, PaperVenue(instruments), fsync=settings.fsync
@@ -89,7 +94,7 @@ def create_app(
     core.orders.subscribe(tape.on_order_event)
     core.subscribe_book_tops(tape.on_book_top)
 
-    for module in (auth, orders, positions, risk, strategies, feeds, market, system):
+    for module in (auth, orders, positions, risk, strategies, feeds, market, routing, system):
         app.include_router(module.router)
 
     @app.middleware("http")

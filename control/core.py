@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from velocimex.control.journal import Journal
 from velocimex.control.order_manager import OrderManager
@@ -22,6 +23,9 @@ from velocimex.control.strategy import StrategyHost
 from velocimex.control.venue import Venue
 
 from velocimex.domain import BookTop, Instrument, Trade
+
+if TYPE_CHECKING:
+    from velocimex.control.routing import SmartRouter
 
 BookTopListener = Callable[[BookTop], None]
 
@@ -52,6 +56,7 @@ class TradingCore:
         self.risk.attach_order_book(self.orders, self.orders.cancel_all)
         self.orders.subscribe(self.risk.on_order_event)
         self.strategies = StrategyHost(self.orders, self.instruments)
+        self.router: SmartRouter | None = None  # set by a SmartRouter built over this core
         # A venue that simulates fills needs the market data; it still cannot send by itself.
         market_sink = getattr(venue, "on_book_top", None)
         self._book_top_listeners: list[BookTopListener] = [self.risk.on_book_top]

@@ -145,6 +145,7 @@ class SmartRouter:
         self._ids = itertools.count(1)
         self.counters: Counter[str] = Counter()
         self.orders.subscribe(self.on_order_event)
+        core.router = self
 
     @property
     def max_age_ms(self) -> int:

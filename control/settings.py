@@ -6,7 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from velocimex.domain import Instrument
 
@@ -22,6 +22,25 @@ class InstrumentSetting(BaseModel):
         return Instrument(self.symbol, self.locate, self.tick)
 
 
+class VenueSetting(BaseModel):
+    """One venue the smart order router trades on: its order session and its own feed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=16, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    ouch: str | None = Field(
+        None,
+        pattern=r"^[^:\s]*:[0-9]{1,5}$",
+        description="HOST:PORT of an OUCH 5.0 / SoupBinTCP session; none: a paper venue",
+    )
+    ouch_user: str = "trader"
+    ouch_password: SecretStr = SecretStr("secret")
+    feed: str | None = Field(
+        None, description="pyzmq endpoint of this venue's feed handler bus (book tops)"
+    )
+    fee: int = Field(0, description="ITCH units per share taken: routing tie-breaker")
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -32,7 +51,24 @@ class Settings(BaseModel):
     rate_limit_per_minute: int = Field(1200, ge=1, description="requests per user per minute")
     login_attempts_per_minute: int = Field(20, ge=1, description="per client address")
     instruments: list[InstrumentSetting] = Field(default_factory=list)
+    # Two or more: the core holds a session to each and routes parent orders across them
+    # (control/routing.py). None: one venue (paper, or serve --ouch).
+    venues: list[VenueSetting] = Field(default_factory=list)
+    max_venue_data_age_ms: int | None = Field(
+        None,
+        ge=1,
+        description="a venue's top older than this is not routed on (default: "
+        "the risk limit max_market_data_age_ms)",
+    )
     fsync: bool = True
+
+    @field_validator("venues")
+    @classmethod
+    def _distinct_venue_names(cls, venues: list[VenueSetting]) -> list[VenueSetting]:
+        names = [v.name for v in venues]
+        if len(set(names)) != len(names):
+            raise ValueError(f"venue names must be distinct: {names}")
+        return venues
 
     @classmethod
     def load(cls, data_dir: str | Path = "var/control", **overrides: object) -> Settings:

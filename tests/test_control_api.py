@@ -54,6 +54,14 @@ ROUTES: list[tuple[str, str, dict | None, set[Role]]] = [
     ("GET", "/system/latency", None, EVERYONE),
     ("GET", "/market/fills", None, EVERYONE),
     ("GET", "/market/{symbol}/tops", None, EVERYONE),
+    ("POST", "/feeds/trades", {"symbol": "AAPL", "quantity": 100, "price": BID}, {A}),
+    ("GET", "/routing", None, EVERYONE),
+    ("POST", "/routing/orders", {"symbol": "AAPL", "side": "B", "quantity": 1,
+                                 "limit_price": BID}, {T, A}),
+    ("GET", "/routing/orders/{parent_id}", None, EVERYONE),
+    ("DELETE", "/routing/orders/{parent_id}", None, {T, R, A}),
+    ("POST", "/routing/venues/{venue}/book-tops", {"locate": 7, "bid_px": BID, "bid_qty": 100,
+                                                   "ask_px": ASK, "ask_qty": 100}, {A}),
     ("GET", "/metrics", None, EVERYONE),
 ]  # fmt: skip
 PUBLIC = {("POST", "/auth/token")}
@@ -111,6 +119,8 @@ def test_every_route_enforces_its_roles(tmp_path: Path, role: Role) -> None:
         "strategy_id": "mm",
         "name": "loss_limit",
         "symbol": "AAPL",
+        "parent_id": "PR00000001",
+        "venue": "A",
     }
     for method, path, body, allowed in ROUTES:
         url = path.format(**ids)
@@ -131,7 +141,14 @@ def test_every_route_refuses_missing_bad_and_forged_tokens(tmp_path: Path) -> No
         "HS256",
     )
     for method, path, body, _ in ROUTES:
-        url = path.format(client_order_id="X", strategy_id="mm", name="loss_limit", symbol="AAPL")
+        url = path.format(
+            client_order_id="X",
+            strategy_id="mm",
+            name="loss_limit",
+            symbol="AAPL",
+            parent_id="PR00000001",
+            venue="A",
+        )
         for headers in ({}, auth("not-a-jwt"), auth(forged), auth(expired)):
             r = client.request(method, url, json=body, headers=headers)
             assert r.status_code == 401, (method, path, headers, r.status_code)

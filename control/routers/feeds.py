@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, ConfigDict, Field
 from velocimex.control.routers.deps import Admin, Core, Reader
 from velocimex.control.schemas import BookTopIn, FeedInstrumentOut, FeedsOut, book_top_out
+
+from velocimex.domain import MAX_ITCH_PRICE, Trade
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 
@@ -27,3 +30,26 @@ def push_book_top(body: BookTopIn, core: Core, _: Admin) -> FeedInstrumentOut | 
         if inst.locate == top.locate:
             return book_top_out(symbol, inst.locate, top, core.risk.market_data_problem(symbol))
     return None
+
+
+class TradeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: str = Field(min_length=1, max_length=8)
+    quantity: int = Field(ge=1, le=0xFFFF_FFFF)
+    price: int = Field(0, ge=0, le=MAX_ITCH_PRICE, description="ITCH units; 0 if unknown")
+    timestamp: int = Field(0, ge=0, le=2**64 - 1, description="ITCH ns since midnight")
+
+
+class TradeAccepted(BaseModel):
+    trades_received: int
+
+
+@router.post("/trades", response_model=TradeAccepted, responses={404: {}})
+def push_trade(body: TradeIn, core: Core, _: Admin) -> TradeAccepted:
+    """Apply one trade printed on the feed (market volume, e.g. for POV strategies). The
+    market-data bus carries book tops only, so a bridge that reads trades posts them here."""
+    if body.symbol not in core.instruments:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown instrument {body.symbol!r}")
+    core.on_trade(Trade(body.symbol, body.quantity, body.price, body.timestamp))
+    return TradeAccepted(trades_received=core.trades_received)
