@@ -479,6 +479,9 @@ reg s_ready;
 reg [63:0] ins_ref;
 reg [SB-1:0] ins_set;
 integer ci;
+// Ways are written through static per-way compares: a part-select at way*ENT_W synthesises
+// as a barrel shifter over all ways' entries.
+integer owi;
 
 assign s_axis_tready = s_ready;
 
@@ -517,6 +520,8 @@ always @* begin
     out_valid_next = out_valid_reg && !m_axis_tready;
     out_data_next = out_data_reg;
 
+    // Loop index assigned on every path, or synthesis infers a latch for it.
+    owi = 0;
     cnt_inc = 0;
     fsm_done = 1'b0;
     ord_rd_en = 1'b0;
@@ -616,9 +621,13 @@ always @* begin
                 end else if (is_u) begin
                     // Free the original now: RD2's read of the new reference's set is issued
                     // on this edge and sees the write through forwarding.
-                    ord_wr_en[lk_way] = 1'b1;
-                    ord_wr_addr[lk_way*SB +: SB] = msg_ref1_reg[SB-1:0];
-                    ord_wr_data[lk_way*ENT_W +: ENT_W] = 0;
+                    for (owi = 0; owi < WAYS; owi = owi + 1) begin
+                        if (owi[WAY_BITS-1:0] == lk_way) begin
+                            ord_wr_en[owi] = 1'b1;
+                            ord_wr_addr[owi*SB +: SB] = msg_ref1_reg[SB-1:0];
+                            ord_wr_data[owi*ENT_W +: ENT_W] = 0;
+                        end
+                    end
                     ord_rd_en = 1'b1;
                     ord_rd_addr = msg_ref2_reg[SB-1:0];
                     // The original's instrument is read now so RD2 can finish the message.
@@ -663,9 +672,13 @@ always @* begin
             if (pass_go) begin
                 // The duplicate's instrument: only the removal applies here.
                 lvl_wr_en = 1'b1;
-                ord_wr_en[dup_way_reg] = 1'b1;
-                ord_wr_addr[dup_way_reg*SB +: SB] = ins_set;
-                ord_wr_data[dup_way_reg*ENT_W +: ENT_W] = 0;
+                for (owi = 0; owi < WAYS; owi = owi + 1) begin
+                    if (owi[WAY_BITS-1:0] == dup_way_reg) begin
+                        ord_wr_en[owi] = 1'b1;
+                        ord_wr_addr[owi*SB +: SB] = ins_set;
+                        ord_wr_data[owi*ENT_W +: ENT_W] = 0;
+                    end
+                end
                 other_emit_next = top_changed;
                 if (top_changed) begin
                     out_valid_next = 1'b1;
@@ -691,28 +704,40 @@ always @* begin
         lost_wr_en = 1'b1;
         fsm_done = 1'b1;
         if (!is_af && !is_u) begin
-            ord_wr_en[tgt_way_reg] = 1'b1;
-            ord_wr_addr[tgt_way_reg*SB +: SB] = msg_ref1_reg[SB-1:0];
-            if (s1_remove) begin
-                ord_wr_data[tgt_way_reg*ENT_W +: ENT_W] = 0;
-            end else begin
-                ord_wr_data[tgt_way_reg*ENT_W +: ENT_W] = make_entry(msg_ref1_reg,
-                    tgt_locate_reg, tgt_bid_reg, tgt_price_reg,
-                    tgt_shares_reg - reduce_by);
+            for (owi = 0; owi < WAYS; owi = owi + 1) begin
+                if (owi[WAY_BITS-1:0] == tgt_way_reg) begin
+                    ord_wr_en[owi] = 1'b1;
+                    ord_wr_addr[owi*SB +: SB] = msg_ref1_reg[SB-1:0];
+                    if (s1_remove) begin
+                        ord_wr_data[owi*ENT_W +: ENT_W] = 0;
+                    end else begin
+                        ord_wr_data[owi*ENT_W +: ENT_W] = make_entry(msg_ref1_reg,
+                            tgt_locate_reg, tgt_bid_reg, tgt_price_reg,
+                            tgt_shares_reg - reduce_by);
+                    end
+                end
             end
         end else begin
             // Both writes fall in the new reference's set; when the new order
             // takes the duplicate's way the insert write wins.
             if (dup_in_own_c) begin
-                ord_wr_en[dup_way_c] = 1'b1;
-                ord_wr_addr[dup_way_c*SB +: SB] = ins_set;
-                ord_wr_data[dup_way_c*ENT_W +: ENT_W] = 0;
+                for (owi = 0; owi < WAYS; owi = owi + 1) begin
+                    if (owi[WAY_BITS-1:0] == dup_way_c) begin
+                        ord_wr_en[owi] = 1'b1;
+                        ord_wr_addr[owi*SB +: SB] = ins_set;
+                        ord_wr_data[owi*ENT_W +: ENT_W] = 0;
+                    end
+                end
             end
             if (add_apply) begin
-                ord_wr_en[ins_way_c] = 1'b1;
-                ord_wr_addr[ins_way_c*SB +: SB] = ins_set;
-                ord_wr_data[ins_way_c*ENT_W +: ENT_W] = make_entry(ins_ref,
-                    own_locate_reg, add_bid, msg_price_reg, msg_shares_reg);
+                for (owi = 0; owi < WAYS; owi = owi + 1) begin
+                    if (owi[WAY_BITS-1:0] == ins_way_c) begin
+                        ord_wr_en[owi] = 1'b1;
+                        ord_wr_addr[owi*SB +: SB] = ins_set;
+                        ord_wr_data[owi*ENT_W +: ENT_W] = make_entry(ins_ref,
+                            own_locate_reg, add_bid, msg_price_reg, msg_shares_reg);
+                    end
+                end
             end
         end
         if (is_af && !tracked) begin

@@ -38,7 +38,9 @@ integer j;
 reg [NH_W-1:0] n_held;
 reg [CNT_W-1:0] beyond;
 reg found;
-reg [NH_W-1:0] idx;
+// One-hot slot of the held level at `price`; slots are picked by static compares (a
+// part-select at idx*LVL_W synthesises as a barrel shifter over the whole word).
+reg [LEVELS-1:0] hit;
 /* verilator lint_off UNUSEDSIGNAL */
 reg [LVL_W-1:0] hit_lvl;
 reg [LVL_W-1:0] worst_lvl;
@@ -66,13 +68,19 @@ always @* begin
     lvls_dn = {lvls, {LVL_W{1'b0}}};
 
     found = 1'b0;
-    idx = {NH_W{1'b0}};
+    hit = {LEVELS{1'b0}};
     pos = {NH_W{1'b0}};
+    hit_lvl = {LVL_W{1'b0}};
+    // slot n_held-1 (zero when n_held == 0)
+    worst_lvl = {LVL_W{1'b0}};
     for (i = 0; i < LEVELS; i = i + 1) begin
+        if (i + 1 == {{32-NH_W{1'b0}}, n_held}) begin
+            worst_lvl = lvls[i*LVL_W +: LVL_W];
+        end
         if (i < n_held) begin
             if (!found && lvls[i*LVL_W +: 32] == price) begin
                 found = 1'b1;
-                idx = i[NH_W-1:0];
+                hit[i] = 1'b1;
             end
             // Levels are sorted best first, so the count of better ones is the slot.
             if (better(is_bid, lvls[i*LVL_W +: 32], price)) begin
@@ -80,11 +88,12 @@ always @* begin
             end
         end
     end
-    hit_lvl = lvls[idx*LVL_W +: LVL_W];
+    for (i = 0; i < LEVELS; i = i + 1) begin
+        hit_lvl = hit_lvl | (lvls[i*LVL_W +: LVL_W] & {LVL_W{hit[i]}});
+    end
     sum_qty = {1'b0, hit_lvl[63:32]} + {1'b0, qty};
     qty_overflow = found && sum_qty[32];
 
-    worst_lvl = lvls_dn[n_held*LVL_W +: LVL_W];  // slot n_held-1 (zero when n_held == 0)
     worst_px = worst_lvl[31:0];
     better_than_worst = better(is_bid, price, worst_px);
     bound = side_in[BOUND_LSB +: 32];
@@ -100,7 +109,12 @@ always @* begin
     evicted = 1'b0;
     if (enable) begin
         if (found) begin
-            side_out[idx*LVL_W +: LVL_W] = {hit_lvl[64 +: CNT_W] + 1'b1, sum_qty[31:0], price};
+            for (j = 0; j < LEVELS; j = j + 1) begin
+                if (hit[j]) begin
+                    side_out[j*LVL_W +: LVL_W] =
+                        {hit_lvl[64 +: CNT_W] + 1'b1, sum_qty[31:0], price};
+                end
+            end
         end else if ((n_held == FULL && !better_than_worst) ||
                      (beyond != 0 && !better_than_bound)) begin
             // No better than the worst held level of a full array, or than the best price

@@ -35,7 +35,11 @@ integer i;
 reg [NH_W-1:0] n_held;
 reg [CNT_W-1:0] beyond;
 reg found;
-reg [NH_W-1:0] idx;
+// One-hot slot of the first held level at `price`: slots are selected by static compares, not
+// by a part-select at idx*LVL_W, which synthesises as a barrel shifter over the whole word.
+reg [LEVELS-1:0] hit;
+// Slots at and below the hit move up when its last order leaves.
+reg [LEVELS-1:0] at_or_after_hit;
 reg [LVL_W-1:0] hit_lvl;
 reg [31:0] hit_qty;
 reg [CNT_W-1:0] hit_cnt;
@@ -50,30 +54,35 @@ always @* begin
     lvls_up = {{LVL_W{1'b0}}, lvls};
 
     found = 1'b0;
-    idx = {NH_W{1'b0}};
+    hit = {LEVELS{1'b0}};
+    at_or_after_hit = {LEVELS{1'b0}};
+    hit_lvl = {LVL_W{1'b0}};
     for (i = 0; i < LEVELS; i = i + 1) begin
         if (!found && i < n_held && lvls[i*LVL_W +: 32] == price) begin
             found = 1'b1;
-            idx = i[NH_W-1:0];
+            hit[i] = 1'b1;
         end
+        at_or_after_hit[i] = found;
+        hit_lvl = hit_lvl | (lvls[i*LVL_W +: LVL_W] & {LVL_W{hit[i]}});
     end
-    hit_lvl = lvls[idx*LVL_W +: LVL_W];
     hit_qty = hit_lvl[63:32] - qty;
     hit_cnt = hit_lvl[64 +: CNT_W] - {{CNT_W-1{1'b0}}, remove_order};
 
     side_out = side_in;
     if (enable) begin
         if (found) begin
-            if (remove_order && hit_cnt == 0) begin
-                // Last order of the level: the levels below move up one slot.
-                for (i = 0; i < LEVELS; i = i + 1) begin
-                    if (i >= idx) begin
+            for (i = 0; i < LEVELS; i = i + 1) begin
+                if (remove_order && hit_cnt == 0) begin
+                    // Last order of the level: the levels below move up one slot.
+                    if (at_or_after_hit[i]) begin
                         side_out[i*LVL_W +: LVL_W] = lvls_up[(i+1)*LVL_W +: LVL_W];
                     end
+                end else if (hit[i]) begin
+                    side_out[i*LVL_W +: LVL_W] = {hit_cnt, hit_qty, hit_lvl[31:0]};
                 end
+            end
+            if (remove_order && hit_cnt == 0) begin
                 side_out[LVLS_W +: NH_W] = n_held - 1'b1;
-            end else begin
-                side_out[idx*LVL_W +: LVL_W] = {hit_cnt, hit_qty, hit_lvl[31:0]};
             end
         end else if (remove_order) begin
             // Not in a held level: the order was one of those beyond them.
