@@ -173,7 +173,7 @@ def submit_parent(body: ParentOrderIn, core: Core, _: Trader) -> ParentOrderOut:
             strategy_id=body.strategy_id,
         )
     except RoutingError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(422, str(exc)) from exc
     with core.lock:
         return _parent_out(core, parent)
 
