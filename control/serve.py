@@ -6,9 +6,11 @@ import argparse
 import os
 import secrets
 import sys
+from functools import partial
 from pathlib import Path
 
-from velocimex.control.settings import InstrumentSetting
+from pydantic import SecretStr
+from velocimex.control.settings import InstrumentSetting, VenueSetting
 
 
 def parse_instruments(text: str) -> list[InstrumentSetting]:
@@ -20,6 +22,32 @@ def parse_instruments(text: str) -> list[InstrumentSetting]:
             raise argparse.ArgumentTypeError(f"instrument {item!r} is not SYMBOL:LOCATE")
         out.append(InstrumentSetting(symbol=symbol.upper(), locate=int(locate)))
     return out
+
+
+def parse_venue(text: str) -> VenueSetting:
+    """``NAME=paper|HOST:PORT[,feed=ENDPOINT][,fee=N]``: one venue to route over."""
+    name, sep, rest = text.partition("=")
+    parts = [p.strip() for p in rest.split(",")] if sep else []
+    if not parts or not parts[0]:
+        raise argparse.ArgumentTypeError(f"venue {text!r} is not NAME=paper|HOST:PORT[,...]")
+    fields: dict[str, object] = {"name": name.strip()}
+    if parts[0] != "paper":
+        fields["ouch"] = parts[0]
+    for option in parts[1:]:
+        key, eq, value = option.partition("=")
+        if not eq or key not in ("feed", "fee"):
+            raise argparse.ArgumentTypeError(f"venue option {option!r} is not feed=... or fee=N")
+        if key == "fee":
+            try:
+                fields["fee"] = int(value)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"fee {value!r} is not an integer") from None
+        else:
+            fields["feed"] = value
+    try:
+        return VenueSetting(**fields)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"venue {text!r}: {exc}") from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -61,6 +89,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="subscribe to book-update records on this pyzmq endpoint (repeatable), e.g. "
         "tcp://127.0.0.1:5560 (the feed handler's default)",
     )
+    p.add_argument(
+        "--venue",
+        metavar="NAME=paper|HOST:PORT[,feed=ENDPOINT][,fee=N]",
+        type=parse_venue,
+        action="append",
+        default=[],
+        help="a venue to route parent orders over (repeatable; give two for smart order "
+        "routing): a paper venue or an OUCH session (--ouch-user/--ouch-password), its own "
+        "feed handler bus, and its fee per share (routing tie-breaker). Replaces --ouch",
+    )
     p.add_argument("--log-level", default="info", help="uvicorn log level")
     p.set_defaults(func=run)
 
@@ -71,7 +109,16 @@ def run(args: argparse.Namespace) -> int:
     from velocimex.control.auth import Role, UserStore
     from velocimex.control.settings import Settings
 
-    settings = Settings.load(args.data_dir, instruments=args.instruments)
+    if args.venue and args.ouch:
+        print("velocimex serve: --venue and --ouch exclude each other", file=sys.stderr)
+        return 2
+    venues = [
+        v.model_copy(
+            update={"ouch_user": args.ouch_user, "ouch_password": SecretStr(args.ouch_password)}
+        )
+        for v in args.venue
+    ]
+    settings = Settings.load(args.data_dir, instruments=args.instruments, venues=venues)
     users = UserStore(settings.data_dir / "users.json")
     if len(users) == 0:
         password = os.environ.get("VELOCIMEX_ADMIN_PASSWORD") or secrets.token_urlsafe(18)
@@ -100,6 +147,12 @@ def run(args: argparse.Namespace) -> int:
     core = app.state.core
     locates = {symbol: inst.locate for symbol, inst in core.instruments.items()}
     subscribers = [BookTopSubscriber(endpoint, core.on_book_top, locates) for endpoint in args.feed]
+    router = core.router
+    for venue in settings.venues:
+        if venue.feed and router is not None:
+            # Each venue's own book: the router consolidates them for risk and strategies.
+            sink = partial(router.on_venue_book_top, venue.name)
+            subscribers.append(BookTopSubscriber(venue.feed, sink, locates))
     for subscriber in subscribers:
         subscriber.start()
 

@@ -100,3 +100,17 @@ def test_a_stale_venue_is_reported_and_unknown_venues_refused(tmp_path: Path) ->
     }
     parent = client.post("/routing/orders", json=body, headers=h[Role.TRADER]).json()
     assert parent["children"] == [] and parent["state"] == "cancelled"
+
+
+def test_serve_venue_option_parses_and_refuses_clearly() -> None:
+    import argparse
+
+    import pytest
+    from velocimex.control.serve import parse_venue
+
+    v = parse_venue("NY=127.0.0.1:15000,feed=tcp://127.0.0.1:5560,fee=3")
+    assert (v.name, v.ouch, v.feed, v.fee) == ("NY", "127.0.0.1:15000", "tcp://127.0.0.1:5560", 3)
+    assert parse_venue("P=paper").ouch is None
+    for bad in ("NY", "NY=", "NY=paper,fee=x", "NY=paper,color=red", "1X=paper", "NY=host"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_venue(bad)

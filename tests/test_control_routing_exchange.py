@@ -4,22 +4,34 @@ OUCH 5.0 / SoupBinTCP session to each, each venue's own book as its top of book.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import random
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
+import zmq
 from velocimex.control.core import TradingCore
 from velocimex.control.ouch_venue import OuchVenue
 from velocimex.control.risk import RiskLimits
 from velocimex.control.routing import ParentState, RoutingVenue, SmartRouter
 from velocimex.control.venue_set import VenueSet
 
+from velocimex.book_contract import RECORD_DTYPE
 from velocimex.domain import BookTop, Instrument, Side
 from velocimex.exchange.marketdata import LineConfig
 from velocimex.exchange.server import Venue, VenueConfig
+from velocimex.feed.bus import topic
 from velocimex.wire import ouch
 from velocimex.wire.soupbintcp import SoupClient
 
@@ -175,3 +187,91 @@ def test_day_remainder_rests_on_one_exchange_and_parent_cancel_clears_both(
     finally:
         venues.close()
         core.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(url: str, body: dict | None = None, token: str = "", method: str | None = None):  # type: ignore[no-untyped-def]
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"))
+    req.add_header("content-type", "application/json")
+    if token:
+        req.add_header("authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def test_serve_routes_over_two_exchanges_with_a_feed_per_venue(tmp_path: Path, exchanges) -> None:
+    """`velocimex serve --venue X=HOST:PORT,feed=... --venue Y=...` as a user runs it: one OUCH
+    session and one market-data bus subscription per venue."""
+    x, y = exchanges
+    x.bob_rests_sell(200, PX + 100)
+    y.bob_rests_sell(300, PX)
+    wait_for_offer(x, 200)
+    wait_for_offer(y, 300)
+    context = zmq.Context.instance()
+    buses = {}
+    for name in ("X", "Y"):
+        pub = context.socket(zmq.PUB)
+        pub.setsockopt(zmq.LINGER, 0)
+        buses[name] = (pub, f"tcp://127.0.0.1:{pub.bind_to_random_port('tcp://127.0.0.1')}")
+    port = free_port()
+    env = {**os.environ, "VELOCIMEX_ADMIN_PASSWORD": "serve-test-password"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "velocimex.cli", "serve", "--port", str(port), "--data-dir",
+         str(tmp_path), "--instruments", "AAPL:7", "--log-level", "warning",
+         "--venue", f"X={x.host}:{x.port},feed={buses['X'][1]}",
+         "--venue", f"Y={y.host}:{y.port},feed={buses['Y'][1]},fee=5",
+         "--ouch-user", "alice", "--ouch-password", "pw1"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        token = ""
+        while not token:
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            assert time.monotonic() < deadline, "serve did not come up"
+            try:
+                creds = {"username": "admin", "password": "serve-test-password"}
+                token = call(f"{base}/auth/token", creds)["access_token"]
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.2)
+
+        def usable_quotes() -> int:
+            for name, ex in (("X", x), ("Y", y)):
+                top = ex.top()  # the exchange's own book, with its own locate
+                record = np.zeros(1, dtype=RECORD_DTYPE)
+                for fld in ("seq", "timestamp", "bid_px", "bid_qty", "ask_px", "ask_qty"):
+                    record[fld] = getattr(top, fld)
+                record["locate"] = x.venue.engine.locate("AAPL")
+                buses[name][0].send_multipart([topic("AAPL"), record.tobytes()])
+            venues = call(f"{base}/routing", token=token)["venues"]
+            return sum(1 for v in venues for q in v["quotes"] if q["problem"] is None)
+
+        wait_for(lambda: usable_quotes() == 2, timeout=20)
+        body = {"symbol": "AAPL", "side": "B", "quantity": 400, "limit_price": PX + 100,
+                "time_in_force": "ioc"}  # fmt: skip
+        pid = call(f"{base}/routing/orders", body, token)["parent_id"]
+        wait_for(lambda: call(f"{base}/routing/orders/{pid}", token=token)["state"] == "filled")
+        parent = call(f"{base}/routing/orders/{pid}", token=token)
+        assert [(c["venue"], c["filled_quantity"]) for c in parent["children"]] == [
+            ("Y", 300),
+            ("X", 100),
+        ]
+        assert call(f"{base}/positions", token=token)[0]["quantity"] == 400
+        assert (tmp_path / "ouch_refs_X.jsonl").exists() and (tmp_path / "venue_seq.jsonl").exists()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        for pub, _ in buses.values():
+            pub.close()
+    assert proc.returncode == 0
