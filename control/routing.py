@@ -45,7 +45,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from velocimex.control.order_manager import OrderError
 
@@ -145,6 +145,7 @@ class SmartRouter:
         self._ids = itertools.count(1)
         self.counters: Counter[str] = Counter()
         self.orders.subscribe(self.on_order_event)
+        core.risk.subscribe(self._on_risk_record)
         core.router = self
 
     @property
@@ -299,6 +300,15 @@ class SmartRouter:
                 self.counters["child_rejected_by_venue"] += 1
                 parent.excluded.add(venue_name)
         self._route(parent)
+
+    def _on_risk_record(self, record: dict[str, Any]) -> None:
+        # The kill switch stops every parent at once, not at its next routing pass; the risk
+        # manager cancels the children.
+        if record.get("action") == "kill_switch" and record.get("engaged"):
+            with self.lock:
+                for parent in self.parents.values():
+                    if parent.state is ParentState.WORKING:
+                        self._stop(parent, "kill switch")
 
     # ------------------------------------------------------------------ routing
     def _route(self, parent: ParentOrder) -> None:

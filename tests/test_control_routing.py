@@ -344,6 +344,7 @@ def test_kill_switch_stops_routing(tmp_path: Path) -> None:
     rig.router.on_venue_book_top("B", ask_top(PX + 500, 100))
     parent = rig.router.submit("AAA", Side.BUY, 300, PX)
     rig.core.kill("risk", "drill")
+    assert rig.router.snapshot(parent.parent_id).state is ParentState.STOPPED
     assert len(a.sent_cancels) == 1  # the resting child
     rig.router.on_venue_book_top("B", ask_top(PX, 300, seq=2))
     rest = a.sent_cancels[0].client_order_id
