@@ -45,6 +45,7 @@ from velocimex.domain import (
     OrderFillReported,
     OrderType,
     Side,
+    Trade,
 )
 
 SECOND_NS = 1_000_000_000
@@ -340,13 +341,20 @@ def run_backtest(
     locate_symbols: Mapping[int, str],
     config: BacktestConfig,
     data_dir: str | Path | None = None,
+    trades: np.ndarray | None = None,
 ) -> BacktestResult:
+    """``trades``: the capture's printed trades (``trade_prints.load_trades``), delivered to
+    the strategy's ``on_trade`` in feed order, each before the book top of its timestamp."""
     with tempfile.TemporaryDirectory(prefix="vx-backtest-") as scratch:
-        return _run(records, locate_symbols, config, Path(data_dir or scratch))
+        return _run(records, locate_symbols, config, Path(data_dir or scratch), trades)
 
 
 def _run(
-    records: np.ndarray, locate_symbols: Mapping[int, str], config: BacktestConfig, data_dir: Path
+    records: np.ndarray,
+    locate_symbols: Mapping[int, str],
+    config: BacktestConfig,
+    data_dir: Path,
+    trades: np.ndarray | None = None,
 ) -> BacktestResult:
     by_symbol = {s: loc for loc, s in locate_symbols.items()}
     missing = [s for s in config.symbols if s not in by_symbol]
@@ -388,12 +396,32 @@ def _run(
                 )
             )
 
+        prints = [] if trades is None else [t for t in trades if int(t["locate"]) in tracked]
+        next_print = last_print = 0
+
+        def deliver_prints(until_ts: int | None) -> None:
+            nonlocal next_print, last_print
+            while next_print < len(prints) and (
+                until_ts is None or int(prints[next_print]["timestamp"]) <= until_ts
+            ):
+                row = prints[next_print]
+                next_print += 1
+                trade = Trade(
+                    tracked[int(row["locate"])],
+                    int(row["shares"]),
+                    int(row["price"]),
+                    int(row["timestamp"]),
+                )
+                last_print = max(sim.now, trade.timestamp) + config.feed_latency_ns
+                sim.at(last_print, lambda t=trade: core.on_trade(t))
+
         for rec in records:
             locate = int(rec["locate"])
             symbol = tracked.get(locate)
             if symbol is None:
                 continue
             ts = int(rec["timestamp"])
+            deliver_prints(ts)
             if next_sample is None:
                 next_sample = ts + config.sample_ns
                 next_timer = ts + SECOND_NS
@@ -412,7 +440,10 @@ def _run(
             venue.on_market(symbol, top)
             sim.at(ts + config.feed_latency_ns, lambda t=top: core.on_book_top(t))
             sim.run_until(ts)
-        sim.run_until(sim.now + config.order_latency_ns * 2 + config.feed_latency_ns)
+        deliver_prints(None)
+        sim.run_until(
+            max(sim.now, last_print) + config.order_latency_ns * 2 + config.feed_latency_ns
+        )
         sample(sim.now)
 
         records_used = int(np.isin(records["locate"], list(tracked)).sum()) if len(records) else 0

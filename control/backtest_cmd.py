@@ -55,8 +55,20 @@ def run(args: argparse.Namespace) -> int:
         taker_fee=args.taker_fee,
         sample_ns=args.sample_ms * 1_000_000,
     )
+    from velocimex.control.strategy import Strategy, load_strategy_class
+
+    try:
+        strategy_class = load_strategy_class(args.strategy)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     records, locate_symbols = load_book_tops(args.capture)
-    result = run_backtest(records, locate_symbols, config)
+    trades = None
+    if strategy_class.on_trade is not Strategy.on_trade:
+        # Only volume-driven strategies pay for the second pass over the capture.
+        from velocimex.control.trade_prints import load_trades
+
+        trades, _ = load_trades(args.capture, symbols)
+    result = run_backtest(records, locate_symbols, config, trades=trades)
     args.out.mkdir(parents=True, exist_ok=True)
     report = {
         "capture": args.capture.name,

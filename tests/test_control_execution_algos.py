@@ -285,3 +285,27 @@ def test_vwap_profile_and_pov_bounds_are_validated() -> None:
     with pytest.raises(ValidationError):
         PovParams(symbol="AAA", side="B", quantity=1, participation=0.1, min_child=5,
                   max_child=2)  # fmt: skip
+
+
+def test_pov_in_a_backtest_participates_in_the_captures_printed_volume(tmp_path: Path) -> None:
+    from velocimex.control.backtest import BacktestConfig, load_book_tops, run_backtest
+
+    from velocimex.cli import main as cli
+
+    capture = tmp_path / "day.itch"
+    assert cli(["generate", "--symbols", "2", "--messages", "20000", "--seed", "5",
+                "--out", str(capture)]) == 0  # fmt: skip
+    records, symbols = load_book_tops(capture)
+    symbol = symbols[1]
+    trades, _ = load_trades(capture, [symbol])
+    volume = int(trades["shares"].sum())
+    limits = RiskLimits(
+        duplicate_window_ms=0, max_market_data_age_ms=10**9, max_messages_per_second=10**9
+    )
+    for quantity in (2000, 10**6):
+        params = {"symbol": symbol, "side": "B", "quantity": quantity, "participation": 0.1}
+        config = BacktestConfig("pov", params, (symbol,), limits=limits)
+        result = run_backtest(records, symbols, config, trades=trades)
+        # Each print is followed by a child at the touch; the simulated exchange fills it
+        # from the displayed offer, so the parent ends at its share of the volume, or done.
+        assert result.shares_filled == min(quantity, int(volume * 0.1))
