@@ -7,16 +7,19 @@ VX := $(VENV)/bin/velocimex
 OUT := out
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench soak synth lint format clean system-deps
+.PHONY: install demo test bench soak synth lint format clean system-deps ui
 
 # Debian packages the tests use (tshark for the MoldUDP64 dissector, nft/ip for the
-# network-namespace fault tests). Installed only when missing and only as root.
+# network-namespace fault tests, chromium for the web UI's browser tests, npm to build the
+# UI). Installed only when missing and only as root.
 system-deps:
-	@if ! command -v tshark >/dev/null || ! command -v nft >/dev/null; then \
+	@if ! command -v tshark >/dev/null || ! command -v nft >/dev/null \
+	    || [ ! -x /usr/bin/chromium ] || ! command -v npm >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -q && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q tshark nftables iproute2; \
-	  else echo "system-deps: not root, skipping apt-get (tests needing tshark/nft will skip)"; fi; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q tshark nftables iproute2 chromium && \
+	    { command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; }; \
+	  else echo "system-deps: not root, skipping apt-get (tests needing tshark/nft/chromium will skip)"; fi; \
 	fi
 
 $(STAMP): pyproject.toml
@@ -25,7 +28,22 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-install: system-deps $(STAMP)
+# The web UI (ui/, docs/ui.md): npm ci from package-lock.json when the lock changes, a Vite
+# build into ui/dist when any source changes; `velocimex serve` serves ui/dist.
+UI_SOURCES := $(shell find ui/src -type f 2>/dev/null) ui/index.html ui/package.json \
+	ui/vite.config.ts ui/tsconfig.json ui/tailwind.config.js ui/postcss.config.js
+UI_DEPS := ui/node_modules/.package-lock.json
+UI_BUILD := ui/dist/index.html
+
+$(UI_DEPS): ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund
+
+$(UI_BUILD): $(UI_DEPS) $(UI_SOURCES)
+	cd ui && npm run build
+
+ui: $(UI_BUILD)
+
+install: system-deps $(STAMP) ui
 
 demo: install
 	mkdir -p $(OUT)

@@ -5,15 +5,40 @@ import { ns } from "@/lib/format";
 import { useWidth } from "./useWidth";
 
 // The bench report keeps quantiles, not raw samples, so each engine's histogram is drawn from
-// its quantile bands: the share of samples between p0-p50, p50-p90, ... spread over that band's
-// width on a log time axis (density per decade). Exact at the band edges, flat inside a band.
-const BANDS: [keyof LatencyQuantiles | "min", keyof LatencyQuantiles, number][] = [
-  ["min", "p50", 0.5],
+// its quantile bands: the share of samples between p50-p90, p90-p99, p99-p99.9 and p99.9-max,
+// spread over that band's width on a log time axis (share per decade). Exact at the band
+// edges, flat inside a band. The lower half has no lower bound in the report, so it is marked
+// by a dashed line at p50 instead of a bar. Bands of zero width (the RTL's fixed pipeline gives
+// the same latency for every message) merge into one spike of their summed share.
+const BANDS: [keyof LatencyQuantiles, keyof LatencyQuantiles, number][] = [
   ["p50", "p90", 0.4],
   ["p90", "p99", 0.09],
   ["p99", "p99_9", 0.009],
   ["p99_9", "max", 0.001],
 ];
+const SPIKE = 1.06; // a spike is drawn this factor either side of its value
+
+interface Bar {
+  start: number;
+  end: number;
+  share: number;
+}
+
+function bars(q: LatencyQuantiles): Bar[] {
+  const out: Bar[] = [];
+  for (const [from, to, share] of BANDS) {
+    const a = q[from];
+    const b = q[to];
+    const last = out[out.length - 1];
+    if (b <= a * 1.001) {
+      if (last && last.start === a / SPIKE) last.share += share;
+      else out.push({ start: a / SPIKE, end: a * SPIKE, share });
+    } else {
+      out.push({ start: a, end: b, share });
+    }
+  }
+  return out;
+}
 
 export interface EngineLatency {
   label: string;
@@ -35,24 +60,12 @@ export function LatencyHistogram({ engines, height = 240 }: { engines: EngineLat
     const lo = d3.min(engines, (e) => e.q.p50 / 2) ?? 1;
     const hi = d3.max(engines, (e) => e.q.max * 1.5) ?? 10;
     const x = d3.scaleLog().domain([Math.max(lo, 1), hi]).range([0, w]);
-    const bars = engines.flatMap((e) =>
-      BANDS.map(([from, to, share]) => {
-        // A zero-width band (constant latency, as the RTL's fixed pipeline gives) is drawn as
-        // a narrow spike one twentieth of a decade wide around its value.
-        const a = from === "min" ? e.q.p50 / 1.12 : (e.q[from] as number);
-        let b = e.q[to] as number;
-        let start = a;
-        if (b <= a * 1.01) {
-          start = a / 1.06;
-          b = a * 1.06;
-        }
-        const decades = Math.log10(b) - Math.log10(start);
-        return { engine: e, start, end: b, density: share / decades, share };
-      }),
+    const all = engines.flatMap((engine) =>
+      bars(engine.q).map((b) => ({ ...b, engine, density: b.share / (Math.log10(b.end) - Math.log10(b.start)) })),
     );
     const y = d3
       .scaleLinear()
-      .domain([0, d3.max(bars, (b) => b.density) ?? 1])
+      .domain([0, d3.max(all, (b) => b.density) ?? 1])
       .nice()
       .range([h, 0]);
     const g = svg.append("g").attr("transform", `translate(${margin.left},${margin.top})`);
@@ -69,8 +82,30 @@ export function LatencyHistogram({ engines, height = 240 }: { engines: EngineLat
       .attr("text-anchor", "middle")
       .attr("class", "fill-muted-foreground")
       .text("latency per message (log scale)");
+    g.append("text")
+      .attr("transform", `translate(-34,${h / 2}) rotate(-90)`)
+      .attr("text-anchor", "middle")
+      .attr("class", "fill-muted-foreground")
+      .text("share per decade");
+    for (const e of engines) {
+      g.append("line")
+        .attr("x1", x(e.q.p50))
+        .attr("x2", x(e.q.p50))
+        .attr("y1", 0)
+        .attr("y2", h)
+        .attr("stroke", e.color)
+        .attr("stroke-dasharray", "4 3")
+        .append("title")
+        .text(`${e.label}: 50% of messages at or below ${ns(e.q.p50)}`);
+      g.append("text")
+        .attr("x", x(e.q.p50) - 4)
+        .attr("y", 10)
+        .attr("text-anchor", "end")
+        .attr("fill", e.color)
+        .text("50% ≤ p50");
+    }
     g.selectAll("rect.band")
-      .data(bars)
+      .data(all)
       .join("rect")
       .attr("class", "band")
       .attr("x", (b) => x(b.start))

@@ -81,6 +81,7 @@ export function TimeChart({ series, height = 220, format = d3.format(",.2f"), la
         .curve(s.step ? d3.curveStepAfter : d3.curveLinear);
       g.append("path")
         .datum(s.points)
+        .attr("class", "series")
         .attr("fill", "none")
         .attr("stroke", s.color)
         .attr("stroke-width", 1.5)

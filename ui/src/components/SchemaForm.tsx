@@ -57,9 +57,14 @@ interface Props {
 }
 
 export function SchemaForm({ idPrefix, properties, required = [], values, disabled, submitLabel, onSubmit }: Props) {
+  // Keyed by content: a store refresh that brings the same values must not wipe what the user
+  // is typing; a real change (saved here or elsewhere) does replace it.
+  const valuesKey = JSON.stringify(values);
+  const fieldsKey = Object.keys(properties).join(",");
   const initial = useMemo(
     () => Object.fromEntries(Object.keys(properties).map((k) => [k, values[k] === undefined || values[k] === null ? "" : String(values[k])])),
-    [properties, values],
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [fieldsKey, valuesKey],
   );
   const [text, setText] = useState<Record<string, string>>(initial);
   const [errors, setErrors] = useState<Record<string, string>>({});

@@ -165,8 +165,8 @@ export function OrdersView() {
         <CardHeader>
           <CardTitle>Fills</CardTitle>
         </CardHeader>
-        <CardContent>
-          <FillsTable />
+        <CardContent className="max-h-[40vh] overflow-auto">
+          <FillsTable limit={200} />
         </CardContent>
       </Card>
     </div>

@@ -161,7 +161,7 @@ export function RiskView() {
                       {b.tripped ? `${clock(b.tripped_ns)} ${b.reason}` : ""}
                     </TD>
                     <TD>
-                      {officer && b.tripped && b.name !== "stale_market_data" && (
+                      {officer && b.tripped && b.name !== "stale_market_data" && b.name !== "kill_switch" && (
                         <Button size="sm" variant="outline" onClick={() => call(`/risk/breakers/${b.name}/reset`, "POST")}>
                           Reset
                         </Button>

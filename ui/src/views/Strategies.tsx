@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useMemo, useState } from "react";
 import { useAppDispatch, useAppSelector } from "@/store";
 import { api } from "@/lib/api";
 import { can } from "@/lib/roles";
@@ -138,17 +138,21 @@ function ParamsEditor({ strategy, readOnly }: { strategy?: Strategy; readOnly: b
 
 function AddStrategy() {
   const kinds = useAppSelector((s) => s.trading.kinds);
-  const symbols = useAppSelector((s) => Object.keys(s.market.instruments).sort());
+  const instruments = useAppSelector((s) => s.market.instruments);
+  const firstSymbol = useMemo(() => Object.keys(instruments).sort()[0] ?? "", [instruments]);
   const dispatch = useAppDispatch();
   const [kind, setKind] = useState("market_maker");
   const [id, setId] = useState("mm1");
   const [idError, setIdError] = useState<string | null>(null);
   const schema = kinds.find((k) => k.kind === kind)?.params_schema;
-  const defaults: Values = {};
-  for (const [name, p] of Object.entries(schema?.properties ?? {})) {
-    if (p.default !== undefined) defaults[name] = p.default;
-    else if (name === "symbol" || name.startsWith("symbol_")) defaults[name] = symbols[0] ?? "";
-  }
+  const defaults = useMemo(() => {
+    const out: Values = {};
+    for (const [name, p] of Object.entries(schema?.properties ?? {})) {
+      if (p.default !== undefined) out[name] = p.default;
+      else if (name === "symbol" || name.startsWith("symbol_")) out[name] = firstSymbol;
+    }
+    return out;
+  }, [schema, firstSymbol]);
   return (
     <Card>
       <CardHeader>

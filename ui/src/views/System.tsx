@@ -70,13 +70,13 @@ export function SystemView() {
             <p className="text-sm">
               sequence gaps: <span className="font-mono" data-testid="seq-gaps">{gaps ?? "—"}</span>
             </p>
-            <div className="max-h-64 overflow-auto">
-              <Table aria-label="hardware counters" data-testid="counters">
+            <div>
+              <Table aria-label="hardware counters" data-testid="counters" className="text-xs">
                 <TBody>
                   {Object.entries(hardware?.counters ?? {}).map(([name, value]) => (
                     <TR key={name}>
-                      <TD className="font-mono text-xs">{name}</TD>
-                      <TD className="text-right font-mono text-xs">{value === null ? "—" : qty(value)}</TD>
+                      <TD className="py-0.5 font-mono text-xs">{name}</TD>
+                      <TD className="py-0.5 text-right font-mono text-xs">{value === null ? "—" : qty(value)}</TD>
                     </TR>
                   ))}
                 </TBody>

@@ -1,0 +1,1 @@
+"""Helpers of the browser tests: the live stack and the Chromium session."""
