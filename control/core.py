@@ -101,5 +101,7 @@ class TradingCore:
             return self.risk.engage_kill_switch(actor, reason)
 
     def close(self) -> None:
+        if self.router is not None:
+            self.router.close()
         self.journal.close()
         self.audit.close()

@@ -34,6 +34,8 @@ Rules (docs/control-plane.md, "Smart order routing", says the same for users):
   confirmed. ``ioc`` parents never rest: what the displayed liquidity cannot fill is cancelled.
 * Cancelling the parent cancels every working child; it is cancelled once none is working.
   The kill switch stops every parent (risk cancels the children).
+* Parents, their children and state changes are journaled (``routing.jsonl``, write-ahead),
+  so after a restart a working parent carries on with the children the order manager restored.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from velocimex.control.journal import Journal
 from velocimex.control.order_manager import OrderError
 
 from velocimex.book_contract import FLAG_SEQ_GAP
@@ -127,6 +130,7 @@ class SmartRouter:
         *,
         max_age_ms: int | None = None,
         clock_ns: Callable[[], int] = time.monotonic_ns,
+        journal: Journal | None = None,
     ) -> None:
         names = [v.name for v in venues]
         if len(set(names)) != len(names) or not names:
@@ -144,6 +148,9 @@ class SmartRouter:
         self._parent_of: dict[str, ParentOrder] = {}
         self._ids = itertools.count(1)
         self.counters: Counter[str] = Counter()
+        self.journal = journal
+        if journal is not None:
+            self._replay()
         self.orders.subscribe(self.on_order_event)
         core.risk.subscribe(self._on_risk_record)
         core.router = self
@@ -233,6 +240,18 @@ class SmartRouter:
             parent = ParentOrder(
                 parent_id, symbol, side, quantity, limit_price, time_in_force, strategy_id
             )
+            self._journal(
+                {
+                    "type": "parent",
+                    "parent_id": parent_id,
+                    "symbol": symbol,
+                    "side": str(side),
+                    "quantity": quantity,
+                    "limit_price": limit_price,
+                    "time_in_force": time_in_force,
+                    "strategy_id": strategy_id,
+                }
+            )
             self.parents[parent_id] = parent
             self._route(parent)
             return self.snapshot(parent_id)
@@ -243,8 +262,7 @@ class SmartRouter:
             if parent.state in (ParentState.FILLED, ParentState.CANCELLED):
                 raise RoutingError(f"parent {parent_id} is {parent.state}, nothing to cancel")
             if parent.state is ParentState.WORKING:
-                parent.state = ParentState.CANCEL_PENDING
-                parent.reason = "cancelled by request"
+                self._set_state(parent, ParentState.CANCEL_PENDING, "cancelled by request")
             for cid in list(parent.children):
                 rec = self.orders.get(cid)
                 if rec.state.is_open and rec.state.value != "cancel_pending":
@@ -299,6 +317,9 @@ class SmartRouter:
                 # The venue said no, or its session could not take the order: try the others.
                 self.counters["child_rejected_by_venue"] += 1
                 parent.excluded.add(venue_name)
+                self._journal(
+                    {"type": "exclude", "parent_id": parent.parent_id, "venue": venue_name}
+                )
         self._route(parent)
 
     def _on_risk_record(self, record: dict[str, Any]) -> None:
@@ -413,6 +434,12 @@ class SmartRouter:
         self, parent: ParentOrder, venue_name: str, quantity: int, price: int, kind: OrderType
     ) -> None:
         cid = self.orders.new_client_order_id()
+        # Write-ahead: after a restart the child's order (journaled by the order manager)
+        # must still be known as this parent's.
+        self._journal(
+            {"type": "child", "parent_id": parent.parent_id, "client_order_id": cid,
+             "venue": venue_name}
+        )  # fmt: skip
         parent.children[cid] = venue_name
         self._parent_of[cid] = parent
         self.counters["children_sent"] += 1
@@ -444,20 +471,68 @@ class SmartRouter:
     def _has_working_children(self, parent: ParentOrder) -> bool:
         return any(self.orders.get(cid).state.is_open for cid in parent.children)
 
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
+
+    def _set_state(self, parent: ParentOrder, state: ParentState, reason: str) -> None:
+        parent.state, parent.reason = state, reason
+        self._journal(
+            {"type": "state", "parent_id": parent.parent_id, "state": str(state), "reason": reason}
+        )
+
+    def _journal(self, body: dict[str, Any]) -> None:
+        if self.journal is not None:
+            self.journal.append(body)
+
+    def _replay(self) -> None:
+        """Parents from ``routing.jsonl``: their children are the order manager's (restored
+        from its own journal); a child journaled but never submitted (a crash in between) is
+        unknown there and dropped."""
+        assert self.journal is not None
+        highest = 0
+        for body in self.journal.records():
+            kind = body.get("type")
+            if kind == "parent":
+                parent = ParentOrder(
+                    body["parent_id"],
+                    body["symbol"],
+                    Side(body["side"]),
+                    int(body["quantity"]),
+                    int(body["limit_price"]),
+                    body["time_in_force"],
+                    body["strategy_id"],
+                )
+                self.parents[parent.parent_id] = parent
+                digits = parent.parent_id[2:]
+                highest = max(highest, int(digits) if digits.isdigit() else 0)
+                continue
+            parent = self.parents.get(body.get("parent_id", ""))
+            if parent is None:
+                self.counters["replay_unknown_parent"] += 1
+            elif kind == "child" and self.orders.has_order(body["client_order_id"]):
+                parent.children[body["client_order_id"]] = body["venue"]
+                self._parent_of[body["client_order_id"]] = parent
+            elif kind == "exclude":
+                parent.excluded.add(body["venue"])
+            elif kind == "state":
+                parent.state, parent.reason = ParentState(body["state"]), body["reason"]
+        self._ids = itertools.count(highest + 1)
+
     def _stop(self, parent: ParentOrder, reason: str) -> None:
-        parent.state = ParentState.STOPPED
-        parent.reason = reason
+        self._set_state(parent, ParentState.STOPPED, reason)
 
     def _settle(self, parent: ParentOrder) -> None:
         self._uncommitted(parent)
         if parent.filled >= parent.quantity:
-            parent.state = ParentState.FILLED
+            if parent.state is not ParentState.FILLED:
+                self._set_state(parent, ParentState.FILLED, parent.reason)
             return
         if parent.working or parent._routing:
             return
         if parent.state is ParentState.CANCEL_PENDING:
-            parent.state = ParentState.CANCELLED
+            self._set_state(parent, ParentState.CANCELLED, parent.reason)
         elif parent.state is ParentState.WORKING and parent.time_in_force == "ioc":
             if not self._takeable(parent):
-                parent.state = ParentState.CANCELLED
-                parent.reason = "ioc: no more displayed liquidity within the limit"
+                reason = "ioc: no more displayed liquidity within the limit"
+                self._set_state(parent, ParentState.CANCELLED, reason)

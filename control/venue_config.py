@@ -4,6 +4,7 @@ the venue set that puts them behind the risk manager, and the smart order router
 from __future__ import annotations
 
 from velocimex.control.core import TradingCore
+from velocimex.control.journal import Journal
 from velocimex.control.ouch_venue import OuchVenue
 from velocimex.control.paper_venue import PaperVenue
 from velocimex.control.routing import RoutingVenue, SmartRouter
@@ -40,5 +41,6 @@ def build_routed_core(settings: Settings) -> TradingCore:
         [RoutingVenue(v.name, v.fee) for v in settings.venues],
         venue_set.on_venue_book_top,
         max_age_ms=settings.max_venue_data_age_ms,
+        journal=Journal(data_dir / "routing.jsonl", fsync=settings.fsync),
     )
     return core

@@ -9,6 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from velocimex.control.core import TradingCore
+from velocimex.control.journal import Journal
 from velocimex.control.paper_venue import PaperVenue
 from velocimex.control.risk import RiskLimits
 from velocimex.control.routing import ParentState, RoutingVenue, SmartRouter
@@ -74,6 +75,7 @@ class Rig:
             [RoutingVenue(n, fees.get(n, 0)) for n in sessions],
             self.venues.on_venue_book_top,
             clock_ns=self.clock,
+            journal=Journal(tmp_path / "routing.jsonl", fsync=False),
         )
 
     def children(self, parent_id: str) -> list:
@@ -390,3 +392,40 @@ def test_restart_resumes_each_venue_stream_from_its_own_sequence(tmp_path: Path)
     assert again.venues.counters["A_duplicate_sequence"] == 0
     fills = {r.order.client_order_id: r.order.venue for r in again.core.orders.records()}
     assert fills == {cid_a: "A", cid_b: "B"}
+
+
+def test_a_working_parent_survives_a_restart_with_its_children(tmp_path: Path) -> None:
+    a, b = RecordingVenue(), RecordingVenue()
+    rig = Rig(tmp_path, {"A": a, "B": b})
+    rig.router.on_venue_book_top("A", ask_top(PX, 100))
+    rig.router.on_venue_book_top("B", ask_top(PX + 500, 100))
+    parent = rig.router.submit("AAA", Side.BUY, 300, PX)
+    ioc, rest = a.sent_orders  # 100 taken on A, 200 resting on A
+    a.sequenced += [
+        OrderFillReported(ioc.client_order_id, 0, fill=Fill(ioc.client_order_id, "1", "AAA",
+                          Side.BUY, 100, PX), venue_seq=1),
+        OrderAccepted(rest.client_order_id, 0, venue_seq=2),
+    ]  # fmt: skip
+    for event in a.sequenced:
+        a.report(event)
+    rig.core.close()
+    rig.venues.close()
+    # While we were down the resting child filled 150 on A.
+    fill = Fill(rest.client_order_id, "2", "AAA", Side.BUY, 150, PX)
+    a.sequenced.append(OrderFillReported(rest.client_order_id, 1, fill=fill, venue_seq=3))
+    a2, b2 = RecordingVenue(), RecordingVenue()
+    a2.sequenced = a.sequenced
+    again = Rig(tmp_path, {"A": a2, "B": b2})
+    snap = again.router.snapshot(parent.parent_id)
+    assert (snap.state, snap.filled, snap.working) == (ParentState.WORKING, 250, 50)
+    assert set(snap.children) == {ioc.client_order_id, rest.client_order_id}
+    assert again.router.submit("AAA", Side.BUY, 1, PX).parent_id != parent.parent_id
+    again.router.cancel(parent.parent_id)
+    assert [o.client_order_id for o in a2.sent_cancels] == [rest.client_order_id]
+    a2.report(OrderCancelled(rest.client_order_id, 2, cancelled_quantity=50, venue_seq=4))
+    assert again.router.snapshot(parent.parent_id).state is ParentState.CANCELLED
+    again.core.close()
+    again.venues.close()
+    # and the cancelled state itself is journaled
+    last = Rig(tmp_path, {"A": RecordingVenue(), "B": RecordingVenue()})
+    assert last.router.snapshot(parent.parent_id).state is ParentState.CANCELLED
