@@ -89,3 +89,34 @@ def test_pairs_parameters_are_validated() -> None:
         PairsParams(symbol_a="AAA", symbol_b="AAA")
     with pytest.raises(ValidationError):
         PairsParams(symbol_a="AAA", symbol_b="BBB", entry_z=1.0, exit_z=1.5)
+
+
+def test_pairs_rolling_zscore_equals_the_two_pass_statistics_of_the_window() -> None:
+    import random
+    import statistics
+
+    from velocimex.control.strategies.pairs import PairsTrader
+
+    rng = random.Random(7)
+    pairs = PairsTrader("p", PairsParams(symbol_a="AAA", symbol_b="BBB", window=25))
+    spread = 1_234_567.5
+    for i in range(2_000):
+        # Long flat stretches, steps, and noise: the cases where running sums go wrong.
+        if i % 400 < 100:
+            spread += 0.0
+        elif i % 400 < 110:
+            spread += rng.choice((-50_000.0, 50_000.0))
+        else:
+            spread += rng.gauss(0, 30)
+        z = pairs.zscore(spread)
+        window = list(pairs._spreads)
+        if len(window) < 25:
+            assert z is None
+        else:
+            sd = statistics.stdev(window)
+            if sd == 0:
+                assert z is None
+            else:
+                expected = (spread - statistics.fmean(window)) / sd
+                assert z == pytest.approx(expected, rel=1e-6, abs=1e-6)
+        pairs._push(spread)

@@ -40,8 +40,11 @@ class ImbalanceTaker(Strategy):
 
     def on_book_top(self, symbol: str, top: BookTop, ctx: StrategyContext) -> list[Intent]:
         p = self.params
-        if symbol != p.symbol or any(w.symbol == symbol for w in ctx.working):
-            return []  # one IOC in flight at a time
+        if symbol != p.symbol:
+            return []
+        for w in ctx.working:  # a loop, not any(genexpr): this runs on every book update
+            if w.symbol == symbol:
+                return []  # one IOC in flight at a time
         imbalance = self.imbalance(top)
         if imbalance is None:
             return []

@@ -39,10 +39,16 @@ class InventoryMarketMaker(Strategy):
         self, top: BookTop, position: int, tick: int
     ) -> dict[Side, tuple[int, int] | None]:
         """Per side, (price, size) to quote, or None to quote nothing."""
+        bid_want, ask_want = self._quotes(top, position, tick)
+        return {Side.BUY: bid_want, Side.SELL: ask_want}
+
+    def _quotes(
+        self, top: BookTop, position: int, tick: int
+    ) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
         p = self.params
         bid, ask = top.best_bid, top.best_ask
         if bid is None or ask is None or top.has_sequence_gap:
-            return {Side.BUY: None, Side.SELL: None}
+            return None, None
         reservation = (bid + ask) / 2 - p.skew * position / p.max_inventory
         bid_px = int((reservation - p.half_spread) // tick) * tick
         ask_px = -int(-(reservation + p.half_spread) // tick) * tick
@@ -51,28 +57,33 @@ class InventoryMarketMaker(Strategy):
         ask_px = max(ask_px, bid + tick)
         bid_size = min(p.quote_size, p.max_inventory - position)
         ask_size = min(p.quote_size, p.max_inventory + position)
-        return {
-            Side.BUY: (bid_px, bid_size) if bid_size > 0 and bid_px > 0 else None,
-            Side.SELL: (ask_px, ask_size) if ask_size > 0 else None,
-        }
+        return (
+            (bid_px, bid_size) if bid_size > 0 and bid_px > 0 else None,
+            (ask_px, ask_size) if ask_size > 0 else None,
+        )
 
     def on_book_top(self, symbol: str, top: BookTop, ctx: StrategyContext) -> list[Intent]:
+        # Called on every book update: one pass over the working orders, no per-side lists.
         if symbol != self.params.symbol:
             return []
-        tick = ctx.instruments[symbol].tick
         position = ctx.positions.get(symbol, 0)
-        wanted = self.desired_quotes(top, position, tick)
+        bid_want, ask_want = self._quotes(top, position, ctx.instruments[symbol].tick)
         intents: list[Intent] = []
-        for side, want in wanted.items():
-            working = [w for w in ctx.working if w.symbol == symbol and w.side is side]
-            live = [w for w in working if not w.cancel_pending]
+        threshold = self.params.requote_threshold
+        for side, want in ((Side.BUY, bid_want), (Side.SELL, ask_want)):
+            any_working = False
             keep = None
-            for w in live:
+            for w in ctx.working:
+                if w.side is not side or w.symbol != symbol:
+                    continue
+                any_working = True
+                if w.cancel_pending:
+                    continue
                 fits = (
                     want is not None
                     and keep is None
                     and w.price is not None
-                    and abs(w.price - want[0]) < self.params.requote_threshold
+                    and abs(w.price - want[0]) < threshold
                     and w.leaves_quantity <= want[1]
                 )
                 if fits:
@@ -81,6 +92,6 @@ class InventoryMarketMaker(Strategy):
                     intents.append(CancelOrder(w.client_order_id))
             # Replace only after the old quote is gone, so both never rest at once and the
             # inventory limit holds even if both fill.
-            if want is not None and keep is None and not working:
+            if want is not None and keep is None and not any_working:
                 intents.append(PlaceOrder(symbol, side, want[1], want[0]))
         return intents

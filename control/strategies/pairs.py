@@ -47,17 +47,48 @@ class PairsTrader(Strategy):
         super().__init__(strategy_id, params)
         self._tops: dict[str, BookTop] = {}
         self._spreads: deque[float] = deque(maxlen=params.window)
+        # Rolling sums of (spread - origin) over the window, so a book update costs O(1), not
+        # O(window). Offsetting by a recent mean keeps the sums small (no cancellation in
+        # the variance); they are rebuilt from the window every ``window`` updates so rounding
+        # never accumulates.
+        self._origin = 0.0
+        self._sum = 0.0
+        self._sumsq = 0.0
+        self._since_rebuild = 0
 
     @property
     def quantity_b(self) -> int:
         return max(1, round(self.params.quantity_a * self.params.hedge_ratio))
 
     def zscore(self, spread: float) -> float | None:
-        if len(self._spreads) < self.params.window:
+        """How many sample standard deviations ``spread`` is from the window's mean."""
+        n = len(self._spreads)
+        if n < self.params.window:
             return None
-        mean = sum(self._spreads) / len(self._spreads)
-        var = sum((s - mean) ** 2 for s in self._spreads) / (len(self._spreads) - 1)
-        return None if var == 0 else (spread - mean) / math.sqrt(var)
+        mean_offset = self._sum / n
+        var = (self._sumsq - self._sum * mean_offset) / (n - 1)
+        # A flat window: what is left of the variance is rounding, not a spread.
+        if var <= 1e-12 * (self._sumsq / n):
+            return None
+        return (spread - self._origin - mean_offset) / math.sqrt(var)
+
+    def _push(self, spread: float) -> None:
+        window = self._spreads
+        if len(window) == window.maxlen:
+            old = window[0] - self._origin
+            self._sum -= old
+            self._sumsq -= old * old
+        window.append(spread)
+        x = spread - self._origin
+        self._sum += x
+        self._sumsq += x * x
+        self._since_rebuild += 1
+        if self._since_rebuild >= len(window):
+            self._since_rebuild = 0
+            self._origin = math.fsum(window) / len(window)
+            offsets = [v - self._origin for v in window]
+            self._sum = math.fsum(offsets)
+            self._sumsq = math.fsum(x * x for x in offsets)
 
     def on_book_top(self, symbol: str, top: BookTop, ctx: StrategyContext) -> list[Intent]:
         p = self.params
@@ -65,13 +96,17 @@ class PairsTrader(Strategy):
             return []
         self._tops[symbol] = top
         a, b = self._tops.get(p.symbol_a), self._tops.get(p.symbol_b)
-        if a is None or b is None or a.mid is None or b.mid is None:
+        if a is None or b is None:
+            return []
+        a_bid, a_ask, b_bid, b_ask = a.best_bid, a.best_ask, b.best_bid, b.best_ask
+        if a_bid is None or a_ask is None or b_bid is None or b_ask is None:
             return []
         if a.has_sequence_gap or b.has_sequence_gap:
             return []
-        spread = float(a.mid) - p.hedge_ratio * float(b.mid)
+        # (bid + ask) / 2 as a float is exactly float(BookTop.mid): no Fraction per update.
+        spread = (a_bid + a_ask) / 2 - p.hedge_ratio * ((b_bid + b_ask) / 2)
         z = self.zscore(spread)
-        self._spreads.append(spread)
+        self._push(spread)
         if z is None or any(w.symbol in p.symbols for w in ctx.working):
             return []
         pos_a = ctx.positions.get(p.symbol_a, 0)
