@@ -27,7 +27,9 @@ Rules (docs/control-plane.md, "Smart order routing", says the same for users):
 * A child the venue rejects (or that could not be sent: link down) removes that venue from
   this parent; the rest goes to the other venues. A child the risk manager refuses stops the
   parent (routing the same shares again would fail the same check); children already working
-  keep working and can be cancelled with the parent.
+  keep working and can be cancelled with the parent. Refusals that clear by themselves
+  (``duplicate_order``, ``throttle``, ``max_open_orders``, ``stale_market_data``) only leave
+  those shares unrouted until the next top.
 * ``day`` parents rest what displayed liquidity within the limit cannot fill as a limit order
   at the limit price on the top-ranked usable venue; if liquidity within the limit appears on
   another venue, the resting child is cancelled and its shares routed there once the cancel is
@@ -70,6 +72,10 @@ if TYPE_CHECKING:
     from velocimex.control.core import TradingCore
 
 TimeInForce = Literal["day", "ioc"]
+# Risk refusals that clear by themselves; any other refusal stops the parent.
+_TRANSIENT_RISK_CODES = frozenset(
+    {"duplicate_order", "throttle", "max_open_orders", "stale_market_data"}
+)
 _CHILD_DONE = (OrderFilled, OrderCancelled, OrderRejected, OrderExpired, OrderPartiallyFilled)
 
 
@@ -103,6 +109,7 @@ class ParentOrder:
     children: dict[str, str] = field(default_factory=dict)  # client order id -> venue
     excluded: set[str] = field(default_factory=set)  # venues that rejected a child
     _routing: bool = field(default=False, repr=False)
+    _held: bool = field(default=False, repr=False)  # refused for now: wait for the next top
     _again: bool = field(default=False, repr=False)
 
     @property
@@ -177,6 +184,7 @@ class SmartRouter:
             self.core.on_book_top(self.consolidated_top(symbol, top))
             for parent in list(self.parents.values()):
                 if parent.symbol == symbol and not parent.is_done:
+                    parent._held = False
                     self._route(parent)
 
     @property
@@ -309,10 +317,16 @@ class SmartRouter:
             venue_name = parent.children[event.client_order_id]
             if event.by_risk and not event.reason.startswith("not sent"):
                 self.counters["child_refused_by_risk"] += 1
-                if not parent.is_done:
-                    self._stop(
-                        parent, f"risk refused child {event.client_order_id}: {event.reason}"
-                    )
+                code = event.reason.split(":", 1)[0]
+                why = f"risk refused child {event.client_order_id}: {event.reason}"
+                if code in _TRANSIENT_RISK_CODES:
+                    # Passes by itself (a window, a rate, an order finishing): the shares
+                    # stay unrouted until the next top, not given up, and not retried at
+                    # once (that would only repeat the refusal).
+                    parent.reason = why
+                    parent._held = True
+                elif not parent.is_done:
+                    self._stop(parent, why)
             else:
                 # The venue said no, or its session could not take the order: try the others.
                 self.counters["child_rejected_by_venue"] += 1
@@ -356,14 +370,16 @@ class SmartRouter:
         if self.core.risk.kill_switch:
             self._stop(parent, "kill switch")
             return
+        if parent._held:
+            return
         for venue_name, price, available in self._takeable(parent):
             remaining = self._uncommitted(parent)
-            if remaining <= 0 or parent.state is not ParentState.WORKING:
+            if remaining <= 0 or parent.state is not ParentState.WORKING or parent._held:
                 break
             quantity = min(remaining, available)
             self._quotes[(venue_name, parent.symbol)].taken[parent.side] += quantity
             self._send(parent, venue_name, quantity, price, OrderType.IOC)
-        if parent.state is not ParentState.WORKING or parent.time_in_force != "day":
+        if parent.state is not ParentState.WORKING or parent.time_in_force != "day" or parent._held:
             return
         takeable = {v for v, _, _ in self._takeable(parent)}
         remaining = self._uncommitted(parent)

@@ -429,3 +429,21 @@ def test_a_working_parent_survives_a_restart_with_its_children(tmp_path: Path) -
     # and the cancelled state itself is journaled
     last = Rig(tmp_path, {"A": RecordingVenue(), "B": RecordingVenue()})
     assert last.router.snapshot(parent.parent_id).state is ParentState.CANCELLED
+
+
+def test_a_transient_risk_refusal_holds_the_shares_until_the_next_top(tmp_path: Path) -> None:
+    clock = Clock()
+    limits = LIMITS.model_copy(update={"duplicate_window_ms": 250})
+    rig = paper_rig(tmp_path, limits=limits, clock=clock)
+    rig.router.on_venue_book_top("A", ask_top(PX, 1000))
+    first = rig.router.submit("AAA", Side.BUY, 100, PX, time_in_force="day")
+    assert rig.router.snapshot(first.parent_id).state is ParentState.FILLED
+    # The same child again inside the duplicate window: refused, once, and held.
+    second = rig.router.submit("AAA", Side.BUY, 100, PX, time_in_force="day")
+    snap = rig.router.snapshot(second.parent_id)
+    assert snap.state is ParentState.WORKING and "duplicate_order" in snap.reason
+    assert [r.state for r in rig.children(second.parent_id)] == [OrderState.REJECTED]
+    clock.now += 300 * MS
+    rig.router.on_venue_book_top("A", ask_top(PX, 1000, seq=2))
+    assert rig.router.snapshot(second.parent_id).state is ParentState.FILLED
+    assert rig.core.orders.position("AAA").quantity == 200

@@ -79,6 +79,15 @@ class Exchange:
         )  # fmt: skip
         self.loop.call_soon_threadsafe(self.bob.send_unsequenced, message)
 
+    def bob_sells_ioc(self, quantity: int, price: int) -> None:
+        self.bob_ref += 1
+        message = ouch.encode(
+            ouch.INBOUND, "O", user_ref_num=self.bob_ref, side="S", quantity=quantity,
+            symbol="AAPL", price=price, time_in_force=ouch.TIF_IOC, display="Y", capacity="A",
+            intermarket_sweep_eligibility="N", cross_type="N", cl_ord_id=f"BOB{self.bob_ref}",
+        )  # fmt: skip
+        self.loop.call_soon_threadsafe(self.bob.send_unsequenced, message)
+
     def top(self) -> BookTop:
         """This venue's displayed best bid and offer, read on its own loop."""
 
@@ -184,6 +193,53 @@ def test_day_remainder_rests_on_one_exchange_and_parent_cancel_clears_both(
         wait_for(lambda: router.snapshot(parent.parent_id).state is ParentState.CANCELLED)
         assert x.venue.engine.resting_orders() == [] and y.venue.engine.resting_orders() == []
         assert core.orders.position("AAPL").quantity == 100
+    finally:
+        venues.close()
+        core.close()
+
+
+def test_fills_racing_a_reroute_cancel_never_overfill_the_parent(tmp_path: Path, exchanges) -> None:
+    """Our parent rests on X. An offer appears on Y, so the router cancels the rest on X, while
+    a seller on X hits it at the same moment: whichever the exchange sees first, the children
+    together fill exactly the parent, and what X did not fill goes to Y."""
+    x, y = exchanges
+    x.bob_rests_sell(100, PX + 5000)  # an offer above our limit: X ranks first for the rest
+    wait_for_offer(x, 100)
+    core, router, venues = make_router(tmp_path, x, y)
+    try:
+        router.on_venue_book_top("X", x.top())
+        router.on_venue_book_top("Y", y.top())
+        expected = 0
+        # Parent sizes differ per round: an identical child inside the risk manager's duplicate
+        # window would (rightly) be held back until the next top.
+        for round_no, (size, bob_x) in enumerate(((400, 150), (401, 401), (402, 250), (403, 402))):
+            parent = router.submit("AAPL", Side.BUY, size, PX)
+            wait_for(lambda: len(x.venue.engine.resting_orders()) == 2)  # bob's and our rest
+            y.bob_rests_sell(500, PX)
+            wait_for_offer(y, 500)
+            x.bob_sells_ioc(bob_x, PX)  # races the cancel the next line triggers
+            router.on_venue_book_top("Y", y.top())
+            pid = parent.parent_id
+            wait_for(lambda p=pid: router.snapshot(p).is_done, timeout=15)
+            snap = router.snapshot(pid)
+            assert (snap.state, snap.filled) == (ParentState.FILLED, size), (round_no, snap)
+            children = [core.orders.get(c) for c in snap.children]
+            assert sum(r.filled_quantity for r in children) == size
+            assert len(children) <= 2  # the rest on X, and at most one child to Y
+            expected += size
+            # clear what is left of Y's offer for the next round
+            y_left = y.top().ask_qty
+            if y_left:
+                ioc = router.submit(
+                    "AAPL", Side.BUY, y_left, PX, time_in_force="ioc", strategy_id="sweep"
+                )
+                wait_for(lambda p=ioc.parent_id: router.snapshot(p).is_done)
+                expected += router.snapshot(ioc.parent_id).filled
+            router.on_venue_book_top("X", x.top())
+            router.on_venue_book_top("Y", y.top())
+        assert not core.orders.anomalies, core.orders.last_anomaly
+        assert router.counters["child_refused_by_risk"] == 0
+        assert core.orders.position("AAPL").quantity == expected
     finally:
         venues.close()
         core.close()
