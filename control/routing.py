@@ -372,6 +372,9 @@ class SmartRouter:
             return
         if parent._held:
             return
+        if parent.excluded.issuperset(self.venue_names):
+            self._stop(parent, "every venue rejected a child")
+            return
         for venue_name, price, available in self._takeable(parent):
             remaining = self._uncommitted(parent)
             if remaining <= 0 or parent.state is not ParentState.WORKING or parent._held:

@@ -281,6 +281,10 @@ def test_venue_reject_reroutes_the_child_to_the_other_venue(tmp_path: Path) -> N
     a.report(OrderRejected(child.client_order_id, 0, reason="venue reject", venue_seq=1))
     assert [(o.quantity, o.price) for o in b.sent_orders] == [(200, PX + 100)]
     assert rig.router.snapshot(parent.parent_id).excluded == {"A"}
+    (child_b,) = b.sent_orders
+    b.report(OrderRejected(child_b.client_order_id, 0, reason="venue reject", venue_seq=1))
+    snap = rig.router.snapshot(parent.parent_id)
+    assert (snap.state, snap.reason) == (ParentState.STOPPED, "every venue rejected a child")
 
 
 def test_stale_or_gapped_venue_is_not_routed_to(tmp_path: Path) -> None:
