@@ -100,6 +100,10 @@ class VenueSet:
         for venue_name, session in self.sessions.items():
             session.connect(self._last_seq[venue_name] + 1)
 
+    def next_sequence(self, venue_name: str) -> int:
+        """The first sequence number of ``venue_name``'s own stream not yet passed on."""
+        return self._last_seq[venue_name] + 1
+
     def session_for(self, order: Order) -> Venue:
         venue_name = order.venue or self.default_venue
         try:

@@ -250,6 +250,51 @@ def test_fills_racing_a_reroute_cancel_never_overfill_the_parent(tmp_path: Path,
         core.close()
 
 
+def test_restart_replays_both_exchanges_streams_exactly_once(tmp_path: Path, exchanges) -> None:
+    x, y = exchanges
+
+    def ours(ex: Exchange) -> list:
+        return [o for o in ex.venue.engine.resting_orders() if o.owner[0] == "alice"]
+
+    for ex in (x, y):
+        ex.bob_rests_sell(100, PX + 5000)  # a market to collar against
+        wait_for_offer(ex, 100)
+    core, router, venues = make_router(tmp_path, x, y)
+    router.on_venue_book_top("X", x.top())
+    router.on_venue_book_top("Y", y.top())
+    cid_x = core.orders.submit("AAPL", Side.BUY, 300, price=PX, venue="X").order.client_order_id
+    cid_y = core.orders.submit("AAPL", Side.BUY, 300, price=PX, venue="Y").order.client_order_id
+    wait_for(lambda: len(ours(x)) == 1 and len(ours(y)) == 1)
+    x.bob_sells_ioc(100, PX)
+    y.bob_sells_ioc(40, PX)
+    wait_for(lambda: core.orders.position("AAPL").quantity == 140)
+    venues.close()
+    core.close()
+
+    x.bob_sells_ioc(50, PX)  # while we are down, on both exchanges
+    y.bob_sells_ioc(70, PX)
+    y.bob_sells_ioc(10, PX)
+    wait_for(lambda: ours(x)[0].shares == 150 and ours(y)[0].shares == 180)
+
+    again, _, venues2 = make_router(tmp_path, x, y)
+    try:
+        wait_for(lambda: again.orders.position("AAPL").quantity == 270)
+        time.sleep(0.3)  # anything replayed twice would arrive now
+        assert again.orders.get(cid_x).filled_quantity == 150
+        assert again.orders.get(cid_y).filled_quantity == 120
+        assert again.orders.position("AAPL").quantity == 270
+        assert not again.orders.anomalies
+        assert venues2.counters["X_duplicate_sequence"] == 0
+        for name, ex in (("X", x), ("Y", y)):
+            stream = ex.venue.gateway.server.stream("alice")
+            assert venues2.next_sequence(name) == stream.next_sequence
+        again.orders.cancel(cid_y)  # the restarted session still owns its orders
+        wait_for(lambda: ours(y) == [])
+    finally:
+        venues2.close()
+        again.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
