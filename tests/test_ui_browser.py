@@ -104,9 +104,9 @@ def test_live_book_moves_on_the_market_view(stack: Stack, page: Page) -> None:
     assert int(seq.inner_text()) > first
     expect(page.get_by_test_id("bid-AAPL")).to_have_text(re.compile(r"^\d+\.\d{4}$"))
     expect(page.get_by_test_id("ladder")).to_be_visible()
-    expect(page.get_by_role("img", name="AAPL bid, ask and mid").locator("path.series")).to_have_count(
-        3, timeout=10_000
-    )
+    expect(
+        page.get_by_role("img", name="AAPL bid, ask and mid").locator("path.series")
+    ).to_have_count(3, timeout=10_000)
 
 
 def test_trader_starts_a_strategy_from_the_ui_and_sees_its_fill(stack: Stack, page: Page) -> None:
@@ -132,20 +132,51 @@ def test_trader_starts_a_strategy_from_the_ui_and_sees_its_fill(stack: Stack, pa
     expect(fills.locator("tbody tr").first).to_contain_text("AAPL", timeout=45_000)
     fill = stack.api("/market/fills?limit=1")[0]
     expect(page.get_by_test_id(f"order-{fill['client_order_id']}")).to_be_visible()
-    shot(page, "orders")
     view(page, "1")
     shot(page, "market")
     view(page, "4")
     expect(page.get_by_test_id("positions")).to_contain_text("AAPL")
     page.wait_for_timeout(3_000)  # a few PnL samples after the first fill
     shot(page, "positions")
+    view(page, "3")
+    shot(page, "orders")
     view(page, "2")
+    page.get_by_test_id("strategy-mm1").get_by_role("button", name="Edit").click()
+    expect(page.get_by_role("heading", name="Parameters · mm1")).to_be_visible()
+    expect(page.locator("#params-mm1-half_spread")).to_have_value("100")
     shot(page, "strategies")
     view(page, "6")
     expect(page.get_by_test_id("engine")).to_contain_text("feed tcp://127.0.0.1")
     expect(page.get_by_test_id("seq-gaps")).to_have_text(re.compile(r"^\d+$"))
     expect(page.get_by_test_id("venue")).to_have_text("ouch")
     shot(page, "system")
+
+
+def test_trader_sends_from_the_ticket_then_filters_and_cancels_in_the_blotter(
+    stack: Stack, page: Page
+) -> None:
+    login(page, stack, "trader")
+    page.get_by_test_id("top-MSFT").click()
+    bid = float(page.get_by_test_id("bid-MSFT").inner_text())
+    ticket = page.get_by_test_id("order-ticket")
+    ticket.get_by_label("side").select_option("B")
+    ticket.get_by_label("quantity").fill("7")
+    ticket.get_by_label("price ($)").fill(f"{bid - 1:.2f}")  # a dollar under: it rests
+    ticket.get_by_role("button", name="Buy MSFT").click()
+    # Over OUCH the answer is "new"; the venue's acknowledgement follows on the event stream.
+    expect(ticket.get_by_role("status")).to_have_text(re.compile(r"^\w+: (new|acknowledged)$"))
+    order_id = ticket.get_by_role("status").inner_text().split(":")[0]
+    view(page, "3")
+    page.get_by_label("symbol").select_option("MSFT")
+    page.get_by_label("state").select_option("open")
+    row = page.get_by_test_id(f"order-{order_id}")
+    expect(row).to_contain_text("acknowledged")
+    expect(page.get_by_test_id("blotter").locator("tbody tr")).to_have_count(1)
+    row.get_by_role("button", name=f"cancel {order_id}").click()
+    expect(row).to_have_count(0)  # no longer open, so filtered out
+    page.get_by_label("state").select_option("cancelled")
+    expect(page.get_by_test_id(f"order-{order_id}")).to_contain_text("cancelled")
+    assert stack.api(f"/orders/{order_id}")["state"] == "cancelled"
 
 
 def test_kill_switch_asks_for_confirmation_then_trips_and_resets(stack: Stack, page: Page) -> None:
@@ -204,3 +235,16 @@ def test_viewer_sees_live_data_but_cannot_trade(stack: Stack, page: Page) -> Non
         }"""
     )
     assert status == 403
+
+
+def test_live_link_reconnects_after_the_control_plane_restarts(stack: Stack, page: Page) -> None:
+    login(page, stack, "viewer")
+    link = page.get_by_test_id("link-state")
+    seq = page.get_by_test_id("seq-MSFT")
+    stack.restart_serve(down_s=2.0)
+    # While it was down the badge said so; the page reconnects by itself with backoff.
+    expect(link).to_have_text("live", timeout=20_000)
+    before = seq.inner_text()
+    expect(seq).not_to_have_text(before, timeout=10_000)  # live data flows again
+    view(page, "6")
+    expect(page.get_by_text(re.compile(r"[1-9]\d* reconnects"))).to_be_visible()

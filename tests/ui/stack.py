@@ -46,11 +46,13 @@ class Stack:
     base: str = ""
     procs: list[subprocess.Popen] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
+    commands: dict[str, tuple[tuple[str, ...], dict[str, str] | None]] = field(default_factory=dict)
 
     def _spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         log = self.workdir / f"{name}.log"
         self.logs.append(log)
-        with log.open("wb") as out:
+        self.commands[name] = (args, env)
+        with log.open("ab") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "velocimex.cli", *args],
                 stdout=out,
@@ -100,6 +102,30 @@ class Stack:
         for username, role in USERS.items():
             body = {"username": username, "password": USER_PASSWORD, "role": role}
             call(f"{self.base}/auth/users", body, token)
+
+    def restart_serve(self, down_s: float = 1.0, timeout: float = 60.0) -> None:
+        """Stop the control plane, keep it down ``down_s``, start it again on the same port
+        and state directory (users and JWT secret survive, so issued tokens stay valid)."""
+        serve = self.procs[2]
+        serve.send_signal(signal.SIGINT)
+        serve.wait(15)
+        time.sleep(down_s)
+        args, env = self.commands["serve"]
+        self.procs.pop(2)
+        self.logs.pop(2)
+        self._spawn("serve", *args, env=env)
+        self.procs.insert(2, self.procs.pop())
+        self.logs.insert(2, self.logs.pop())
+        deadline = time.monotonic() + timeout
+        while True:
+            self._check_alive()
+            try:
+                self.token("admin", ADMIN_PASSWORD)
+                return
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("serve did not come back:\n" + self.tail()) from None
+                time.sleep(0.3)
 
     def token(self, username: str, password: str = USER_PASSWORD) -> str:
         body = {"username": username, "password": password}

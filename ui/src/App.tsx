@@ -98,7 +98,7 @@ export function App() {
           </Button>
         </div>
       </header>
-      <main id="main" className="flex-1 p-4" tabIndex={-1}>
+      <main id="main" className="flex-1 p-4 focus:outline-none" tabIndex={-1}>
         <Active />
       </main>
     </div>

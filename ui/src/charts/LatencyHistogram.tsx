@@ -61,7 +61,7 @@ export function LatencyHistogram({ engines, height = 240 }: { engines: EngineLat
     const hi = d3.max(engines, (e) => e.q.max * 1.5) ?? 10;
     const x = d3.scaleLog().domain([Math.max(lo, 1), hi]).range([0, w]);
     const all = engines.flatMap((engine) =>
-      bars(engine.q).map((b) => ({ ...b, engine, density: b.share / (Math.log10(b.end) - Math.log10(b.start)) })),
+      bars(engine.q).map((b) => ({ ...b, engine, density: b.share * 100 })),
     );
     const y = d3
       .scaleLinear()
@@ -74,7 +74,7 @@ export function LatencyHistogram({ engines, height = 240 }: { engines: EngineLat
       .call(d3.axisBottom(x).ticks(6, (v: number) => ns(v)))
       .attr("class", "text-muted-foreground");
     g.append("g")
-      .call(d3.axisLeft(y).ticks(4).tickFormat(d3.format(".1f")))
+      .call(d3.axisLeft(y).ticks(4).tickFormat((v) => `${v}%`))
       .attr("class", "text-muted-foreground");
     g.append("text")
       .attr("x", w / 2)
@@ -86,7 +86,7 @@ export function LatencyHistogram({ engines, height = 240 }: { engines: EngineLat
       .attr("transform", `translate(-34,${h / 2}) rotate(-90)`)
       .attr("text-anchor", "middle")
       .attr("class", "fill-muted-foreground")
-      .text("share per decade");
+      .text("share of messages");
     for (const e of engines) {
       g.append("line")
         .attr("x1", x(e.q.p50))

@@ -9,6 +9,8 @@ export interface Series {
   step?: boolean;
 }
 
+const utcTime = d3.utcFormat("%H:%M:%S"); // the UI shows UTC everywhere
+
 interface Props {
   series: Series[];
   height?: number;
@@ -40,7 +42,7 @@ export function TimeChart({ series, height = 220, format = d3.format(",.2f"), la
       return;
     }
     const x = d3
-      .scaleTime()
+      .scaleUtc()
       .domain(d3.extent(all, (p) => p.t) as [number, number])
       .range([0, w]);
     let [lo, hi] = d3.extent(all, (p) => p.v) as [number, number];
@@ -55,7 +57,13 @@ export function TimeChart({ series, height = 220, format = d3.format(",.2f"), la
       .range([h, 0]);
     g.append("g")
       .attr("transform", `translate(0,${h})`)
-      .call(d3.axisBottom(x).ticks(Math.max(2, Math.floor(w / 110))).tickSizeOuter(0))
+      .call(
+        d3
+          .axisBottom(x)
+          .ticks(Math.max(2, Math.floor(w / 110)))
+          .tickFormat((d) => utcTime(d as Date))
+          .tickSizeOuter(0),
+      )
       .attr("class", "text-muted-foreground");
     g.append("g")
       .attr("transform", `translate(${w},0)`)

@@ -2,7 +2,8 @@ import { useAppSelector } from "@/store";
 import { Table, TBody, TD, TH, THead, TR } from "./ui/table";
 import { clock, px, qty } from "@/lib/format";
 
-export function FillsTable({ symbol, limit = 50 }: { symbol?: string; limit?: number }) {
+// compact: the market view's narrow panel leaves out the order id and liquidity flag.
+export function FillsTable({ symbol, limit = 50, compact = false }: { symbol?: string; limit?: number; compact?: boolean }) {
   const all = useAppSelector((s) => s.market.fills);
   const rows = (symbol ? all.filter((f) => f.symbol === symbol) : all).slice(0, limit);
   if (!rows.length) return <p className="text-sm text-muted-foreground">No fills yet.</p>;
@@ -15,8 +16,8 @@ export function FillsTable({ symbol, limit = 50 }: { symbol?: string; limit?: nu
           <TH>side</TH>
           <TH className="text-right">qty</TH>
           <TH className="text-right">price</TH>
-          <TH>order</TH>
-          <TH>liq</TH>
+          {!compact && <TH>order</TH>}
+          {!compact && <TH>liq</TH>}
         </TR>
       </THead>
       <TBody>
@@ -27,8 +28,8 @@ export function FillsTable({ symbol, limit = 50 }: { symbol?: string; limit?: nu
             <TD className={f.side === "B" ? "text-bid" : "text-ask"}>{f.side === "B" ? "buy" : "sell"}</TD>
             <TD className="text-right">{qty(f.quantity)}</TD>
             <TD className="text-right">{px(f.price)}</TD>
-            <TD className="text-xs">{f.client_order_id}</TD>
-            <TD>{f.liquidity}</TD>
+            {!compact && <TD className="text-xs">{f.client_order_id}</TD>}
+            {!compact && <TD>{f.liquidity}</TD>}
           </TR>
         ))}
       </TBody>

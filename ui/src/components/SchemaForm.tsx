@@ -70,7 +70,9 @@ export function SchemaForm({ idPrefix, properties, required = [], values, disabl
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [serverError, setServerError] = useState<string | null>(null);
   const [saved, setSaved] = useState(false);
-  useEffect(() => setText(initial), [initial]);
+  const [touched, setTouched] = useState<Set<string>>(new Set());
+  // Fields the user has typed in keep their text until submitted; the rest follow the store.
+  useEffect(() => setText((current) => ({ ...initial, ...Object.fromEntries([...touched].map((k) => [k, current[k]])) })), [initial]); // eslint-disable-line react-hooks/exhaustive-deps
 
   async function submit(e: React.FormEvent) {
     e.preventDefault();
@@ -88,6 +90,7 @@ export function SchemaForm({ idPrefix, properties, required = [], values, disabl
     try {
       await onSubmit(out);
       setSaved(true);
+      setTouched(new Set());
     } catch (err) {
       setServerError((err as Error).message);
     }
@@ -112,7 +115,10 @@ export function SchemaForm({ idPrefix, properties, required = [], values, disabl
                 inputMode={typeOf(p) === "string" ? "text" : "decimal"}
                 aria-invalid={errors[name] ? true : undefined}
                 aria-describedby={errors[name] ? `${id}-err` : undefined}
-                onChange={(e) => setText({ ...text, [name]: e.target.value })}
+                onChange={(e) => {
+                  setText({ ...text, [name]: e.target.value });
+                  setTouched(new Set(touched).add(name));
+                }}
                 className="h-8 font-mono"
               />
               {errors[name] && (

@@ -12,6 +12,7 @@ interface SystemState {
   feeds: Feeds | null;
   link: LinkState;
   reconnects: number;
+  everOpen: boolean;
   lastEventMs: number;
 }
 
@@ -31,11 +32,15 @@ const slice = createSlice({
     feeds: null,
     link: "closed",
     reconnects: 0,
+    everOpen: false,
     lastEventMs: 0,
   } as SystemState,
   reducers: {
     link(state, action: PayloadAction<LinkState>) {
-      if (action.payload === "connecting" && state.link === "closed" && state.lastEventMs) state.reconnects += 1;
+      if (action.payload === "open") {
+        if (state.everOpen) state.reconnects += 1;
+        state.everOpen = true;
+      }
       state.link = action.payload;
     },
     heard(state) {

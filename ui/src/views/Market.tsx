@@ -62,7 +62,7 @@ export function MarketView() {
                   <CardTitle>Last fills</CardTitle>
                 </CardHeader>
                 <CardContent>
-                  <FillsTable symbol={inst.symbol} limit={10} />
+                  <FillsTable symbol={inst.symbol} limit={10} compact />
                 </CardContent>
               </Card>
               <OrderTicket symbol={inst.symbol} top={inst.top} />

@@ -194,6 +194,8 @@ function AddStrategy() {
               setIdError(null);
               await api("/strategies", { body: { strategy_id: id, kind, params } });
               dispatch(loadStrategies());
+              // Offer the next free-looking id, so a second add is not a 409 by default.
+              setId(id.replace(/(\d*)$/, (n) => String(Number(n || 1) + 1)));
             }}
           />
         )}
