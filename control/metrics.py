@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from collections import Counter
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import Counter as PromCounter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from velocimex.control.core import TradingCore
@@ -73,6 +76,31 @@ class CoreCollector(Collector):
         yield CounterMetricFamily(
             "vx_book_tops", "book tops received", value=self.core.book_tops_received
         )
+        router = self.core.router
+        if router is not None:
+            events = CounterMetricFamily(
+                "vx_routing_events", "smart order router events", labels=["event"]
+            )
+            for event, n in sorted(router.counters.items()):
+                events.add_metric([event], n)
+            yield events
+            parents = GaugeMetricFamily(
+                "vx_routing_parents", "parent orders by state", labels=["state"]
+            )
+            by_state = Counter(str(p.state) for p in list(router.parents.values()))
+            for state, n in sorted(by_state.items()):
+                parents.add_metric([state], n)
+            yield parents
+            usable = GaugeMetricFamily(
+                "vx_routing_venue_usable",
+                "1 when the router may route on this venue's top of the symbol",
+                labels=["venue", "symbol"],
+            )
+            for venue in router.venue_names:
+                for symbol in self.core.instruments:
+                    ok = router.quote_problem(venue, symbol) is None
+                    usable.add_metric([venue, symbol], 1 if ok else 0)
+            yield usable
 
 
 class ApiMetrics:
@@ -85,7 +113,7 @@ class ApiMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.requests = Counter(
+        self.requests = PromCounter(
             "vx_http_requests",
             "control API requests",
             ["method", "route", "status"],

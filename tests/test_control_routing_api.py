@@ -114,3 +114,15 @@ def test_serve_venue_option_parses_and_refuses_clearly() -> None:
     for bad in ("NY", "NY=", "NY=paper,fee=x", "NY=paper,color=red", "1X=paper", "NY=host"):
         with pytest.raises(argparse.ArgumentTypeError):
             parse_venue(bad)
+
+
+def test_metrics_show_routing_events_parents_and_venue_usability(tmp_path: Path) -> None:
+    client, h = make_client(tmp_path)
+    venue_top(client, h[Role.ADMIN], "NYSIM", PX, 300, 1)
+    body = {"symbol": "AAPL", "side": "B", "quantity": 100, "limit_price": PX}
+    assert client.post("/routing/orders", json=body, headers=h[Role.TRADER]).status_code == 201
+    text = client.get("/metrics", headers=h[Role.VIEWER]).text
+    assert 'vx_routing_events_total{event="children_sent"} 1.0' in text
+    assert 'vx_routing_parents{state="filled"} 1.0' in text
+    assert 'vx_routing_venue_usable{symbol="AAPL",venue="NYSIM"} 1.0' in text
+    assert 'vx_routing_venue_usable{symbol="AAPL",venue="BXSIM"} 0.0' in text
