@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +34,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--taker-fee", type=int, default=0, help="ITCH units per share")
     p.add_argument("--sample-ms", type=int, default=1000, help="PnL curve sampling period")
+    p.add_argument(
+        "--profile-from-capture",
+        type=int,
+        metavar="BUCKETS",
+        help="vwap: set params.profile to the capture's own traded volume of params.symbol in "
+        "BUCKETS equal slices of [start_ns, start_ns + duration_ns) (start_ns default: the "
+        "symbol's first book top); the profile used is written to report.json",
+    )
     p.add_argument("--out", type=Path, required=True, help="report directory")
     p.set_defaults(func=run)
 
@@ -63,11 +72,16 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(str(exc)) from None
     records, locate_symbols = load_book_tops(args.capture)
     trades = None
-    if strategy_class.on_trade is not Strategy.on_trade:
+    if strategy_class.on_trade is not Strategy.on_trade or args.profile_from_capture:
         # Only volume-driven strategies pay for the second pass over the capture.
         from velocimex.control.trade_prints import load_trades
 
         trades, _ = load_trades(args.capture, symbols)
+    if args.profile_from_capture:
+        params = _profile_from_capture(params, records, locate_symbols, trades, args)
+        config = replace(config, params=params)
+    if strategy_class.on_trade is Strategy.on_trade:
+        trades = None
     result = run_backtest(records, locate_symbols, config, trades=trades)
     args.out.mkdir(parents=True, exist_ok=True)
     report = {
@@ -92,3 +106,24 @@ def run(args: argparse.Namespace) -> int:
             )
     print(json.dumps(result.summary(), indent=2))
     return 0
+
+
+def _profile_from_capture(
+    params: dict[str, Any], records: Any, locate_symbols: dict[int, str], trades: Any, args: Any
+) -> dict[str, Any]:
+    from velocimex.control.trade_prints import volume_profile
+
+    symbol, duration = params.get("symbol"), params.get("duration_ns")
+    locate = next((loc for loc, s in locate_symbols.items() if s == symbol), None)
+    if locate is None or not isinstance(duration, int) or duration < 1:
+        raise SystemExit(
+            "--profile-from-capture needs params symbol (in the capture) and duration_ns"
+        )
+    start = params.get("start_ns")
+    if start is None:
+        mine = records[records["locate"] == locate]
+        if not len(mine):
+            raise SystemExit(f"no book tops of {symbol} in the capture")
+        start = int(mine["timestamp"][0])
+    profile = volume_profile(trades, locate, start, start + duration, args.profile_from_capture)
+    return {**params, "start_ns": start, "profile": profile}

@@ -309,3 +309,28 @@ def test_pov_in_a_backtest_participates_in_the_captures_printed_volume(tmp_path:
         # Each print is followed by a child at the touch; the simulated exchange fills it
         # from the displayed offer, so the parent ends at its share of the volume, or done.
         assert result.shares_filled == min(quantity, int(volume * 0.1))
+
+
+def test_backtest_vwap_with_a_profile_from_the_captures_own_volume(tmp_path: Path) -> None:
+    import json
+
+    from velocimex.cli import main as cli
+
+    capture = tmp_path / "day.itch"
+    assert cli(["generate", "--symbols", "2", "--messages", "20000", "--seed", "5",
+                "--out", str(capture)]) == 0  # fmt: skip
+    trades, names = load_trades(capture)
+    locate, symbol = next(iter(sorted(names.items())))
+    params = {"symbol": symbol, "side": "B", "quantity": 3000, "duration_ns": 4 * 3600 * SEC,
+              "min_child": 50}  # fmt: skip
+    out = tmp_path / "report"
+    assert cli(["backtest", str(capture), "--symbols", symbol, "--strategy", "vwap",
+                "--params", json.dumps(params), "--profile-from-capture", "4",
+                "--out", str(out)]) == 0  # fmt: skip
+    report = json.loads((out / "report.json").read_text())
+    start = report["params"]["start_ns"]
+    expected = volume_profile(trades, locate, start, start + 4 * 3600 * SEC, 4)
+    assert report["params"]["profile"] == expected and len(expected) == 4
+    # the window ends inside the capture: the parent is complete at the end of the curve
+    last = (out / "pnl.csv").read_text().strip().splitlines()[-1].split(",")
+    assert int(last[-1]) == 3000
