@@ -17,7 +17,8 @@ Rules (docs/control-plane.md, "Smart order routing", says the same for users):
   price, more displayed size first (less what this router already sent against that same
   top); then the lower ``fee``; then the venue name. Only prices within the parent's limit.
 * A taking child is an IOC at that venue's displayed price, for at most its displayed size: it
-  never trades through another venue's better price and never rests by accident.
+  never trades through another venue's better price and never rests by accident. No child is
+  larger than the risk limit ``max_order_quantity``; a bigger share becomes several children.
 * No overfill: a new child is at most ``quantity - filled - leaves of working children``, all
   read from the order manager's records, so a fill racing a cancel (which moves shares from
   leaves to filled) can never let the children's total exceed the parent.
@@ -375,21 +376,33 @@ class SmartRouter:
         if parent.excluded.issuperset(self.venue_names):
             self._stop(parent, "every venue rejected a child")
             return
+        # No child larger than the risk manager's order size limit: a big parent becomes
+        # several children rather than one refused order.
+        cap = self.core.risk.limits.max_order_quantity
         for venue_name, price, available in self._takeable(parent):
-            remaining = self._uncommitted(parent)
-            if remaining <= 0 or parent.state is not ParentState.WORKING or parent._held:
-                break
-            quantity = min(remaining, available)
-            self._quotes[(venue_name, parent.symbol)].taken[parent.side] += quantity
-            self._send(parent, venue_name, quantity, price, OrderType.IOC)
+            quote = self._quotes[(venue_name, parent.symbol)]
+            while available > 0:
+                remaining = self._uncommitted(parent)
+                if remaining <= 0 or parent.state is not ParentState.WORKING or parent._held:
+                    break
+                quantity = min(remaining, available, cap)
+                quote.taken[parent.side] += quantity
+                available -= quantity
+                self._send(parent, venue_name, quantity, price, OrderType.IOC)
         if parent.state is not ParentState.WORKING or parent.time_in_force != "day" or parent._held:
             return
         takeable = {v for v, _, _ in self._takeable(parent)}
         remaining = self._uncommitted(parent)
         if remaining > 0 and not takeable:
             venue_name = self._rest_venue(parent)
-            if venue_name is not None:
-                self._send(parent, venue_name, remaining, parent.limit_price, OrderType.LIMIT)
+            while venue_name is not None and remaining > 0:
+                quantity = min(remaining, cap)
+                self._send(parent, venue_name, quantity, parent.limit_price, OrderType.LIMIT)
+                if parent.state is not ParentState.WORKING or parent._held:
+                    break
+                if venue_name in parent.excluded:
+                    break  # that venue rejected the rest: the next pass picks another
+                remaining = self._uncommitted(parent)
         elif takeable:
             # Liquidity within the limit on a venue other than where we rest: free the rest.
             for cid, venue_name in list(parent.children.items()):

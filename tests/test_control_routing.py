@@ -451,3 +451,21 @@ def test_a_transient_risk_refusal_holds_the_shares_until_the_next_top(tmp_path: 
     rig.router.on_venue_book_top("A", ask_top(PX, 1000, seq=2))
     assert rig.router.snapshot(second.parent_id).state is ParentState.FILLED
     assert rig.core.orders.position("AAA").quantity == 200
+
+
+def test_children_are_no_larger_than_the_risk_order_size_limit(tmp_path: Path) -> None:
+    limits = LIMITS.model_copy(update={"max_order_quantity": 150})
+    rig = paper_rig(tmp_path, limits=limits)
+    rig.router.on_venue_book_top("A", ask_top(PX, 400))
+    rig.router.on_venue_book_top("B", ask_top(PX + 100, 100))
+    parent = rig.router.submit("AAA", Side.BUY, 800, PX + 100)
+    assert rig.sent(parent.parent_id) == [
+        ("A", 150, PX, "ioc"),
+        ("A", 150, PX, "ioc"),
+        ("A", 100, PX, "ioc"),
+        ("B", 100, PX + 100, "ioc"),
+        ("A", 150, PX + 100, "limit"),
+        ("A", 150, PX + 100, "limit"),
+    ]
+    snap = rig.router.snapshot(parent.parent_id)
+    assert (snap.state, snap.filled, snap.working) == (ParentState.WORKING, 500, 300)
