@@ -45,6 +45,12 @@ from velocimex.domain import (
 
 EventListener = Callable[[OrderEvent], None]
 
+# Enum members bound to module names for the per-order paths: on CPython 3.11 reading a
+# member off its class (``Side.BUY``) goes through the enum machinery and costs several
+# attribute lookups; a module global is one.
+_BUY, _SELL = Side.BUY, Side.SELL
+_TERMINAL_STATES = frozenset(s for s in OrderState if s.is_terminal)
+
 
 class OrderError(ValueError):
     """A request the order manager refuses (unknown order, duplicate id, order not open)."""
@@ -195,8 +201,8 @@ class OrderManager:
             leaves = self._open_quantity
             return (
                 0 if position is None else position.quantity,
-                leaves.get((symbol, Side.BUY), 0),
-                leaves.get((symbol, Side.SELL), 0),
+                leaves.get((symbol, _BUY), 0),
+                leaves.get((symbol, _SELL), 0),
                 self._open_count,
                 self._open_notional,
                 self.gross_position_exposure(marks) if self._positions else 0,
@@ -215,7 +221,7 @@ class OrderManager:
             return total
 
     def _count_open(self, record: OrderRecord, sign: int) -> None:
-        if record.state.is_open:
+        if record.state not in _TERMINAL_STATES:
             o = record.order
             if sign > 0:
                 self._open_ids[o.client_order_id] = None

@@ -34,6 +34,7 @@ from velocimex.domain import (
 )
 
 S = OrderState
+_NEW = OrderState.NEW  # a module global: cheaper than the enum lookup on CPython 3.11
 
 
 class IllegalTransition(ValueError):
@@ -73,7 +74,7 @@ class OrderRecord:
     execution_ids: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        if self.leaves_quantity == 0 and self.state is OrderState.NEW:
+        if self.leaves_quantity == 0 and self.state is _NEW:
             self.leaves_quantity = self.order.quantity
 
     def snapshot(self) -> OrderRecord:

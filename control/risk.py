@@ -42,6 +42,16 @@ from velocimex.domain import (
 
 SECOND_NS = 1_000_000_000
 
+# Enum members bound to module names for the per-order paths: on CPython 3.11 reading a
+# member off its class (``Side.BUY``) goes through the enum machinery and costs several
+# attribute lookups; a module global is one.
+_BUY = Side.BUY
+_MARKET = OrderType.MARKET
+_HALTED = TradingState.HALTED
+_REDUCING_ONLY = TradingState.REDUCING_ONLY
+# A duplicate of an order that ended in one of these is a re-send, not a duplicate.
+_RESENDABLE = frozenset({OrderState.CANCELLED, OrderState.REJECTED, OrderState.EXPIRED})
+
 
 class RiskLimits(BaseModel):
     """Limits of one account. Prices and notionals in ITCH units (1/10000 dollar)."""
@@ -271,7 +281,7 @@ class RiskManager:
         lim = self.limits
         if self.kill_switch:
             return "kill_switch: trading killed", order
-        if self.state is TradingState.HALTED:
+        if self.state is _HALTED:
             return "halted: trading state is halted", order
         if order.symbol not in self.instruments:
             return f"unknown_instrument: {order.symbol}", order
@@ -293,7 +303,7 @@ class RiskManager:
                 # Re-sending an order we cancelled (a quote put back) is not a duplicate; a
                 # second copy of one still working, or already filled, is.
                 prior = book.order_state(last[1])
-                if prior not in (OrderState.CANCELLED, OrderState.REJECTED, OrderState.EXPIRED):
+                if prior not in _RESENDABLE:
                     return "duplicate_order: same order inside the duplicate window", order
 
         view = self._market.get(order.symbol)
@@ -303,7 +313,7 @@ class RiskManager:
         if problem is not None:
             # Never price a market order, or judge a collar, from data we cannot trust.
             return f"stale_market_data: {problem}", order
-        if order.order_type is OrderType.MARKET:
+        if order.order_type is _MARKET:
             order, why = self._price_market_order(order, view.top)
             if why:
                 return why, order
@@ -320,8 +330,8 @@ class RiskManager:
         position, open_buy, open_sell, open_count, open_notional, gross_positions = book.exposure(
             order.symbol, self._marks
         )
-        buying = order.side is Side.BUY
-        if self.state is TradingState.REDUCING_ONLY:
+        buying = order.side is _BUY
+        if self.state is _REDUCING_ONLY:
             if buying and position + open_buy + quantity > 0:
                 return "reducing_only: order would not reduce the position", order
             if not buying and position - open_sell - quantity < 0:
@@ -362,7 +372,7 @@ class RiskManager:
     def _collar_failure(self, order: Order, best_bid: int | None, best_ask: int | None) -> str:
         bps = self.limits.price_collar_bps
         assert order.price is not None
-        if order.side is Side.BUY:
+        if order.side is _BUY:
             reference = best_ask if best_ask is not None else best_bid
             if reference is None:
                 return "no_market: empty book, cannot collar"
@@ -389,7 +399,7 @@ class RiskManager:
         try:
             if not decision.approved or decision.approval is None:
                 raise PermissionError("order was not approved")
-            if self.kill_switch or self.state is TradingState.HALTED:
+            if self.kill_switch or self.state is _HALTED:
                 # The state changed between check and send: the approval is void.
                 self._authority.void(decision.approval)
                 self._audit(

@@ -20,6 +20,9 @@ from velocimex.control.strategy import (
 
 from velocimex.domain import BookTop, Side
 
+# Module globals: cheaper than Side.BUY (an enum class lookup) on CPython 3.11.
+_BUY, _SELL = Side.BUY, Side.SELL
+
 
 class MarketMakerParams(StrategyParams):
     symbol: str = Field(min_length=1, max_length=8)
@@ -70,7 +73,7 @@ class InventoryMarketMaker(Strategy):
         bid_want, ask_want = self._quotes(top, position, ctx.instruments[symbol].tick)
         intents: list[Intent] = []
         threshold = self.params.requote_threshold
-        for side, want in ((Side.BUY, bid_want), (Side.SELL, ask_want)):
+        for side, want in ((_BUY, bid_want), (_SELL, ask_want)):
             any_working = False
             keep = None
             for w in ctx.working:
