@@ -79,6 +79,7 @@ class OrderOut(Model):
     leaves_quantity: int
     average_fill_price: float | None
     venue_order_id: str
+    venue: str = Field("", description="venue session the order went to; empty: the only one")
     reason: str
     created_ns: int
 
@@ -100,6 +101,7 @@ class OrderOut(Model):
             leaves_quantity=rec.leaves_quantity,
             average_fill_price=None if avg is None else float(avg),
             venue_order_id=rec.venue_order_id,
+            venue=o.venue,
             reason=rec.reason,
             created_ns=o.created_ns,
         )

@@ -68,6 +68,8 @@ def test_parent_order_through_the_api_is_split_and_cancelled(tmp_path: Path) -> 
     assert (parent["state"], parent["filled_quantity"], parent["working_quantity"]) == (
         "working", 500, 100,
     )  # fmt: skip
+    blotter = client.get("/orders", headers=viewer).json()
+    assert sorted(o["venue"] for o in blotter) == ["BXSIM", "BXSIM", "NYSIM"]
     positions = client.get("/positions", headers=viewer).json()
     assert [p["quantity"] for p in positions if p["symbol"] == "AAPL"] == [500]
 
