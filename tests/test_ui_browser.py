@@ -74,7 +74,8 @@ def login(page: Page, stack: Stack, user: str) -> None:
 def shot(page: Page, name: str) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+        # Generous: on a loaded machine the page may wait long for a quiet frame.
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True, timeout=90_000)
 
 
 def view(page: Page, key: str) -> None:
@@ -144,11 +145,23 @@ def test_trader_starts_a_strategy_from_the_ui_and_sees_its_fill(stack: Stack, pa
     page.get_by_test_id("strategy-mm1").get_by_role("button", name="Edit").click()
     expect(page.get_by_role("heading", name="Parameters · mm1")).to_be_visible()
     expect(page.locator("#params-mm1-half_spread")).to_have_value("100")
+    page.locator("#params-mm1-max_inventory").fill("12.5")
+    page.get_by_role("button", name="Save parameters").click()
+    expect(page.get_by_text("max_inventory must be a whole number")).to_be_visible()
+    page.locator("#params-mm1-max_inventory").fill("800")
+    page.get_by_role("button", name="Save parameters").click()
+    expect(page.get_by_text("saved")).to_be_visible()
+    assert stack.api("/strategies/mm1")["params"]["max_inventory"] == 800
     shot(page, "strategies")
     view(page, "6")
     expect(page.get_by_test_id("engine")).to_contain_text("feed tcp://127.0.0.1")
     expect(page.get_by_test_id("seq-gaps")).to_have_text(re.compile(r"^\d+$"))
     expect(page.get_by_test_id("venue")).to_have_text("ouch")
+    # The bench report is there (histogram) or the view names the command that makes it.
+    latency = page.get_by_role("img", name="latency histogram").or_(
+        page.get_by_test_id("latency-missing")
+    )
+    expect(latency).to_be_visible()
     shot(page, "system")
 
 
@@ -208,6 +221,14 @@ def test_kill_switch_asks_for_confirmation_then_trips_and_resets(stack: Stack, p
     page.get_by_role("button", name="Apply").click()
     expect(page.get_by_test_id("risk-state")).to_have_text("active")
     assert stack.api("/risk")["state"] == "active"
+    page.locator("#limit-max_order_quantity").fill("0")
+    page.get_by_role("button", name="Save limits").click()
+    expect(page.get_by_text("max_order_quantity must be ≥ 1")).to_be_visible()
+    assert stack.api("/risk/limits")["max_order_quantity"] == 10_000  # nothing was sent
+    page.locator("#limit-max_order_quantity").fill("5000")
+    page.get_by_role("button", name="Save limits").click()
+    expect(page.get_by_text("saved")).to_be_visible()
+    assert stack.api("/risk/limits")["max_order_quantity"] == 5000
     shot(page, "risk")
 
 

@@ -100,7 +100,7 @@ export function RiskView() {
                     description="Every strategy stops and every open order is cancelled at the venue now. New orders are refused until it is released and trading is set active again."
                     confirm="Engage kill switch"
                     variant="destructive"
-                    onConfirm={() => call("/risk/kill-switch", "POST", { reason })}
+                    onConfirm={() => call("/risk/kill-switch", "POST", { reason }).then(() => setReason(""))}
                   />
                 </>
               )
