@@ -565,6 +565,7 @@ class SmartRouter:
         if parent.state is ParentState.CANCEL_PENDING:
             self._set_state(parent, ParentState.CANCELLED, parent.reason)
         elif parent.state is ParentState.WORKING and parent.time_in_force == "ioc":
-            if not self._takeable(parent):
-                reason = "ioc: no more displayed liquidity within the limit"
+            if parent._held or not self._takeable(parent):
+                # An ioc parent does not wait for a refusal to clear: it ends with the reason.
+                reason = parent.reason if parent._held else "ioc: no more displayed liquidity"
                 self._set_state(parent, ParentState.CANCELLED, reason)

@@ -469,3 +469,13 @@ def test_children_are_no_larger_than_the_risk_order_size_limit(tmp_path: Path) -
     ]
     snap = rig.router.snapshot(parent.parent_id)
     assert (snap.state, snap.filled, snap.working) == (ParentState.WORKING, 500, 300)
+
+
+def test_an_ioc_parent_refused_for_now_ends_with_the_risk_reason(tmp_path: Path) -> None:
+    limits = LIMITS.model_copy(update={"duplicate_window_ms": 250})
+    rig = paper_rig(tmp_path, limits=limits)
+    rig.router.on_venue_book_top("A", ask_top(PX, 1000))
+    rig.router.submit("AAA", Side.BUY, 100, PX, time_in_force="ioc")
+    second = rig.router.submit("AAA", Side.BUY, 100, PX, time_in_force="ioc")
+    snap = rig.router.snapshot(second.parent_id)
+    assert snap.state is ParentState.CANCELLED and "duplicate_order" in snap.reason
