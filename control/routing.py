@@ -110,7 +110,10 @@ class ParentOrder:
     children: dict[str, str] = field(default_factory=dict)  # client order id -> venue
     excluded: set[str] = field(default_factory=set)  # venues that rejected a child
     _routing: bool = field(default=False, repr=False)
-    _held: bool = field(default=False, repr=False)  # refused for now: wait for the next top
+    _held: bool = field(default=False, repr=False)
+    _on_child: Callable[[str], None] | None = field(
+        default=None, repr=False
+    )  # refused for now: wait for the next top
     _again: bool = field(default=False, repr=False)
 
     @property
@@ -162,6 +165,7 @@ class SmartRouter:
         self.orders.subscribe(self.on_order_event)
         core.risk.subscribe(self._on_risk_record)
         core.router = self
+        core.strategies.router = self
 
     @property
     def max_age_ms(self) -> int:
@@ -235,7 +239,10 @@ class SmartRouter:
         *,
         time_in_force: TimeInForce = "day",
         strategy_id: str = "router",
+        on_child: Callable[[str], None] | None = None,
     ) -> ParentOrder:
+        """``on_child(client_order_id)`` is told of each child before it is submitted (a
+        strategy host makes the children its strategy's orders)."""
         if symbol not in self.core.instruments:
             raise RoutingError(f"unknown instrument {symbol!r}")
         if quantity <= 0:
@@ -249,6 +256,7 @@ class SmartRouter:
             parent = ParentOrder(
                 parent_id, symbol, side, quantity, limit_price, time_in_force, strategy_id
             )
+            parent._on_child = on_child
             self._journal(
                 {
                     "type": "parent",
@@ -474,6 +482,8 @@ class SmartRouter:
         )  # fmt: skip
         parent.children[cid] = venue_name
         self._parent_of[cid] = parent
+        if parent._on_child is not None:
+            parent._on_child(cid)
         self.counters["children_sent"] += 1
         try:
             self.orders.submit(

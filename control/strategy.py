@@ -30,6 +30,9 @@ class PlaceOrder:
     quantity: int
     price: int | None
     order_type: OrderType = OrderType.LIMIT
+    # With a smart order router in the core: a parent order split across the venues (price is
+    # its limit; IOC stays IOC), its children the strategy's orders. Without one: ignored.
+    route: bool = False
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ class StrategyHost:
         self.instruments = dict(instruments)
         self._by_locate = {i.locate: i.symbol for i in instruments.values()}
         self.slots: dict[str, StrategySlot] = {}
+        self.router: Any = None  # a control.routing.SmartRouter, set by the router itself
         self._lock = threading.RLock()
         self._now_ns = 0
         # Optional observer (strategy id, decision ns, order path ns, intents): live monitor.
@@ -248,10 +252,28 @@ class StrategyHost:
                 slot.strategy.strategy_id, decided - started, done - decided, len(intents)
             )
 
+    def _route(self, slot: StrategySlot, intent: PlaceOrder) -> None:
+        if intent.price is None:
+            raise ValueError("a routed order needs a limit price")
+        parent = self.router.submit(
+            intent.symbol,
+            intent.side,
+            intent.quantity,
+            intent.price,
+            time_in_force="ioc" if intent.order_type is OrderType.IOC else "day",
+            strategy_id=slot.strategy.strategy_id,
+            on_child=slot.order_ids.add,
+        )
+        if parent.state.value == "stopped":
+            slot.rejected_intents += 1
+            slot.last_error = parent.reason
+
     def _execute(self, slot: StrategySlot, intent: Intent) -> None:
         slot.intents += 1
         try:
-            if isinstance(intent, PlaceOrder):
+            if isinstance(intent, PlaceOrder) and intent.route and self.router is not None:
+                self._route(slot, intent)
+            elif isinstance(intent, PlaceOrder):
                 cid = self.orders.new_client_order_id()
                 slot.order_ids.add(cid)
                 rec = self.orders.submit(

@@ -28,6 +28,7 @@ from velocimex.domain import (
     OrderState,
     OrderType,
     Side,
+    Trade,
 )
 
 AAA = Instrument("AAA", locate=1)
@@ -479,3 +480,34 @@ def test_an_ioc_parent_refused_for_now_ends_with_the_risk_reason(tmp_path: Path)
     second = rig.router.submit("AAA", Side.BUY, 100, PX, time_in_force="ioc")
     snap = rig.router.snapshot(second.parent_id)
     assert snap.state is ParentState.CANCELLED and "duplicate_order" in snap.reason
+
+
+def test_execution_algorithms_route_their_children_across_venues(tmp_path: Path) -> None:
+    rig = paper_rig(tmp_path)
+    core = rig.core
+    core.strategies.add("pov", "pov", {"symbol": "AAA", "side": "B", "quantity": 300,
+                                       "participation": 0.5, "route": True})  # fmt: skip
+    core.strategies.start("pov")
+    rig.router.on_venue_book_top("A", ask_top(PX, 60))
+    rig.router.on_venue_book_top("B", ask_top(PX, 100))
+    core.on_trade(Trade("AAA", 200, PX, 1))  # 100 owed; 100 shown on B, 60 on A
+    records = core.orders.records()
+    assert [(r.order.venue, r.order.quantity, r.filled_quantity) for r in records] == [
+        ("B", 100, 100)
+    ]
+    core.on_trade(Trade("AAA", 240, PX, 2))  # 220 owed: 60 on A, 0 left on B until its next top
+    assert core.orders.position("AAA").quantity == 160
+    rig.router.on_venue_book_top("B", ask_top(PX, 100, seq=2))
+    assert core.orders.position("AAA").quantity == 220
+    assert {r.order.venue for r in core.orders.records()} == {"A", "B"}
+    slot = core.strategies.slots["pov"]
+    assert slot.strategy.filled == 220  # the strategy counts its routed children's fills
+    for step in range(3, 10):
+        core.on_trade(Trade("AAA", 200, PX, step))
+        rig.router.on_venue_book_top("A", ask_top(PX, 100, seq=step))
+    assert core.orders.position("AAA").quantity == 300  # never past the parent
+    core.kill("risk", "drill")
+    count = len(core.orders.records())
+    core.on_trade(Trade("AAA", 1000, PX, 20))
+    rig.router.on_venue_book_top("B", ask_top(PX, 100, seq=20))
+    assert len(core.orders.records()) == count

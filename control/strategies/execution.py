@@ -24,6 +24,13 @@ class _ParentParams(StrategyParams):
     quantity: int = Field(ge=1, description="parent order shares")
 
 
+class _TakingParams(_ParentParams):
+    """Algorithms whose children are IOCs at the touch; with ``route`` each child is an ioc
+    parent of the smart order router, split across the venues (multi-venue cores)."""
+
+    route: bool = Field(False, description="send children through the smart order router")
+
+
 class _ParentStrategy(Strategy):
     """Counts the parent's filled shares from its own fill events."""
 
@@ -58,7 +65,7 @@ def touch_within_limit(side: Side, top: BookTop | None, limit_price: int | None)
     return price
 
 
-class TwapParams(_ParentParams):
+class TwapParams(_TakingParams):
     duration_ns: int = Field(ge=1, description="spread the parent over this much feed time")
     slices: int = Field(10, ge=1)
     limit_price: int | None = Field(None, ge=1, description="never pay more (buy) / less (sell)")
@@ -97,7 +104,7 @@ class Twap(_ParentStrategy):
                 p.side is Side.SELL and price < p.limit_price
             ):
                 return []
-        return [PlaceOrder(symbol, p.side, missing, price, OrderType.IOC)]
+        return [PlaceOrder(symbol, p.side, missing, price, OrderType.IOC, p.route)]
 
 
 class IcebergParams(_ParentParams):
@@ -135,7 +142,7 @@ class Iceberg(_ParentStrategy):
         return self.next_child(ctx) if event.kind in ("filled", "cancelled") else []
 
 
-class VwapParams(_ParentParams):
+class VwapParams(_TakingParams):
     duration_ns: int = Field(ge=1, description="schedule window in feed time")
     start_ns: int | None = Field(
         None, ge=0, description="window start (ITCH ns since midnight); default: first book top"
@@ -205,10 +212,10 @@ class Vwap(_ParentStrategy):
         price = touch_within_limit(p.side, top, p.limit_price)
         if price is None:
             return []
-        return [PlaceOrder(symbol, p.side, missing, price, OrderType.IOC)]
+        return [PlaceOrder(symbol, p.side, missing, price, OrderType.IOC, p.route)]
 
 
-class PovParams(_ParentParams):
+class PovParams(_TakingParams):
     participation: float = Field(gt=0, le=1, description="fraction of the traded volume")
     min_child: int = Field(1, ge=1, description="smallest child, except the last one")
     max_child: int | None = Field(None, ge=1, description="largest child")
@@ -251,7 +258,7 @@ class Pov(_ParentStrategy):
         if price is None:
             return []
         size = missing if p.max_child is None else min(missing, p.max_child)
-        return [PlaceOrder(p.symbol, p.side, size, price, OrderType.IOC)]
+        return [PlaceOrder(p.symbol, p.side, size, price, OrderType.IOC, p.route)]
 
     def on_book_top(self, symbol: str, top: BookTop, ctx: StrategyContext) -> list[Intent]:
         if symbol != self.params.symbol:
