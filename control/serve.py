@@ -99,6 +99,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "routing): a paper venue or an OUCH session (--ouch-user/--ouch-password), its own "
         "feed handler bus, and its fee per share (routing tie-breaker). Replaces --ouch",
     )
+    p.add_argument(
+        "--ui-dir",
+        type=Path,
+        default=None,
+        help="built web UI to serve at / (default ui/dist of this checkout, or $VELOCIMEX_UI_DIR)",
+    )
     p.add_argument("--log-level", default="info", help="uvicorn log level")
     p.set_defaults(func=run)
 
@@ -141,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
             settings.data_dir / "ouch_refs.jsonl",
         )
         core = TradingCore(settings.data_dir, settings.domain_instruments(), venue)
-    app = create_app(settings, core=core, users=users)
+    app = create_app(settings, core=core, users=users, ui_dir=args.ui_dir)
     from velocimex.control.feed_bridge import BookTopSubscriber
 
     core = app.state.core

@@ -269,3 +269,18 @@ def test_live_link_reconnects_after_the_control_plane_restarts(stack: Stack, pag
     expect(seq).not_to_have_text(before, timeout=10_000)  # live data flows again
     view(page, "6")
     expect(page.get_by_text(re.compile(r"[1-9]\d* reconnects"))).to_be_visible()
+
+
+def test_a_refused_token_returns_to_the_login_page(stack: Stack, page: Page) -> None:
+    login(page, stack, "viewer")
+    # As after the 8 h expiry: the stored token is no longer accepted by the server.
+    page.evaluate(
+        """() => {
+            const saved = JSON.parse(sessionStorage.getItem("velocimex.session"));
+            saved.token = saved.token.slice(0, -4) + "AAAA";
+            sessionStorage.setItem("velocimex.session", JSON.stringify(saved));
+        }"""
+    )
+    page.reload()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=10_000)
+    assert page.evaluate("sessionStorage.getItem('velocimex.session')") is None

@@ -47,6 +47,7 @@ class Stack:
     procs: list[subprocess.Popen] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
     commands: dict[str, tuple[tuple[str, ...], dict[str, str] | None]] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
 
     def _spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         log = self.workdir / f"{name}.log"
@@ -90,7 +91,9 @@ class Stack:
         while True:
             self._check_alive()
             try:
-                token = self.token("admin", ADMIN_PASSWORD)
+                # Logins are rate limited per address: log in once, then poll with the token.
+                token = self.tokens.get("admin") or self.token("admin", ADMIN_PASSWORD)
+                self.tokens["admin"] = token
                 feeds = call(f"{self.base}/feeds", token=token)
                 if all(i["bid_px"] for i in feeds["instruments"]):
                     break
@@ -132,8 +135,12 @@ class Stack:
         return call(f"{self.base}/auth/token", body)["access_token"]
 
     def api(self, path: str, body: dict | None = None, user: str = "admin", method=None):
-        password = ADMIN_PASSWORD if user == "admin" else USER_PASSWORD
-        return call(f"{self.base}{path}", body, self.token(user, password), method)
+        # One login per user: the control plane rate-limits logins per client address, and
+        # the browser's own logins come from the same 127.0.0.1.
+        if user not in self.tokens:
+            password = ADMIN_PASSWORD if user == "admin" else USER_PASSWORD
+            self.tokens[user] = self.token(user, password)
+        return call(f"{self.base}{path}", body, self.tokens[user], method)
 
     def _check_alive(self) -> None:
         for proc in self.procs:

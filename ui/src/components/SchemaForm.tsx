@@ -63,7 +63,6 @@ export function SchemaForm({ idPrefix, properties, required = [], values, disabl
   const fieldsKey = Object.keys(properties).join(",");
   const initial = useMemo(
     () => Object.fromEntries(Object.keys(properties).map((k) => [k, values[k] === undefined || values[k] === null ? "" : String(values[k])])),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
     [fieldsKey, valuesKey],
   );
   const [text, setText] = useState<Record<string, string>>(initial);
@@ -72,7 +71,7 @@ export function SchemaForm({ idPrefix, properties, required = [], values, disabl
   const [saved, setSaved] = useState(false);
   const [touched, setTouched] = useState<Set<string>>(new Set());
   // Fields the user has typed in keep their text until submitted; the rest follow the store.
-  useEffect(() => setText((current) => ({ ...initial, ...Object.fromEntries([...touched].map((k) => [k, current[k]])) })), [initial]); // eslint-disable-line react-hooks/exhaustive-deps
+  useEffect(() => setText((current) => ({ ...initial, ...Object.fromEntries([...touched].map((k) => [k, current[k]])) })), [initial]);
 
   async function submit(e: React.FormEvent) {
     e.preventDefault();

@@ -2,6 +2,8 @@
 // into the store, reconnecting with backoff. After every (re)connect the REST state is reloaded,
 // since events sent while the link was down are not replayed.
 import type { AppDispatch } from "@/store";
+import { logout } from "@/store/auth";
+import { api } from "./api";
 import { fills, loadMarket, tops } from "@/store/market";
 import { heard, link, loadRisk } from "@/store/system";
 import { loadAccount, loadOrders, loadPnl, loadStrategies, pnlPoint } from "@/store/trading";
@@ -10,6 +12,7 @@ import type { BookTop, Fill } from "./types";
 const FLUSH_MS = 100; // at most ten store updates a second, however fast the feed ticks
 const KEEPALIVE_MS = 20_000;
 const BACKOFF_MS = [250, 500, 1000, 2000, 5000];
+const POLICY_VIOLATION = 1008; // what /ws/events closes with for a bad token
 
 interface Message {
   channel: string;
@@ -87,17 +90,27 @@ export function connectLive(token: string, dispatch: AppDispatch): () => void {
     dispatch(link("connecting"));
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${location.host}/ws/events`, ["bearer", token]);
+    let opened = false;
     socket.onopen = () => {
+      opened = true;
       attempt = 0;
       dispatch(link("open"));
       reloadAll(dispatch);
       keepalive = window.setInterval(() => socket?.send("ping"), KEEPALIVE_MS);
     };
     socket.onmessage = onMessage;
-    socket.onclose = () => {
+    socket.onclose = (event) => {
       window.clearInterval(keepalive);
       dispatch(link("closed"));
       if (stopped) return;
+      if (event.code === POLICY_VIOLATION) {
+        // The server refused the token (expired, or the secret changed): retrying cannot help.
+        dispatch(logout());
+        return;
+      }
+      // A refused handshake reaches the browser as a bare 1006: ask the API whether the token
+      // still holds (a 401 logs out through the API client, which ends this loop).
+      if (!opened) api("/auth/me").catch(() => undefined);
       retry = window.setTimeout(open, BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)]);
       attempt += 1;
     };
