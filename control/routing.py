@@ -25,12 +25,15 @@ Rules (docs/control-plane.md, "Smart order routing", says the same for users):
 * A child cancelled unfilled (liquidity gone) or partly filled frees its shares, which are
   routed again on current data; shares already sent against a top are not sent against it
   again, so a venue that keeps refusing liquidity waits for its next top.
-* A child the venue rejects (or that could not be sent: link down) removes that venue from
-  this parent; the rest goes to the other venues. A child the risk manager refuses stops the
-  parent (routing the same shares again would fail the same check); children already working
-  keep working and can be cancelled with the parent. Refusals that clear by themselves
-  (``duplicate_order``, ``throttle``, ``max_open_orders``, ``stale_market_data``) only leave
-  those shares unrouted until the next top.
+* A venue whose order session is down (``session_problem``: the OUCH link is lost and
+  reconnecting) is not routed to until it is back; a child not sent because of that holds its
+  shares until the next top. A child the venue rejects (or its session refuses outright)
+  removes that venue from this parent; the rest goes to the other venues.
+* A child the risk manager refuses stops the parent (routing the same shares again would fail
+  the same check); children already working keep working and can be cancelled with the
+  parent. Refusals that clear by themselves (``duplicate_order``, ``throttle``,
+  ``max_open_orders``, ``stale_market_data``) only leave those shares unrouted until the next
+  top.
 * ``day`` parents rest what displayed liquidity within the limit cannot fill as a limit order
   at the limit price on the top-ranked usable venue; if liquidity within the limit appears on
   another venue, the resting child is cancelled and its shares routed there once the cancel is
@@ -142,6 +145,7 @@ class SmartRouter:
         max_age_ms: int | None = None,
         clock_ns: Callable[[], int] = time.monotonic_ns,
         journal: Journal | None = None,
+        session_problem: Callable[[str], str | None] | None = None,
     ) -> None:
         names = [v.name for v in venues]
         if len(set(names)) != len(names) or not names:
@@ -151,6 +155,7 @@ class SmartRouter:
         self.venues = list(venues)
         self.market_sink = market_sink
         self._max_age_ms = max_age_ms
+        self._session_problem = session_problem
         self.clock_ns = clock_ns
         self.lock: threading.RLock = core.lock
         self._by_locate = {i.locate: s for s, i in core.instruments.items()}
@@ -207,6 +212,16 @@ class SmartRouter:
         if age_ms > self.max_age_ms:
             return f"market data {age_ms} ms old"
         return None
+
+    def session_problem(self, venue_name: str) -> str | None:
+        """Why this venue's order session cannot take orders now (link down), or None."""
+        return None if self._session_problem is None else self._session_problem(venue_name)
+
+    def usable(self, venue_name: str, symbol: str) -> bool:
+        return (
+            self.quote_problem(venue_name, symbol) is None
+            and self.session_problem(venue_name) is None
+        )
 
     def venue_top(self, venue_name: str, symbol: str) -> BookTop | None:
         quote = self._quotes.get((venue_name, symbol))
@@ -336,8 +351,13 @@ class SmartRouter:
                     parent._held = True
                 elif not parent.is_done:
                     self._stop(parent, why)
+            elif event.by_risk and self.session_problem(venue_name) is not None:
+                # Not sent because the session is down (it reconnects by itself): hold the
+                # shares; routing skips that venue until it is back.
+                self.counters["child_not_sent_session_down"] += 1
+                parent._held = True
             else:
-                # The venue said no, or its session could not take the order: try the others.
+                # The venue said no, or the session refused the order itself: try the others.
                 self.counters["child_rejected_by_venue"] += 1
                 parent.excluded.add(venue_name)
                 self._journal(
@@ -433,7 +453,7 @@ class SmartRouter:
         for venue in self.venues:
             if venue.name in parent.excluded:
                 continue
-            if self.quote_problem(venue.name, parent.symbol) is not None:
+            if not self.usable(venue.name, parent.symbol):
                 continue
             quote = self._quotes[(venue.name, parent.symbol)]
             top = quote.top
@@ -458,7 +478,7 @@ class SmartRouter:
         for venue in self.venues:
             if venue.name in parent.excluded:
                 continue
-            if self.quote_problem(venue.name, parent.symbol) is not None:
+            if not self.usable(venue.name, parent.symbol):
                 continue
             top = self._quotes[(venue.name, parent.symbol)].top
             if parent.side is Side.BUY:

@@ -42,5 +42,6 @@ def build_routed_core(settings: Settings) -> TradingCore:
         venue_set.on_venue_book_top,
         max_age_ms=settings.max_venue_data_age_ms,
         journal=Journal(data_dir / "routing.jsonl", fsync=settings.fsync),
+        session_problem=venue_set.session_problem,
     )
     return core

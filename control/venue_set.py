@@ -100,6 +100,16 @@ class VenueSet:
         for venue_name, session in self.sessions.items():
             session.connect(self._last_seq[venue_name] + 1)
 
+    def session_problem(self, venue_name: str) -> str | None:
+        """Why ``venue_name``'s session cannot take orders now, or None. Sessions that keep
+        a link (OUCH) say so with ``connected``; others are always up."""
+        session = self.sessions.get(venue_name)
+        if session is None:
+            return "no such venue"
+        if getattr(session, "connected", True):
+            return None
+        return getattr(session, "error", "") or "session not connected"
+
     def next_sequence(self, venue_name: str) -> int:
         """The first sequence number of ``venue_name``'s own stream not yet passed on."""
         return self._last_seq[venue_name] + 1

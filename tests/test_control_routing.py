@@ -511,3 +511,44 @@ def test_execution_algorithms_route_their_children_across_venues(tmp_path: Path)
     core.on_trade(Trade("AAA", 1000, PX, 20))
     rig.router.on_venue_book_top("B", ask_top(PX, 100, seq=20))
     assert len(core.orders.records()) == count
+
+
+class LinkVenue(RecordingVenue):
+    """A recording session with a link that can go down, like OuchVenue's ``connected``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connected = True
+        self.drop_on_next_send = False
+
+    def _transmit_order(self, order) -> None:  # type: ignore[no-untyped-def]
+        if self.drop_on_next_send:  # the link dies as the order goes out
+            self.connected, self.drop_on_next_send = False, False
+        if not self.connected:
+            raise ConnectionError("OUCH session is not connected")
+        super()._transmit_order(order)
+
+
+def test_a_venue_whose_session_is_down_is_skipped_until_it_is_back(tmp_path: Path) -> None:
+    a, b = LinkVenue(), LinkVenue()
+    rig = Rig(tmp_path, {"A": a, "B": b})
+    rig.router._session_problem = rig.venues.session_problem  # as build_routed_core wires it
+    rig.router.on_venue_book_top("A", ask_top(PX, 100))
+    rig.router.on_venue_book_top("B", ask_top(PX + 100, 100))
+    a.connected = False
+    assert rig.router.session_problem("A") == "session not connected"
+    parent = rig.router.submit("AAA", Side.BUY, 150, PX + 100)
+    assert a.sent_orders == [] and [(o.quantity, o.price) for o in b.sent_orders] == [
+        (100, PX + 100),
+        (50, PX + 100),  # the rest goes to B too: A cannot take orders
+    ]
+    # The link drops as a child goes out: the shares are held, A is not given up on.
+    a.connected, a.drop_on_next_send = True, True
+    other = rig.router.submit("AAA", Side.BUY, 40, PX, time_in_force="day")
+    snap = rig.router.snapshot(other.parent_id)
+    assert snap.excluded == set() and snap.state is ParentState.WORKING and snap.working == 0
+    assert rig.router.counters["child_not_sent_session_down"] == 1
+    a.connected = True  # reconnected; its next top routes the held shares there
+    rig.router.on_venue_book_top("A", ask_top(PX, 100, seq=2))
+    assert [(o.quantity, o.price) for o in a.sent_orders] == [(40, PX)]
+    assert rig.router.snapshot(parent.parent_id).excluded == set()

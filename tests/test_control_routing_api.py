@@ -48,7 +48,10 @@ def test_parent_order_through_the_api_is_split_and_cancelled(tmp_path: Path) -> 
     venue_top(client, admin, "NYSIM", PX + 100, 300, 1)
     assert venue_top(client, admin, "BXSIM", PX, 200, 1)["problem"] is None
     status = client.get("/routing", headers=viewer).json()
-    assert [v["name"] for v in status["venues"]] == ["NYSIM", "BXSIM"]
+    assert [(v["name"], v["session_problem"]) for v in status["venues"]] == [
+        ("NYSIM", None),
+        ("BXSIM", None),
+    ]
     # risk sees the consolidated top: best offer of both venues
     feed = client.get("/feeds", headers=viewer).json()["instruments"][0]
     assert (feed["ask_px"], feed["ask_qty"]) == (PX, 200)

@@ -73,6 +73,7 @@ class VenueQuoteOut(_Model):
 class VenueOut(_Model):
     name: str
     fee: int
+    session_problem: str | None = Field(description="why orders cannot go there now; null: up")
     quotes: list[VenueQuoteOut]
 
 
@@ -147,7 +148,14 @@ def routing_status(core: Core, _: Reader) -> RoutingOut:
                         problem=smart.quote_problem(venue.name, symbol),
                     )
                 )
-            venues.append(VenueOut(name=venue.name, fee=venue.fee, quotes=quotes))
+            venues.append(
+                VenueOut(
+                    name=venue.name,
+                    fee=venue.fee,
+                    session_problem=smart.session_problem(venue.name),
+                    quotes=quotes,
+                )
+            )
         parents = [_parent_out(core, smart.snapshot(pid)) for pid in smart.parents]
         return RoutingOut(max_age_ms=smart.max_age_ms, venues=venues, parents=parents)
 
