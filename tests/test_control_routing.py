@@ -77,6 +77,7 @@ class Rig:
             self.venues.on_venue_book_top,
             clock_ns=self.clock,
             journal=Journal(tmp_path / "routing.jsonl", fsync=False),
+            session_problem=self.venues.session_problem,
         )
 
     def children(self, parent_id: str) -> list:
@@ -532,7 +533,6 @@ class LinkVenue(RecordingVenue):
 def test_a_venue_whose_session_is_down_is_skipped_until_it_is_back(tmp_path: Path) -> None:
     a, b = LinkVenue(), LinkVenue()
     rig = Rig(tmp_path, {"A": a, "B": b})
-    rig.router._session_problem = rig.venues.session_problem  # as build_routed_core wires it
     rig.router.on_venue_book_top("A", ask_top(PX, 100))
     rig.router.on_venue_book_top("B", ask_top(PX + 100, 100))
     a.connected = False
