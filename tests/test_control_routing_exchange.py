@@ -133,7 +133,12 @@ def make_router(
     }
     venues = VenueSet(sessions, tmp_path / "venue_seq.jsonl", fsync=False)
     core = TradingCore(tmp_path, [AAPL], venues, RiskLimits(), fsync=False)
-    router = SmartRouter(core, [RoutingVenue("X"), RoutingVenue("Y")], venues.on_venue_book_top)
+    router = SmartRouter(
+        core,
+        [RoutingVenue("X"), RoutingVenue("Y")],
+        venues.on_venue_book_top,
+        session_problem=venues.session_problem,
+    )
     return core, router, venues
 
 
