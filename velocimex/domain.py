@@ -159,6 +159,7 @@ class Trade:
     price: int
     timestamp: int  # ITCH nanoseconds since midnight
     venue: str = ""
+    match_number: int = 0  # the venue's ITCH match number; 0 when the source has none
 
     def __post_init__(self) -> None:
         if self.quantity <= 0:
