@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 from velocimex.sw_fallback import kernel
-from velocimex.sw_fallback.kernel import KERNEL_RECORD_DTYPE, BookState, symbol_text
+from velocimex.sw_fallback.kernel import BookState, symbol_text
 
 from velocimex import book_contract as bc
+from velocimex.wire import moldudp64
 
 
 class EngineInputError(ValueError):
@@ -25,7 +26,14 @@ class BookEngine:
     ) -> None:
         self.capacity = capacity
         self.state = BookState(capacity, symbols)
-        self._out = np.empty(0, dtype=KERNEL_RECORD_DTYPE)
+        self._out_words = np.empty(0, np.uint64)
+        self._out = self._out_words.view(bc.RECORD_DTYPE)
+        self._packet_records = self.state.packet_records
+        # Compiles or loads the streaming entry (an empty payload is rejected before the
+        # book), then keeps its compiled entry point: calling that skips the dispatcher's
+        # per-call typing of the arguments, a fixed cost on every packet.
+        kernel.run_packet(b"", self.state.arena)
+        self._run_packet = kernel.run_packet.overloads[kernel.run_packet.signatures[0]].entry_point
 
     def process(self, data: bytes | np.ndarray, seqs: np.ndarray) -> np.ndarray:
         """Apply message blocks; return the records they produced (RECORD_DTYPE)."""
@@ -34,20 +42,35 @@ class BookEngine:
     def process_view(self, data: bytes | np.ndarray, seqs: np.ndarray) -> np.ndarray:
         """`process` without the copy: the records are a view of a buffer the next call
         reuses. For hot paths that serialise the records before calling again."""
-        buf = data if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=np.uint8)
+        if not isinstance(data, bytes):
+            # One kernel specialisation for every buffer kind (bytearray, memoryview, arrays).
+            data = bytes(memoryview(data).cast("B"))
         if seqs.dtype != np.uint64 or not seqs.flags.c_contiguous:
             seqs = np.ascontiguousarray(seqs, dtype=np.uint64)
         n_msgs = len(seqs)
-        if self._out.shape[0] < 2 * n_msgs:
-            self._out = np.empty(2 * n_msgs, dtype=KERNEL_RECORD_DTYPE)
-        s = self.state
-        n_rec, consumed = kernel.run_arena(buf, n_msgs, seqs, self._out, s.arena, s.layout, s.sub)
-        if consumed != len(buf):
+        if len(self._out) < 2 * n_msgs:
+            self._out_words = np.empty(2 * n_msgs * kernel.RECORD_WORDS, np.uint64)
+            self._out = self._out_words.view(bc.RECORD_DTYPE)
+        n_rec, consumed = kernel.run_blocks(data, n_msgs, seqs, self._out_words, self.state.arena)
+        if consumed != len(data):
             raise EngineInputError(
-                f"message block at byte {consumed} of a {len(buf)}-byte buffer is truncated "
+                f"message block at byte {consumed} of a {len(data)}-byte buffer is truncated "
                 f"or the buffer holds more blocks than the {n_msgs} sequence numbers given"
             )
-        return self._out[:n_rec].view(bc.RECORD_DTYPE)
+        return self._out[:n_rec]
+
+    def process_packet(self, payload: bytes | bytearray | memoryview) -> np.ndarray:
+        """One MoldUDP64 packet (the UDP payload, header included) in one kernel call: its
+        messages numbered from the header's sequence number. Returns a view of the records
+        that the next call reuses. A packet whose framing is inconsistent raises
+        `MoldError` and changes nothing; heartbeats and end of session return no records."""
+        if not isinstance(payload, bytes):
+            payload = bytes(payload)
+        n_rec = self._run_packet(payload, self.state.arena)
+        if n_rec < 0:
+            moldudp64.parse_packet(payload)  # raises MoldError naming the fault
+            raise moldudp64.MoldError(f"inconsistent MoldUDP64 packet of {len(payload)} bytes")
+        return self._packet_records[:n_rec]
 
     def counters(self) -> dict[str, int]:
         return {name: int(v) for name, v in zip(bc.COUNTER_NAMES, self.state.counters, strict=True)}
@@ -57,4 +80,4 @@ class BookEngine:
 
     def symbol_table(self) -> np.ndarray:
         """Raw 8-byte stock fields by locate (uint64, little-endian packed)."""
-        return self.state.symbol
+        return self.state.symbol[: self.capacity.locates]

@@ -8,24 +8,25 @@ sequence number per block, and appends book-update records.
 
 from __future__ import annotations
 
+import sys
+
 import numba as nb
 import numpy as np
 
 from velocimex import book_contract as bc
-from velocimex.wire import itch
+from velocimex.wire import itch, moldudp64
 
-# The kernel's view of RECORD_DTYPE: same offsets and size, the reserved bytes as plain
-# integers because numba cannot assign void fields.
-KERNEL_RECORD_DTYPE = np.dtype(
-    {
-        "names": list(bc.RECORD_DTYPE.names[:-1]) + ["r0", "r1", "r2"],
-        "formats": [bc.RECORD_DTYPE.fields[n][0] for n in bc.RECORD_DTYPE.names[:-1]]
-        + ["u1", "u1", "u1"],
-        "offsets": [bc.RECORD_DTYPE.fields[n][1] for n in bc.RECORD_DTYPE.names[:-1]]
-        + [37, 38, 39],
-        "itemsize": bc.RECORD_BYTES,
-    }
-)
+# The kernel writes each record as five little-endian uint64 words (numba cannot assign a
+# structured dtype's void field, and a plain array argument types far faster per call):
+# seq | timestamp | locate, flags, bid_px | bid_qty, ask_px | ask_qty, msg_type, reserved.
+_WORD_FIELDS = (
+    ("seq", 0), ("timestamp", 8), ("locate", 16), ("flags", 18), ("bid_px", 20),
+    ("bid_qty", 24), ("ask_px", 28), ("ask_qty", 32), ("msg_type", 36),
+)  # fmt: skip
+if sys.byteorder != "little" or any(
+    bc.RECORD_DTYPE.fields[name][1] != off for name, off in _WORD_FIELDS
+):
+    raise ImportError("the kernel's record words assume RECORD_DTYPE on a little-endian host")
 
 _LENGTHS = itch.MESSAGE_LENGTHS.astype(np.int64)
 
@@ -61,86 +62,113 @@ S_GAP_SEEN = 2
 S_SLOTS = 3
 
 MAX_QTY = np.uint64(0xFFFFFFFF)
+LOW32 = np.uint64(0xFFFFFFFF)
+SHIFT32 = np.uint64(32)
+HEADER_LEN = moldudp64.HEADER_LEN
 _NO_TOP = (np.uint32(0), np.uint32(0), np.uint32(0), np.uint32(0))
 BID = 0
 ASK = 1
 SIDE_ST = 3  # n_held, beyond, bound
 
 
+# A MoldUDP64 packet holds at most this many records: every record comes from a book
+# message, the shortest of which (D) takes 2 + 19 bytes of a payload of at most 65,535.
+_MIN_BOOK_BLOCK = 2 + min(int(itch.MESSAGE_LENGTHS[ord(t)]) for t in itch.BOOK_TYPES)
+PACKET_MAX_RECORDS = 2 * ((0xFFFF - moldudp64.HEADER_LEN) // _MIN_BOOK_BLOCK + 1)
+RECORD_WORDS = bc.RECORD_BYTES // 8  # a record as five little-endian uint64 words
+
+# Arena header: uint64 words at the start of the arena (part offsets, then the parameters).
+_PARTS = (
+    "ord", "ord_sl", "lvl", "side_st", "tracked", "lost", "symbol", "sub", "sess", "counters",
+    "pkt_out",
+)  # fmt: skip
+(P_ORD, P_ORD_SL, P_LVL, P_SIDE_ST, P_TRACKED, P_LOST, P_SYMBOL, P_SUB, P_SESS, P_COUNTERS,
+ P_PKT_OUT) = range(len(_PARTS))  # fmt: skip
+H_END = len(_PARTS)  # offset one past the last part = arena size
+H_LEVELS = H_END + 1
+H_LOCATES = H_END + 2
+H_SET_MASK = H_END + 3
+H_WAYS = H_END + 4
+H_NSUB = H_END + 5
+HEADER_WORDS = 24
+
+
 class BookState:
     """The engine's tables. Plain numpy arrays so the kernel can run on them in place.
 
-    Layout mirrors the RTL memories: the order table as parallel arrays (way `w` of set `s`
-    at index `s * ways + w`), a side's levels as one run of `levels` (price, qty, count)
-    triples at `(locate * 2 + side) * levels * 3` (worst first, best at index n_held - 1),
-    and (n_held, beyond, bound) per side.
+    Layout mirrors the RTL memories: the order table as one entry of two uint64 words per way
+    (way `w` of set `s` at entry `s * ways + w`: the order reference, then price << 32 |
+    shares) plus `ord_sl` (locate * 2 + side) per way, a side's levels as one run of `levels`
+    (price, qty, count) triples at `(locate * 2 + side) * levels * 3` (worst first, best at
+    index n_held - 1), and (n_held, beyond, bound) per side.
+
+    Every table, the subscription list and the packet record buffer live in one arena whose
+    first words say where each part starts: a call into the kernel unboxes one array, and
+    per-packet streaming pays numba's argument unboxing on every call.
     """
 
     def __init__(self, capacity: bc.Capacity, symbols: list[str] | None = None) -> None:
         self.capacity = capacity
-        n_orders = capacity.orders
-        sides = capacity.locates * 2
-        # Every table lives in one arena so a call into the kernel unboxes one array, not
-        # twelve: per-packet streaming pays numba's argument unboxing on every call.
-        parts = [
-            ("ord_ref", n_orders, np.uint64),
-            ("ord_sl", n_orders, np.uint32),  # locate * 2 + side + 1; 0 = free way
-            ("ord_price", n_orders, np.uint32),
-            ("ord_shares", n_orders, np.uint32),
-            ("lvl", sides * capacity.levels * 3, np.uint32),
-            # Per side: n_held, beyond (orders outside the held levels), bound (the best
-            # price any of those orders can have; meaningful while beyond > 0).
-            ("side_st", sides * SIDE_ST, np.uint32),
-            ("tracked", capacity.locates, np.uint8),
-            ("lost", capacity.locates, np.uint8),
-            ("symbol", capacity.locates, np.uint64),  # raw 8 bytes of the R message
-            ("sess", S_SLOTS, np.uint64),
-            ("counters", bc.NUM_COUNTERS, np.uint64),
-        ]
-        offsets, total = [], 0
-        for _, count, dtype in parts:
-            offsets.append(total)
-            total += (count * np.dtype(dtype).itemsize + 7) // 8 * 8
-        self.arena = np.zeros(total // 8, np.uint64).view(np.uint8)
-        for (name, count, dtype), off in zip(parts, offsets, strict=True):
-            size = count * np.dtype(dtype).itemsize
-            setattr(self, name, self.arena[off : off + size].view(dtype))
-        self.layout = np.array(
-            offsets
-            + [
-                total,
-                capacity.levels,
-                capacity.locates,
-                capacity.order_sets - 1,
-                capacity.order_ways,
-            ],
-            dtype=np.int64,
-        )
         symbols = list(symbols or [])
         if len(symbols) > capacity.sub_symbols:
             raise ValueError(
                 f"{len(symbols)} symbols subscribed, the subscription table holds "
                 f"{capacity.sub_symbols}"
             )
-        self.sub = np.array([symbol_key(s) for s in symbols], dtype=np.uint64)
-        if len(self.sub) == 0:
+        n_orders = capacity.orders
+        sides = capacity.locates * 2
+        sizes = {
+            # Two words per way, so a set of four ways is one 64-byte cache line: looking up
+            # an old order misses once, not once per field. A live order never has zero
+            # shares (it is removed at zero), so zero shares marks a free way.
+            "ord": (n_orders * 2, np.uint64),
+            "ord_sl": (n_orders, np.uint32),  # read only after a hit
+            "lvl": (sides * capacity.levels * 3, np.uint32),
+            # Per side: n_held, beyond (orders outside the held levels), bound (the best
+            # price any of those orders can have; meaningful while beyond > 0).
+            "side_st": (sides * SIDE_ST, np.uint32),
+            "tracked": (capacity.locates, np.uint8),
+            "lost": (capacity.locates, np.uint8),
+            "symbol": (capacity.locates, np.uint64),  # raw 8 bytes of the R message
+            "sub": (max(capacity.sub_symbols, 1), np.uint64),
+            "sess": (S_SLOTS, np.uint64),
+            "counters": (bc.NUM_COUNTERS, np.uint64),
+            "pkt_out": (PACKET_MAX_RECORDS * RECORD_WORDS, np.uint64),
+        }
+        header = np.zeros(HEADER_WORDS, np.uint64)
+        total = HEADER_WORDS * 8
+        for i, name in enumerate(_PARTS):
+            header[i] = total
+            count, dtype = sizes[name]
+            # 64-byte aligned parts: an order-table set then starts on a cache line.
+            total += (count * np.dtype(dtype).itemsize + 63) // 64 * 64
+        header[H_END] = total
+        header[H_LEVELS] = capacity.levels
+        header[H_LOCATES] = capacity.locates
+        header[H_SET_MASK] = capacity.order_sets - 1
+        header[H_WAYS] = capacity.order_ways
+        header[H_NSUB] = len(symbols)
+        self.arena = _aligned_zeros(total)
+        self.arena[: HEADER_WORDS * 8] = header.view(np.uint8)
+        for i, name in enumerate(_PARTS):
+            count, dtype = sizes[name]
+            off = int(header[i])
+            setattr(
+                self, name, self.arena[off : off + count * np.dtype(dtype).itemsize].view(dtype)
+            )
+        self.sub[: len(symbols)] = [symbol_key(s) for s in symbols]
+        if not symbols:
             self.tracked[:] = 1
+        self.packet_records = self.pkt_out.view(bc.RECORD_DTYPE)
 
-    def tables(self) -> tuple:
-        return (
-            self.ord_ref,
-            self.ord_sl,
-            self.ord_price,
-            self.ord_shares,
-            self.lvl,
-            self.side_st,
-            self.tracked,
-            self.lost,
-            self.symbol,
-            self.sub,
-            self.sess,
-            self.counters,
-        )
+
+def _aligned_zeros(nbytes: int) -> np.ndarray:
+    # Written now, not calloc'ed: every page is faulted in here instead of on the first
+    # packets that touch it (a page fault costs a streaming packet microseconds).
+    raw = np.empty(nbytes + 64, np.uint8)
+    raw.fill(0)
+    skip = -raw.ctypes.data % 64
+    return raw[skip : skip + nbytes]
 
 
 def symbol_key(symbol: str) -> int:
@@ -155,12 +183,14 @@ def symbol_text(key: int) -> str:
     return int(key).to_bytes(8, "little").decode("latin-1").rstrip(" \x00")
 
 
-@nb.njit(cache=True)
+# The helpers are inlined in numba's IR: as LLVM calls they were left out of line once the
+# kernel grew, and every call then passed array structs through memory.
+@nb.njit(inline="always", cache=True)
 def _be16(d, p):
     return (np.int64(d[p]) << 8) | np.int64(d[p + 1])
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def _be32(d, p):
     return (
         (np.uint32(d[p]) << np.uint32(24))
@@ -170,7 +200,7 @@ def _be32(d, p):
     )
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def _be48(d, p):
     v = np.uint64(0)
     for i in range(6):
@@ -178,7 +208,7 @@ def _be48(d, p):
     return v
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def _be64(d, p):
     v = np.uint64(0)
     for i in range(8):
@@ -186,7 +216,7 @@ def _be64(d, p):
     return v
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def _le64(d, p):
     v = np.uint64(0)
     for i in range(7, -1, -1):
@@ -194,7 +224,7 @@ def _le64(d, p):
     return v
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def _better(side, a, b):
     # Bids rank by higher price, asks by lower.
     if side == BID:
@@ -202,17 +232,17 @@ def _better(side, a, b):
     return a < b
 
 
-@nb.njit(cache=True)
-def _find(ord_ref, ord_sl, ref, set_mask, ways):
+@nb.njit(inline="always", cache=True)
+def _find(ord_, ref, set_mask, ways):
     base = np.int64(ref & set_mask) * ways
     for w in range(ways):
-        i = base + w
-        if ord_sl[i] != 0 and ord_ref[i] == ref:
-            return i
+        e = 2 * (base + w)
+        if ord_[e] == ref and (ord_[e + 1] & LOW32) != 0:
+            return base + w
     return -1
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def _top(lvl, side_st, levels, sl):
     n = np.int64(side_st[SIDE_ST * sl])
     if n == 0:
@@ -221,14 +251,14 @@ def _top(lvl, side_st, levels, sl):
     return lvl[q], lvl[q + 1]
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def _tops(lvl, side_st, levels, loc):
     bp, bq = _top(lvl, side_st, levels, np.int64(loc) * 2)
     ap, aq = _top(lvl, side_st, levels, np.int64(loc) * 2 + 1)
     return (bp, bq, ap, aq)
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def _level_index(lvl, side_st, levels, sl, price):
     # Levels are stored worst first with the best at the back (the touch, where most
     # changes happen, then moves the fewest entries); the scan starts at the best and stops
@@ -244,39 +274,63 @@ def _level_index(lvl, side_st, levels, sl, price):
     return -1
 
 
-@nb.njit(cache=True, nogil=True)
-def run_kernel(
-    data, n_msgs, seqs, out, lengths, levels, locates, set_mask, ways,
-    ord_ref, ord_sl, ord_price, ord_shares, lvl, side_st,
-    tracked, lost, symbol, sub, sess, counters,
-):  # fmt: skip
-    """Process `n_msgs` blocks of `data`; returns (records written, bytes consumed).
+@nb.njit(inline="always", cache=True)
+def _part(arena, i, dtype):
+    # Part i spans the arena from header word i to header word i + 1 (see BookState).
+    return arena[np.int64(_le64(arena, 8 * i)) : np.int64(_le64(arena, 8 * i + 8))].view(dtype)
 
-    The caller passes whole blocks only; a block running past the end of `data` stops the
-    kernel early and the caller reports the truncation.
+
+@nb.njit(inline="always", cache=True)
+def _param(arena, i):
+    return np.int64(_le64(arena, 8 * i))
+
+
+@nb.njit(cache=True, nogil=True)
+def _run(data, start, end, n_msgs, seqs, first_seq, out, arena):
+    """Process up to `n_msgs` blocks of `data[start:end]`; returns (records written, offset
+    just past the last block processed).
+
+    A block running past `end` stops the kernel early; the caller reports the truncation.
+    Sequence numbers are `seqs[i]`, or `first_seq + i` when `seqs` is empty (a MoldUDP64
+    packet numbers its messages consecutively from its header's sequence number).
 
     Each book message is first decoded into micro-operations, as the RTL does: up to two
     reductions of live orders (a removal is a reduction by everything left) and at most one
     insertion. Each micro-operation's code exists once, below the decode; helpers taking
     the tables as arguments would cost numba a reference-count pair per array per call.
     """
+    ord_ = _part(arena, P_ORD, np.uint64)
+    ord_sl = _part(arena, P_ORD_SL, np.uint32)
+    lvl = _part(arena, P_LVL, np.uint32)
+    side_st = _part(arena, P_SIDE_ST, np.uint32)
+    tracked = _part(arena, P_TRACKED, np.uint8)
+    lost = _part(arena, P_LOST, np.uint8)
+    symbol = _part(arena, P_SYMBOL, np.uint64)
+    sub = _part(arena, P_SUB, np.uint64)
+    sess = _part(arena, P_SESS, np.uint64)
+    counters = _part(arena, P_COUNTERS, np.uint64)
+    levels = _param(arena, H_LEVELS)
+    locates = _param(arena, H_LOCATES)
+    set_mask = np.uint64(_param(arena, H_SET_MASK))
+    ways = _param(arena, H_WAYS)
+    n_sub = _param(arena, H_NSUB)
+    lengths = _LENGTHS
+    explicit_seqs = seqs.shape[0] > 0
     one = np.uint64(1)
-    nbytes = data.shape[0]
-    n_sub = sub.shape[0]
-    pos = 0
+    pos = start
     k = 0
     started = sess[S_STARTED] != 0
     expected = sess[S_EXPECTED]
     gap_seen = sess[S_GAP_SEEN] != 0
     for mi in range(n_msgs):
-        if pos + 2 > nbytes:
+        if pos + 2 > end:
             break
         ln = _be16(data, pos)
         p = pos + 2
-        if p + ln > nbytes:
+        if p + ln > end:
             break
         pos = p + ln
-        seq = seqs[mi]
+        seq = seqs[mi] if explicit_seqs else first_seq + np.uint64(mi)
         if started:
             if seq < expected:
                 counters[C_DUPS] += one
@@ -335,12 +389,12 @@ def run_kernel(
             if ins_shares == 0 or ins_price == 0:
                 counters[C_REJECTED] += one
                 continue
-            i_old = _find(ord_ref, ord_sl, ref, set_mask, ways)
+            i_old = _find(ord_, ref, set_mask, ways)
             if i_old >= 0:
                 counters[C_DUP_REF] += one
                 red0 = i_old
-                red0_n = ord_shares[i_old]
-                other = (np.int64(ord_sl[i_old]) - 1) >> 1
+                red0_n = np.uint32(ord_[2 * i_old + 1] & LOW32)
+                other = np.int64(ord_sl[i_old]) >> 1
             if loc >= locates:
                 counters[C_LOCATE_RANGE] += one
             elif tracked[loc] == 0:
@@ -352,28 +406,28 @@ def run_kernel(
                 ins_side = BID if data[p + 19] == 66 else ASK
                 main = loc
         elif is_reduce:
-            i = _find(ord_ref, ord_sl, ref, set_mask, ways)
+            i = _find(ord_, ref, set_mask, ways)
             if i < 0:
                 counters[C_UNKNOWN_REF] += one
                 continue
             red0 = i
-            red0_n = ord_shares[i] if mtype == 68 else _be32(data, p + 19)
-            main = (np.int64(ord_sl[i]) - 1) >> 1
+            red0_n = np.uint32(ord_[2 * i + 1] & LOW32) if mtype == 68 else _be32(data, p + 19)
+            main = np.int64(ord_sl[i]) >> 1
         else:
-            i = _find(ord_ref, ord_sl, ref, set_mask, ways)
+            i = _find(ord_, ref, set_mask, ways)
             if i < 0:
                 counters[C_UNKNOWN_REF] += one
                 continue
             new_ref = _be64(data, p + 19)
-            osl = np.int64(ord_sl[i]) - 1
+            osl = np.int64(ord_sl[i])
             red0 = i
-            red0_n = ord_shares[i]
+            red0_n = np.uint32(ord_[2 * i + 1] & LOW32)
             main = osl >> 1
             if new_ref != ref:
-                red1 = _find(ord_ref, ord_sl, new_ref, set_mask, ways)
+                red1 = _find(ord_, new_ref, set_mask, ways)
                 if red1 >= 0:
                     counters[C_DUP_REF] += one
-                    other = (np.int64(ord_sl[red1]) - 1) >> 1
+                    other = np.int64(ord_sl[red1]) >> 1
             ins_shares = _be32(data, p + 27)
             ins_price = _be32(data, p + 31)
             if ins_shares == 0 or ins_price == 0:
@@ -392,14 +446,15 @@ def run_kernel(
             i = red0 if r == 0 else red1
             if i < 0:
                 continue
-            cut = red0_n if r == 0 else ord_shares[i]
-            left = ord_shares[i]
+            word = ord_[2 * i + 1]
+            left = np.uint32(word & LOW32)
+            cut = red0_n if r == 0 else left
             if cut > left:
                 cut = left  # over-execution clamps at what is left
-            sl = np.int64(ord_sl[i]) - 1
+            sl = np.int64(ord_sl[i])
             st = SIDE_ST * sl
             b = sl * levels * 3
-            lk = _level_index(lvl, side_st, levels, sl, ord_price[i])
+            lk = _level_index(lvl, side_st, levels, sl, np.uint32(word >> SHIFT32))
             if lk < 0:
                 if cut == left:
                     side_st[st + 1] -= 1  # the order was beyond the held levels
@@ -417,17 +472,14 @@ def run_kernel(
                         lvl[e + 1] = 0
                         lvl[e + 2] = 0
                         side_st[st] = n - 1
-            if cut == left:
-                ord_sl[i] = 0
-                ord_shares[i] = 0
-            else:
-                ord_shares[i] = left - cut
+            # Shares only (the low word) change; at zero the way is free.
+            ord_[2 * i + 1] = word - np.uint64(cut)
         # --- insertion (docs/book-engine.md, "Insert") --------------------------------
         if ins:
             base = np.int64(ins_ref & set_mask) * ways
             slot = -1
             for w in range(ways):
-                if ord_sl[base + w] == 0:
+                if (ord_[2 * (base + w) + 1] & LOW32) == 0:
                     slot = base + w
                     break
             sl = np.int64(ins_loc) * 2 + ins_side
@@ -478,10 +530,9 @@ def run_kernel(
                     lvl[q + 1] = ins_shares
                     lvl[q + 2] = 1
                     side_st[st] = n + 1
-                ord_ref[slot] = ins_ref
-                ord_sl[slot] = sl + 1
-                ord_price[slot] = ins_price
-                ord_shares[slot] = ins_shares
+                ord_[2 * slot] = ins_ref
+                ord_[2 * slot + 1] = (np.uint64(ins_price) << SHIFT32) | np.uint64(ins_shares)
+                ord_sl[slot] = sl
         # --- records: the other instrument first, then the message's own ------------------
         ts = _be48(data, p + 5)
         k0 = k
@@ -505,19 +556,16 @@ def run_kernel(
                 flags |= F_LOST
             if gap_seen:
                 flags |= F_GAP
-            rec = out[k]
-            rec.seq = seq
-            rec.timestamp = ts
-            rec.locate = rloc
-            rec.flags = flags
-            rec.bid_px = after[0]
-            rec.bid_qty = after[1]
-            rec.ask_px = after[2]
-            rec.ask_qty = after[3]
-            rec.msg_type = mtype
-            rec.r0 = 0
-            rec.r1 = 0
-            rec.r2 = 0
+            w = RECORD_WORDS * k
+            out[w] = seq
+            out[w + 1] = ts
+            out[w + 2] = (
+                np.uint64(rloc)
+                | (np.uint64(flags) << np.uint64(16))
+                | (np.uint64(after[0]) << SHIFT32)
+            )
+            out[w + 3] = np.uint64(after[1]) | (np.uint64(after[2]) << SHIFT32)
+            out[w + 4] = np.uint64(after[3]) | (np.uint64(mtype) << SHIFT32)
             k += 1
         if k - k0 == 2:
             counters[C_DUAL] += one
@@ -528,25 +576,43 @@ def run_kernel(
     return k, pos
 
 
-@nb.njit(inline="always", cache=True)
-def _part(arena, layout, i, dtype):
-    return arena[layout[i] : layout[i + 1]].view(dtype)
+@nb.njit(cache=True, nogil=True)
+def run_blocks(data, n_msgs, seqs, out, arena):
+    """`_run` over a whole buffer of blocks with one sequence number each (`seqs`), records
+    into `out` (`RECORD_WORDS` uint64 words per record); returns (records, bytes consumed)."""
+    return _run(data, 0, len(data), n_msgs, seqs, np.uint64(0), out, arena)
+
+
+_NO_SEQS = np.zeros(0, np.uint64)
+PACKET_CORRUPT = -1
 
 
 @nb.njit(cache=True, nogil=True)
-def run_arena(data, n_msgs, seqs, out, arena, layout, sub):
-    """`run_kernel` on the tables of a `BookState` arena (see `BookState.layout`).
+def run_packet(payload, arena):
+    """One MoldUDP64 downstream packet (the UDP payload): framing, decode, book, records in one
+    call. Returns the number of records, written to the arena's packet buffer, or
+    `PACKET_CORRUPT` (nothing applied) when the framing is inconsistent; heartbeat and
+    end-of-session packets carry no messages and return 0.
 
-    Parts are padded to 8 bytes, so a view may carry a few trailing elements the kernel never
-    indexes.
+    The framing is checked in full before any message is applied, with the rules of
+    `velocimex.wire.moldudp64.parse_packet`, so a corrupt packet never half-updates the book.
     """
-    return run_kernel(
-        data, n_msgs, seqs, out, _LENGTHS, layout[12], layout[13], np.uint64(layout[14]),
-        layout[15],
-        _part(arena, layout, 0, np.uint64), _part(arena, layout, 1, np.uint32),
-        _part(arena, layout, 2, np.uint32), _part(arena, layout, 3, np.uint32),
-        _part(arena, layout, 4, np.uint32), _part(arena, layout, 5, np.uint32),
-        _part(arena, layout, 6, np.uint8), _part(arena, layout, 7, np.uint8),
-        _part(arena, layout, 8, np.uint64), sub, _part(arena, layout, 9, np.uint64),
-        _part(arena, layout, 10, np.uint64),
-    )  # fmt: skip
+    n = len(payload)
+    if n < HEADER_LEN:
+        return PACKET_CORRUPT
+    count = _be16(payload, HEADER_LEN - 2)
+    if count == 0 or count == 0xFFFF:
+        return 0 if n == HEADER_LEN else PACKET_CORRUPT
+    pos = HEADER_LEN
+    for _ in range(count):
+        if pos + 2 > n:
+            return PACKET_CORRUPT
+        ln = _be16(payload, pos)
+        if ln == 0 or pos + 2 + ln > n:
+            return PACKET_CORRUPT
+        pos += 2 + ln
+    if pos != n:
+        return PACKET_CORRUPT
+    out = _part(arena, P_PKT_OUT, np.uint64)
+    k, _ = _run(payload, HEADER_LEN, n, count, _NO_SEQS, _be64(payload, 10), out, arena)
+    return k

@@ -12,6 +12,7 @@ from velocimex.sw_fallback.engine import BookEngine, EngineInputError
 from tests.reference_book import ReferenceBook
 from tests.streams import Shape, stream
 from velocimex import book_contract as bc
+from velocimex.wire import moldudp64
 from velocimex.wire.itch import encode
 
 # Large enough that none of the test shapes reaches a capacity limit.
@@ -188,6 +189,58 @@ def test_chunked_processing_equals_one_shot():
         parts.append(eng.process(data[pos:end], seqs[i : i + take]))
         pos, i = end, i + take
     assert np.concatenate(parts).tobytes() == whole.tobytes()
+
+
+def _packets(data: bytes, seqs: np.ndarray, sizes: list[int]) -> list[bytes]:
+    """The blocks of `data` as MoldUDP64 payloads of `sizes[i % len(sizes)]` messages."""
+    out, pos, i, k = [], 0, 0, 0
+    while i < len(seqs):
+        take, end = 0, pos
+        while i + take < len(seqs) and take < sizes[k % len(sizes)]:
+            end += 2 + struct.unpack_from(">H", data, end)[0]
+            take += 1
+        out.append(moldudp64.HEADER.pack(b"SESSION001", int(seqs[i]), take) + data[pos:end])
+        pos, i, k = end, i + take, k + 1
+    return out
+
+
+def test_packet_entry_equals_block_entry_with_header_sequence_numbers():
+    data, seqs = stream(seed=5, n=4_000)
+    seqs = seqs + np.uint64(1000)  # numbering from the header, not from 1
+    want = BookEngine(ROOMY).process(data, seqs)
+    eng = BookEngine(ROOMY)
+    got = [eng.process_packet(p).copy() for p in _packets(data, seqs, [1, 3, 44, 2, 17])]
+    assert np.concatenate(got).tobytes() == want.tobytes()
+    ref = BookEngine(ROOMY)
+    ref.process(data, seqs)
+    assert eng.counters() == ref.counters()
+
+
+def test_heartbeat_and_end_of_session_packets_carry_no_records():
+    eng = BookEngine(ROOMY)
+    for count in (0, 0xFFFF):
+        assert len(eng.process_packet(moldudp64.HEADER.pack(b"SESSION001", 7, count))) == 0
+    assert eng.counters()["messages"] == 0
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda p: p[:-1],  # last block cut short
+        lambda p: p + b"\x00",  # a trailing byte after the announced blocks
+        lambda p: p[:18] + b"\x00\x03" + p[20:],  # more messages announced than present
+        lambda p: p[:10],  # shorter than the header
+        lambda p: moldudp64.HEADER.pack(b"SESSION001", 1, 0) + b"\x00",  # heartbeat with data
+    ],
+)
+def test_corrupt_packet_raises_and_changes_nothing(mangle):
+    data, seqs = frame(add(1, 1, "B", 100, 5000), add(1, 2, "S", 100, 6000))
+    good = _packets(data, seqs, [2])[0]
+    eng = BookEngine(ROOMY)
+    with pytest.raises(moldudp64.MoldError):
+        eng.process_packet(mangle(good))
+    assert eng.counters()["messages"] == 0
+    assert tops(eng.process_packet(good)) == [(1, 1, 5000, 100, 0, 0), (2, 1, 5000, 100, 6000, 100)]
 
 
 def test_truncated_block_is_a_clear_error():

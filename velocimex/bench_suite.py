@@ -162,43 +162,90 @@ def job_compare(path: str) -> dict:
     }
 
 
+# Messages per packet: live MoldUDP64 packets often carry few, the generator's about 44.
+STREAM_BUCKETS = ((1, 1), (2, 4), (5, 16), (17, 64))
+
+
 def job_sw_stream(path: str, max_packets: int) -> dict:
-    """Per-packet latency of the streaming engine: packet bytes in to records out."""
-    from velocimex.sw_fallback.engine import BookEngine
+    """Per-packet latency of the streaming engine: `BookEngine.process_packet` on each
+    MoldUDP64 payload (framing, decode, book, records in one kernel call), bytes in to records
+    out. First the generator's packets as captured, then the same messages re-packed into
+    packets of 1 to 64 messages (a bucket drawn uniformly, then a size within it), reported
+    per bucket of messages per packet."""
     from velocimex.wire import moldudp64
     from velocimex.wire.pcap import iter_udp_payloads
 
-    packets = []
+    payloads = []
     for _, payload in iter_udp_payloads(path):
-        pkt = moldudp64.parse_packet(payload)
-        if pkt.count in (0, 0xFFFF):
+        if moldudp64.parse_packet(payload).count in (0, 0xFFFF):
             continue
-        seqs = np.arange(pkt.seq, pkt.seq + pkt.count, dtype=np.uint64)
-        packets.append((bytes(pkt.blocks), seqs))
-        if len(packets) >= max_packets:
+        payloads.append(bytes(payload))
+        if len(payloads) >= max_packets:
             break
+    lat, counts = _packet_latencies(payloads)
+    result = {"packets": len(payloads), "messages": int(counts.sum())}
+    result.update(_latency_summary(lat, counts))
+    lat, counts = _packet_latencies(_repack(payloads, np.random.default_rng(BENCH_SEED)))
+    result["by_msgs_per_packet"] = {
+        f"{lo}-{hi}" if hi > lo else f"{lo}": _latency_summary(
+            lat[(counts >= lo) & (counts <= hi)], counts[(counts >= lo) & (counts <= hi)]
+        )
+        for lo, hi in STREAM_BUCKETS
+    }
+    result["peak_rss_mb"] = _own_peak_mb()
+    return result
+
+
+def _packet_latencies(payloads: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    from velocimex.sw_fallback.engine import BookEngine
+
+    BookEngine().process_packet(payloads[0])  # JIT load, on an engine thrown away
     engine = BookEngine()
-    engine.process(*packets[0])  # warm-up (JIT load)
-    engine = BookEngine()
-    lat = np.empty(len(packets), np.int64)
-    msgs = 0
+    lat = np.empty(len(payloads), np.int64)
+    counts = np.array([int.from_bytes(p[18:20], "big") for p in payloads], np.int64)
     clock = time.perf_counter_ns
-    for i, (blocks, seqs) in enumerate(packets):
+    process = engine.process_packet
+    for i, payload in enumerate(payloads):
         t0 = clock()
-        engine.process_view(blocks, seqs)
+        process(payload)
         lat[i] = clock() - t0
-        msgs += len(seqs)
+    return lat, counts
+
+
+def _repack(payloads: list[bytes], rng: np.random.Generator) -> list[bytes]:
+    """The payloads' messages, in order and with their sequence numbers, in new packets."""
+    from velocimex.wire import moldudp64
+
+    blocks: list[bytes] = []
+    session, seq0, _ = moldudp64.HEADER.unpack_from(payloads[0], 0)
+    for payload in payloads:
+        body = moldudp64.parse_packet(payload).blocks
+        i = 0
+        while i < len(body):
+            n = 2 + int.from_bytes(body[i : i + 2], "big")
+            blocks.append(bytes(body[i : i + n]))
+            i += n
+    out, i = [], 0
+    while i < len(blocks):
+        lo, hi = STREAM_BUCKETS[int(rng.integers(len(STREAM_BUCKETS)))]
+        n = min(int(rng.integers(lo, hi + 1)), len(blocks) - i)
+        out.append(moldudp64.HEADER.pack(session, seq0 + i, n) + b"".join(blocks[i : i + n]))
+        i += n
+    return out
+
+
+def _latency_summary(lat: np.ndarray, counts: np.ndarray) -> dict:
+    if not len(lat):
+        return {"packets": 0}
     pct = np.percentile(lat, [50, 90, 99, 99.9])
     return {
-        "packets": len(packets),
-        "messages": msgs,
-        "msgs_per_packet": msgs / len(packets),
+        "packets": len(lat),
+        "msgs_per_packet": float(counts.mean()),
         "p50_ns": float(pct[0]),
         "p90_ns": float(pct[1]),
         "p99_ns": float(pct[2]),
         "p99_9_ns": float(pct[3]),
         "max_ns": float(lat.max()),
-        "peak_rss_mb": _own_peak_mb(),
     }
 
 
@@ -283,10 +330,14 @@ def render_markdown(r: dict) -> str:
         ),
         (
             f"streaming per packet ({st['msgs_per_packet']:.1f} msgs): p50 / p90 / p99 / p99.9",
-            " / ".join(f"{st[k] / 1e3:.2f}" for k in ("p50_ns", "p90_ns", "p99_ns", "p99_9_ns"))
-            + " us",
+            _pcts(st),
         ),
-    ]
+    ] + [
+        (f"streaming per packet, {k} msgs ({b['packets']:,} packets): p50 / p90 / p99 / p99.9",
+         _pcts(b))
+        for k, b in st.get("by_msgs_per_packet", {}).items()
+        if b["packets"]
+    ]  # fmt: skip
     table = "\n".join(f"| {a} | {b} |" for a, b in rows)
     return (
         f"# Velocimex benchmark ({r['date']})\n\n"
@@ -302,6 +353,11 @@ def render_markdown(r: dict) -> str:
             if key in r
         )
     )
+
+
+def _pcts(st: dict) -> str:
+    keys = ("p50_ns", "p90_ns", "p99_ns", "p99_9_ns")
+    return " / ".join(f"{st[k] / 1e3:.2f}" for k in keys) + " us"
 
 
 def main(argv: list[str] | None = None) -> int:
