@@ -61,3 +61,22 @@ def read_report(path: Path) -> dict[str, Any]:
         engines=engines,
     )
     return out
+
+
+def live_feed_latency(reading: tuple[str, dict] | None) -> dict[str, Any] | None:
+    """The feed handler's own software-path figures (datagram received -> its records
+    published, since it started) from its latest bus status, in nanoseconds."""
+    if reading is None:
+        return None
+    endpoint, status = reading
+    lat = status.get("latency_us")
+    keys = ("p50", "p99", "max", "samples")
+    if not isinstance(lat, dict) or not all(isinstance(lat.get(k), int | float) for k in keys):
+        return None
+    return {
+        "source": f"feed {endpoint}",
+        "samples": int(lat["samples"]),
+        "p50_ns": float(lat["p50"]) * 1e3,
+        "p99_ns": float(lat["p99"]) * 1e3,
+        "max_ns": float(lat["max"]) * 1e3,
+    }

@@ -336,6 +336,14 @@ class EngineLatencyOut(Model):
     latency_ns: LatencyQuantilesOut
 
 
+class LiveFeedLatencyOut(Model):
+    source: str
+    samples: int
+    p50_ns: float
+    p99_ns: float
+    max_ns: float
+
+
 class LatencyReportOut(Model):
     available: bool
     source: str = Field(description="the bench.json read")
@@ -343,3 +351,6 @@ class LatencyReportOut(Model):
     date: str
     error: str | None = None
     engines: list[EngineLatencyOut] = Field(default_factory=list)
+    live_feed: LiveFeedLatencyOut | None = Field(
+        None, description="the running feed handler's software path, from its bus status"
+    )

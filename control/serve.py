@@ -170,6 +170,14 @@ def run(args: argparse.Namespace) -> int:
         return None
 
     app.state.engine_counters = engine_counters
+
+    def feed_status() -> tuple[str, dict] | None:
+        for subscriber in subscribers:
+            if isinstance(subscriber.last_status, dict):
+                return subscriber.endpoint, subscriber.last_status
+        return None
+
+    app.state.feed_status = feed_status
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     finally:

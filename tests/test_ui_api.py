@@ -117,3 +117,19 @@ def test_unbuilt_ui_explains_how_to_build_and_api_still_answers(tmp_path: Path) 
     assert client.get("/assets/app.js").text == "console.log(1)"
     assert client.get("/positions", headers=h["viewer"]).json() == []
     assert client.get("/openapi.json").status_code == 200
+
+
+def test_latency_includes_the_live_feed_figures_when_the_feed_reports_them(
+    tmp_path: Path,
+) -> None:
+    client, h = make_client(tmp_path, tmp_path / "no-ui")
+    client.app.state.latency_report_path = tmp_path / "absent.json"
+    assert client.get("/system/latency", headers=h["viewer"]).json()["live_feed"] is None
+    status = {"state": "up", "latency_us": {"samples": 5419, "p50": 2072.6, "p99": 8816.1,
+                                            "max": 9100.0}}  # fmt: skip
+    client.app.state.feed_status = lambda: ("tcp://127.0.0.1:5560", status)
+    live = client.get("/system/latency", headers=h["viewer"]).json()["live_feed"]
+    assert live == {"source": "feed tcp://127.0.0.1:5560", "samples": 5419,
+                    "p50_ns": 2072600.0, "p99_ns": 8816100.0, "max_ns": 9100000.0}  # fmt: skip
+    status["latency_us"] = None  # a feed started without latency measurement
+    assert client.get("/system/latency", headers=h["viewer"]).json()["live_feed"] is None

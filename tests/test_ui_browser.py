@@ -162,6 +162,8 @@ def test_trader_starts_a_strategy_from_the_ui_and_sees_its_fill(stack: Stack, pa
         page.get_by_test_id("latency-missing")
     )
     expect(latency).to_be_visible()
+    # The feed handler's own live software-path figures, from its status on the bus.
+    expect(page.get_by_test_id("live-feed-latency")).to_contain_text("p99", timeout=10_000)
     shot(page, "system")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Request
-from velocimex.control.latency_report import read_report
+from velocimex.control.latency_report import live_feed_latency, read_report
 from velocimex.control.routers.deps import Core, Reader
 from velocimex.control.schemas import HardwareCountersOut, LatencyReportOut, SystemStatusOut
 
@@ -55,5 +55,8 @@ def hardware_counters(request: Request, _: Reader) -> HardwareCountersOut:
 @router.get("/latency", response_model=LatencyReportOut)
 def latency(request: Request, _: Reader) -> LatencyReportOut:
     """Per-message latency quantiles of the hardware and software book engines from the latest
-    `velocimex bench` report; ``available: false`` (with the reason) when there is none."""
-    return LatencyReportOut(**read_report(request.app.state.latency_report_path))
+    `velocimex bench` report (``available: false``, with the reason, when there is none), and
+    the live feed handler's software-path figures when `serve --feed` has its status."""
+    source = getattr(request.app.state, "feed_status", None)
+    live = live_feed_latency(None if source is None else source())
+    return LatencyReportOut(**read_report(request.app.state.latency_report_path), live_feed=live)

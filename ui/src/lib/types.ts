@@ -189,6 +189,7 @@ export interface LatencyReport {
   command: string;
   date: string;
   engines: { name: string; label: string; latency_ns: LatencyQuantiles }[];
+  live_feed: { source: string; samples: number; p50_ns: number; p99_ns: number; max_ns: number } | null;
 }
 
 export interface TopSample {

@@ -142,7 +142,13 @@ function AddStrategy() {
   const firstSymbol = useMemo(() => Object.keys(instruments).sort()[0] ?? "", [instruments]);
   const dispatch = useAppDispatch();
   const [kind, setKind] = useState("market_maker");
-  const [id, setId] = useState("mm1");
+  const taken = useAppSelector((s) => s.trading.strategies).map((s) => s.strategy_id);
+  // A free id by default, so adding another instance is not a 409 unless the user asks for one.
+  const [id, setId] = useState(() => {
+    let n = 1;
+    while (taken.includes(`mm${n}`)) n += 1;
+    return `mm${n}`;
+  });
   const [idError, setIdError] = useState<string | null>(null);
   const schema = kinds.find((k) => k.kind === kind)?.params_schema;
   const defaults = useMemo(() => {
@@ -194,7 +200,6 @@ function AddStrategy() {
               setIdError(null);
               await api("/strategies", { body: { strategy_id: id, kind, params } });
               dispatch(loadStrategies());
-              // Offer the next free-looking id, so a second add is not a 409 by default.
               setId(id.replace(/(\d*)$/, (n) => String(Number(n || 1) + 1)));
             }}
           />

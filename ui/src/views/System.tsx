@@ -5,7 +5,7 @@ import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { Table, TBody, TD, TH, THead, TR } from "@/components/ui/table";
 import { Badge } from "@/components/ui/badge";
 import { LatencyHistogram } from "@/charts/LatencyHistogram";
-import { px, qty } from "@/lib/format";
+import { ns, px, qty } from "@/lib/format";
 
 const POLL_MS = 2000;
 const COLORS = ["hsl(38 92% 55%)", "hsl(199 89% 55%)", "hsl(280 70% 65%)", "hsl(142 70% 45%)"];
@@ -18,9 +18,9 @@ export function SystemView() {
       dispatch(loadStatus());
       dispatch(loadHardware());
       dispatch(loadFeeds());
+      dispatch(loadLatency());
     };
     poll();
-    dispatch(loadLatency());
     const timer = window.setInterval(poll, POLL_MS);
     return () => window.clearInterval(timer);
   }, [dispatch]);
@@ -138,6 +138,15 @@ export function SystemView() {
             </p>
           ) : (
             <LatencyHistogram engines={latency.engines.map((e, n) => ({ label: e.label, color: COLORS[n % COLORS.length], q: e.latency_ns }))} />
+          )}
+          {latency?.live_feed && (
+            <p className="mt-3 text-sm" data-testid="live-feed-latency">
+              <span className="text-muted-foreground">live, software feed path (datagram in → records published, since the feed started, {latency.live_feed.source}):</span>{" "}
+              <span className="font-mono">
+                p50 {ns(latency.live_feed.p50_ns)} · p99 {ns(latency.live_feed.p99_ns)} · max {ns(latency.live_feed.max_ns)} ·{" "}
+                {qty(latency.live_feed.samples)} samples, one per delivered packet
+              </span>
+            </p>
           )}
         </CardContent>
       </Card>
