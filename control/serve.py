@@ -152,7 +152,12 @@ def run(args: argparse.Namespace) -> int:
 
     core = app.state.core
     locates = {symbol: inst.locate for symbol, inst in core.instruments.items()}
-    subscribers = [BookTopSubscriber(endpoint, core.on_book_top, locates) for endpoint in args.feed]
+    # Trade prints reach the core (POV and other volume followers) from the --feed buses; the
+    # per-venue feeds below carry only each venue's book to the router.
+    subscribers = [
+        BookTopSubscriber(endpoint, core.on_book_top, locates, core.on_trade)
+        for endpoint in args.feed
+    ]
     router = core.router
     for venue in settings.venues:
         if venue.feed and router is not None:

@@ -1,5 +1,6 @@
-"""A strategy in its own process: market data from the pyzmq bus, orders through the control
-API (so through the risk manager), its own order events from the API's WebSocket.
+"""A strategy in its own process: market data (book tops and trade prints) from the pyzmq bus,
+orders through the control API (so through the risk manager), its own order events from the
+API's WebSocket.
 
 It can run on another host than the control plane. The strategy class is the same one the
 in-process host and the backtest run; only where its inputs come from and where its intents go
@@ -29,7 +30,7 @@ from velocimex.control.strategy import (
 )
 from websockets.sync.client import connect as ws_connect
 
-from velocimex.domain import BookTop, Instrument, Side, event_from_dict
+from velocimex.domain import BookTop, Instrument, Side, Trade, event_from_dict
 
 _TERMINAL = {"filled", "cancelled", "rejected", "expired"}
 
@@ -111,7 +112,8 @@ class StrategyProcess:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         locates = {s: i.locate for s, i in self.instruments.items()}
-        self._subscriber = BookTopSubscriber(feed, self.on_book_top, locates)
+        self.trades_received = 0
+        self._subscriber = BookTopSubscriber(feed, self.on_book_top, locates, self.on_trade)
         self._events: threading.Thread | None = None
         self._events_ready = threading.Event()
 
@@ -144,6 +146,13 @@ class StrategyProcess:
             return
         with self._lock:
             self._execute(self.strategy.on_book_top(symbol, top, self.context()))
+
+    def on_trade(self, trade: Trade) -> None:
+        if trade.symbol not in self.instruments:
+            return
+        with self._lock:
+            self.trades_received += 1
+            self._execute(self.strategy.on_trade(trade.symbol, trade, self.context()))
 
     def _read_events(self) -> None:
         subprotocols = ["bearer", self.api.token]
@@ -224,14 +233,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "strategy-run",
         help="run one strategy in this process against a control plane and a market-data bus",
-        description="Run a strategy outside the control plane: book tops from a pyzmq bus "
-        "endpoint, orders through the control API (risk-checked), own order events from its "
-        "WebSocket. Stops on Ctrl-C.",
+        description="Run a strategy outside the control plane: book tops and trade prints "
+        "from a pyzmq bus endpoint, orders through the control API (risk-checked), own order "
+        "events from its WebSocket. Stops on Ctrl-C.",
     )
     p.add_argument("kind", help="built-in strategy name or module:Class")
     p.add_argument("--params", default="{}", help="strategy parameters as JSON")
     p.add_argument("--id", default=None, help="strategy id on the orders (default: the kind)")
-    p.add_argument("--feed", required=True, help="pyzmq endpoint of book-update records")
+    p.add_argument(
+        "--feed", required=True, help="pyzmq endpoint of book-update records and trade prints"
+    )
     p.add_argument("--api", default="http://127.0.0.1:8000", help="control plane base URL")
     p.add_argument("--user", default="trader", help="control plane user (role trader or admin)")
     p.add_argument(

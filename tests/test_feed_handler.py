@@ -20,10 +20,11 @@ from velocimex.sw_fallback.engine import BookEngine
 from tests.streams import stream
 from velocimex import book_contract as bc
 from velocimex.feed.arbiter import ArbiterConfig
-from velocimex.feed.bus import STATUS_TOPIC, MarketDataBus, TopOfBook
+from velocimex.feed.bus import STATUS_TOPIC, TRADE_PREFIX, MarketDataBus, TopOfBook, trade_topic
 from velocimex.feed.engines import EngineUnavailable, engine_factory
 from velocimex.feed.handler import FeedConfig, FeedHandler
 from velocimex.feed.sources import LineAddress, PcapSource
+from velocimex.feed.trades import PRINT_DTYPE, TradeTap
 from velocimex.wire import moldudp64
 from velocimex.wire.pcap import PcapWriter
 
@@ -110,12 +111,30 @@ def test_pcap_replay_through_the_feed_publishes_exactly_the_engine_records(
         stop.set()
         collector.join()
         handler.close()
-    records = [(t, r) for t, r in got if t != STATUS_TOPIC]
+    records = [(t, r) for t, r in got if t != STATUS_TOPIC and not t.startswith(TRADE_PREFIX)]
     assert len(records) == len(expected)
     assert b"".join(r for _, r in records) == expected.tobytes()
     for t, r in records:
         rec = np.frombuffer(r, dtype=bc.RECORD_DTYPE)[0]
         assert t == reference.symbol(int(rec["locate"])).encode() + b"\0"
+    # The prints are those of the same stream, each under its symbol's trade topic, and the
+    # bus interleaves them with the records in sequence order (a print before its record).
+    prints = [(t, r) for t, r in got if t.startswith(TRADE_PREFIX)]
+    expected_prints = TradeTap().process(data, seqs)
+    assert len(expected_prints) > 100
+    assert b"".join(r for _, r in prints) == expected_prints.tobytes()
+    for t, r in prints:
+        row = np.frombuffer(r, dtype=PRINT_DTYPE)[0]
+        assert t == trade_topic(reference.symbol(int(row["locate"])))
+    order = [
+        (int(np.frombuffer(r, dtype=PRINT_DTYPE)[0]["seq"]), 0)
+        if t.startswith(TRADE_PREFIX)
+        else (int(np.frombuffer(r, dtype=bc.RECORD_DTYPE)[0]["seq"]), 1)
+        for t, r in got
+        if t != STATUS_TOPIC
+    ]
+    assert order == sorted(order)
+    assert final["trades_published"] == len(expected_prints)
     assert final["delivered_seq"] == len(seqs) and final["messages_lost"] == 0
     assert final["engine"]["seq_gaps"] == 0
     assert final["first_copy_by_line"]["B"] > 0  # what A lost came from B

@@ -3,6 +3,9 @@
 PUB message (two frames): topic = symbol ASCII bytes + ``b"\\0"`` (so a SUB filters one
 symbol exactly with the prefix ``b"AAPL\\0"``), then the 40-byte little-endian record of
 ``velocimex.book_contract.RECORD_DTYPE``. Status: topic ``b"_status\\0"``, JSON body.
+Trade prints: topic ``b"_trade:"`` + symbol + ``b"\\0"`` (all prints: the prefix
+``b"_trade:"``), then one 36-byte ``velocimex.feed.trades.PRINT_DTYPE`` record; they are sent
+in sequence order with the book records.
 
 Snapshot REP: request one frame, a symbol or ``*`` (every symbol with a top) or
 ``_status``. Reply two frames: JSON ``{"session", "last_seq", "symbols": [...]}`` and the
@@ -18,8 +21,10 @@ import numpy as np
 import zmq
 
 from velocimex import book_contract as bc
+from velocimex.feed.trades import PRINT_BYTES
 
 STATUS_TOPIC = b"_status\0"
+TRADE_PREFIX = b"_trade:"
 ALL_SYMBOLS = b"*"
 STATUS_REQUEST = b"_status"
 DEFAULT_PUB = "tcp://127.0.0.1:5560"
@@ -30,6 +35,11 @@ _SNDMORE = int(zmq.SNDMORE)
 def topic(symbol: str) -> bytes:
     # latin-1: a corrupt Stock Directory may carry any byte, and must not stop the feed.
     return symbol.encode("latin-1") + b"\0"
+
+
+def trade_topic(symbol: str) -> bytes:
+    # Not ``symbol + NUL`` first: a book subscriber's prefix must never match a print.
+    return TRADE_PREFIX + topic(symbol)
 
 
 class TopOfBook:
@@ -88,6 +98,7 @@ class MarketDataBus:
             self.close()
             raise
         self.published = 0
+        self.trades_published = 0
         self.snapshot_requests = 0
         self.bad_requests = 0
 
@@ -102,6 +113,32 @@ class MarketDataBus:
             send(t, more)
             send(raw[i * size : (i + 1) * size])
         self.published += len(topics)
+
+    def publish_mixed(
+        self,
+        records: np.ndarray,
+        topics: list[bytes],
+        prints: np.ndarray,
+        print_topics: list[bytes],
+        order: list[int],
+    ) -> None:
+        """Prints and records interleaved: ``order`` indexes prints first, then records."""
+        raw = records.tobytes()
+        raw_prints = prints.tobytes()
+        send = self.pub.send
+        more = _SNDMORE
+        size = bc.RECORD_BYTES
+        n_prints = len(print_topics)
+        for k in order:
+            if k < n_prints:
+                send(print_topics[k], more)
+                send(raw_prints[k * PRINT_BYTES : (k + 1) * PRINT_BYTES])
+            else:
+                i = k - n_prints
+                send(topics[i], more)
+                send(raw[i * size : (i + 1) * size])
+        self.published += len(topics)
+        self.trades_published += n_prints
 
     def publish_status(self, status: dict) -> None:
         self.pub.send_multipart((STATUS_TOPIC, json.dumps(status).encode()))

@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Receives MoldUDP64 on two multicast lines (or a pcap, or an AF_PACKET ring), "
             "arbitrates A/B by sequence number, recovers gaps from the retransmission server, "
-            "runs the book engine and publishes book-update records on zmq PUB with a "
+            "runs the book engine and publishes book-update records and trade prints on zmq PUB "
+            "with a "
             "snapshot service for late joiners. See docs/feed-handler.md."
         ),
     )
@@ -145,7 +146,7 @@ def build_handler(args: argparse.Namespace):
     except Exception:
         source.close()
         raise
-    return FeedHandler(source, make_engine, bus, config)
+    return FeedHandler(source, make_engine, bus, config, symbols)
 
 
 def run_feed(args: argparse.Namespace) -> int:

@@ -19,10 +19,11 @@ import numpy as np
 import zmq
 
 from velocimex.feed.arbiter import Arbiter, ArbiterConfig, Delivery
-from velocimex.feed.bus import MarketDataBus, TopOfBook, topic
+from velocimex.feed.bus import MarketDataBus, TopOfBook, topic, trade_topic
 from velocimex.feed.engines import StreamingEngine
 from velocimex.feed.health import STALE, UP, FeedHealth
 from velocimex.feed.sources import PacketSource
+from velocimex.feed.trades import TradeTap
 
 STATUS_INTERVAL_NS = 1_000_000_000
 MAX_WAIT_NS = 100_000_000
@@ -45,8 +46,12 @@ class FeedHandler:
         make_engine,
         bus: MarketDataBus,
         config: FeedConfig | None = None,
+        symbols: list[str] | None = None,
     ) -> None:
         self.config = config or FeedConfig()
+        # Trade prints of the same delivered blocks, for the same symbols as the engine.
+        self.symbols = symbols
+        self.trades = TradeTap(symbols)
         self.source = source
         self.make_engine = make_engine
         self.engine: StreamingEngine = make_engine()
@@ -57,6 +62,7 @@ class FeedHandler:
             self.health.add_line(line)
         self.top = TopOfBook(self.engine.capacity.locates)
         self._topics: dict[int, bytes] = {}
+        self._trade_topics: dict[int, bytes] = {}
         self._blocks: list[bytes] = []
         self._seqs: list[int] = []
         self._rx_ns: list[int] = []
@@ -64,6 +70,9 @@ class FeedHandler:
         # Optional observer of each flush's receive -> publish latencies (the live monitor).
         self.latency_hook: Callable[[list[int]], None] | None = None
         self.records_published = 0
+        self.trades_published = 0
+        # Prints from earlier sessions: a new session starts a new tap and its counters.
+        self._trades_before = 0
         self.engine_errors = 0
         self.last_engine_error: str | None = None
         self.retrans_send_errors = 0
@@ -81,8 +90,11 @@ class FeedHandler:
             self._flush()
             self._close_engine()
             self.engine = self.make_engine()
+            self._trades_before += self.trades.prints
+            self.trades = TradeTap(self.symbols)
             self.top.clear()
             self._topics.clear()
+            self._trade_topics.clear()
         if delivery.seqs:
             self._blocks.append(delivery.blocks)
             self._seqs.extend(delivery.seqs)
@@ -104,6 +116,7 @@ class FeedHandler:
             self.last_engine_error = str(exc)
             self._rx_ns.clear()
             return
+        prints = self.trades.process(data, seqs)
         self.top.last_seq = int(seqs[-1])
         if len(records):
             self.top.update(records)
@@ -118,8 +131,13 @@ class FeedHandler:
                         # Unnamed (no directory message yet): ask again next time.
                         self._topics[loc] = t
                 topics.append(t)
-            self.bus.publish(records, topics)
+            if len(prints):
+                self._publish_with_prints(records, topics, prints)
+            else:
+                self.bus.publish(records, topics)
             self.records_published += len(records)
+        elif len(prints):
+            self._publish_with_prints(records, [], prints)
         if self.config.measure_latency and self._rx_ns:
             done = time.monotonic_ns()
             latencies = [done - t for t in self._rx_ns]
@@ -127,6 +145,30 @@ class FeedHandler:
             if self.latency_hook is not None:
                 self.latency_hook(latencies)
         self._rx_ns.clear()
+
+    def _publish_with_prints(
+        self, records: np.ndarray, topics: list[bytes], prints: np.ndarray
+    ) -> None:
+        """Records and prints in sequence order; a message's print goes before the book
+        update it causes, as the trade happened before the order left the book."""
+        print_topics: list[bytes] = []
+        keep = []
+        for i, loc in enumerate(prints["locate"].tolist()):
+            t = self._trade_topics.get(loc)
+            if t is None:
+                name = self.engine.symbol(loc)
+                if not name:
+                    continue  # no directory message: no symbol to publish it under
+                t = self._trade_topics[loc] = trade_topic(name)
+            print_topics.append(t)
+            keep.append(i)
+        if len(keep) != len(prints):
+            prints = prints[keep]
+        order = np.argsort(
+            np.concatenate((prints["seq"] * 2, records["seq"] * 2 + 1)), kind="stable"
+        )
+        self.bus.publish_mixed(records, topics, prints, print_topics, order.tolist())
+        self.trades_published += len(prints)
 
     # ----------------------------------------------------------------- status
 
@@ -147,6 +189,11 @@ class FeedHandler:
             "lines": health["lines"],
             "stale_events": health["stale_events"],
             "records_published": self.records_published,
+            "trades_published": self.trades_published,
+            "trade_prints": {
+                **self.trades.counters(),
+                "trade_prints": self._trades_before + self.trades.prints,
+            },
             "snapshot_requests": self.bus.snapshot_requests,
             "engine_errors": self.engine_errors,
             "last_engine_error": self.last_engine_error,
