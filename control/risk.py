@@ -83,6 +83,25 @@ class RiskLimits(BaseModel):
     max_market_data_age_ms: int = Field(5_000, ge=1)
 
 
+class _PlainLimits:
+    """The per-order limits as plain ints in slots: a pydantic model's attribute reads go
+    through its ``__getattr__`` hook, several times the cost of a slot."""
+
+    __slots__ = (
+        "max_gross_exposure",
+        "max_messages_per_second",
+        "max_open_orders",
+        "max_order_notional",
+        "max_order_quantity",
+        "max_position",
+        "price_collar_bps",
+    )
+
+    def __init__(self, limits: RiskLimits) -> None:
+        for name in self.__slots__:
+            setattr(self, name, int(getattr(limits, name)))
+
+
 class _MarketView:
     """The last book top of one instrument, unpacked once per update for the pre-trade path."""
 
@@ -164,6 +183,7 @@ class RiskManager:
         self._duplicate_window_ns = limits.duplicate_window_ms * 1_000_000
         # age_ms = age_ns // 1e6 exceeds the limit exactly when age_ns reaches (limit + 1) ms.
         self._stale_after_ns = (limits.max_market_data_age_ms + 1) * 1_000_000
+        self._plain = _PlainLimits(limits)
         self._limits = limits
 
     # ------------------------------------------------------------------ wiring
@@ -278,7 +298,7 @@ class RiskManager:
     def _first_failure(
         self, order: Order, book: OrderBookView, now: int
     ) -> tuple[str | None, Order]:
-        lim = self.limits
+        lim = self._plain
         if self.kill_switch:
             return "kill_switch: trading killed", order
         if self.state is _HALTED:
@@ -358,7 +378,7 @@ class RiskManager:
     def _price_market_order(self, order: Order, top: BookTop) -> tuple[Order, str]:
         # A market order goes out as an aggressive limit at the far edge of the collar, so it
         # can sweep the book but never trade through the collar.
-        bps = self.limits.price_collar_bps
+        bps = self._plain.price_collar_bps
         if order.side is Side.BUY:
             if top.best_ask is None:
                 return order, "no_market: no offer to price a market buy"
@@ -370,7 +390,7 @@ class RiskManager:
         return order.priced(price), ""
 
     def _collar_failure(self, order: Order, best_bid: int | None, best_ask: int | None) -> str:
-        bps = self.limits.price_collar_bps
+        bps = self._plain.price_collar_bps
         assert order.price is not None
         if order.side is _BUY:
             reference = best_ask if best_ask is not None else best_bid
