@@ -17,13 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from velocimex.domain import Trade
+from velocimex.feed.trades import PRINTABLE, TRADE_TYPES
 from velocimex.wire import itch
 
 TRADE_DTYPE = np.dtype(
     [("timestamp", "<u8"), ("locate", "<u2"), ("shares", "<u4"), ("price", "<u4")]
 )
 _LEN = struct.Struct(">H")
-_TRADE_TYPES = frozenset(b"EPC")
+# The live feed (velocimex.feed.trades) prints the same messages by the same rule.
+_TRADE_TYPES = frozenset(TRADE_TYPES)
 _BOOK_TYPES = frozenset(b"AFUDR")
 
 
@@ -69,7 +71,7 @@ def load_trades(
             price = prices.get(msg["order_ref"], 0)
             rows.append((msg["timestamp"], msg["stock_locate"], msg["executed_shares"], price))
         elif kind == ord("C"):
-            if msg["printable"] == "Y":
+            if ord(msg["printable"]) == PRINTABLE:
                 rows.append(
                     (
                         msg["timestamp"],

@@ -289,4 +289,5 @@ class TradeTap:
             "executions_unknown_order": int(self.state[_S_UNKNOWN]),
             "orders_indexed": len(self.index),
             "price_index_full": int(self.state[_S_INDEX_FULL]),
+            "bad_length": int(self.state[_S_BAD_LENGTH]),
         }
