@@ -19,7 +19,8 @@ from velocimex.control.settings import InstrumentSetting, Settings
 from velocimex.control.strategy_process import ControlApi, StrategyProcess
 
 from velocimex.book_contract import RECORD_DTYPE
-from velocimex.feed.bus import STATUS_TOPIC, topic
+from velocimex.feed.bus import STATUS_TOPIC, topic, trade_topic
+from velocimex.feed.trades import PRINT_DTYPE
 
 PASSWORD = "correct horse battery"
 
@@ -89,6 +90,65 @@ def test_strategy_process_trades_through_the_api_and_sees_its_fills(tmp_path: Pa
         pub.send_multipart([topic("AAPL"), record(seq, bid - 400, bid)])
         wait_for(lambda: core.orders.position("AAPL").quantity == 100)
         wait_for(lambda: process.positions.get("AAPL") == 100)
+        assert not process.errors
+    finally:
+        if process is not None:
+            process.stop()
+        plane_feed.stop()
+        pub.close()
+        server.should_exit = True
+        thread.join(10)
+        core.close()
+
+
+def trade_print(seq: int, shares: int, price: int, match: int) -> bytes:
+    row = np.zeros(1, dtype=PRINT_DTYPE)
+    row["seq"], row["shares"], row["price"], row["match_number"] = seq, shares, price, match
+    row["locate"], row["kind"] = 3, ord("E")
+    return row.tobytes()
+
+
+def test_strategy_process_follows_the_trade_prints_on_the_bus(tmp_path: Path) -> None:
+    users = UserStore(tmp_path / "users.json", scrypt_n=2**10)
+    users.add("trader", PASSWORD, Role.TRADER)
+    settings = Settings.load(
+        tmp_path, instruments=[InstrumentSetting(symbol="AAPL", locate=7)], fsync=False
+    )
+    app = create_app(settings, users=users)
+    core = app.state.core
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    pub = zmq.Context.instance().socket(zmq.PUB)
+    pub.setsockopt(zmq.LINGER, 0)
+    feed = f"tcp://127.0.0.1:{pub.bind_to_random_port('tcp://127.0.0.1')}"
+    plane_feed = BookTopSubscriber(feed, core.on_book_top, {"AAPL": 7})
+    plane_feed.start()
+    process = None
+    try:
+        wait_for(lambda: server.started)
+        bid, ask = 1_000_000, 1_000_400
+        seq = 1
+        while core.risk.market_top("AAPL") is None:
+            pub.send_multipart([topic("AAPL"), record(seq, bid, ask, ask_qty=10_000)])
+            time.sleep(0.02)
+        api = ControlApi(f"http://127.0.0.1:{port}", "trader", PASSWORD)
+        params = {"symbol": "AAPL", "side": "B", "quantity": 100, "participation": 0.5}
+        process = StrategyProcess(api, "pov", params, "pov-remote", feed)
+        process.start()
+        # Until the process's subscription is live: book tops it sees, no trade yet.
+        while process.strategy.last_top is None:
+            seq += 1
+            pub.send_multipart([topic("AAPL"), record(seq, bid, ask, ask_qty=10_000)])
+            time.sleep(0.05)
+        pub.send_multipart([trade_topic("MSFT"), trade_print(seq + 1, 1000, 5, 1)])  # not ours
+        pub.send_multipart([trade_topic("AAPL"), trade_print(seq + 2, 40, ask, 2)])
+        wait_for(lambda: core.orders.position("AAPL").quantity == 20)
+        pub.send_multipart([trade_topic("AAPL"), trade_print(seq + 3, 60, ask, 3)])
+        wait_for(lambda: core.orders.position("AAPL").quantity == 50)
+        wait_for(lambda: process.positions.get("AAPL") == 50)
+        assert process.trades_received == 2 and process.strategy.volume == 100
         assert not process.errors
     finally:
         if process is not None:
