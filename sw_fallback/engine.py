@@ -1,17 +1,32 @@
 """The software book engine: the numba kernel behind a small stateful API.
 
-`BookEngine.process` is the streaming entry (one packet or one chunk at a time); the batch
-replay in `velocimex.sw_fallback.replay` calls the same method on multi-megabyte chunks.
+`BookEngine.process_packet` is the streaming entry (one MoldUDP64 payload per call);
+`BookEngine.process` / `process_view` take back-to-back blocks with their sequence numbers, and
+the batch replay in `velocimex.sw_fallback.replay` calls them on multi-megabyte chunks.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import numpy as np
+from numba.core import types
 from velocimex.sw_fallback import kernel
 from velocimex.sw_fallback.kernel import BookState, symbol_text
 
 from velocimex import book_contract as bc
 from velocimex.wire import moldudp64
+
+
+@functools.cache
+def _packet_entry() -> Callable[[bytes, np.ndarray], int]:
+    """`kernel.run_packet`'s compiled entry point for (bytes, arena). Calling it skips the
+    dispatcher's per-call typing of the arguments, a fixed cost on every packet; compiled or
+    loaded on the first packet, so batch-only users never pay for it."""
+    kernel.run_packet(b"", np.zeros(0, np.uint8))  # an empty payload is rejected at once
+    signature = next(sig for sig in kernel.run_packet.signatures if isinstance(sig[0], types.Bytes))
+    return kernel.run_packet.overloads[signature].entry_point
 
 
 class EngineInputError(ValueError):
@@ -29,11 +44,7 @@ class BookEngine:
         self._out_words = np.empty(0, np.uint64)
         self._out = self._out_words.view(bc.RECORD_DTYPE)
         self._packet_records = self.state.packet_records
-        # Compiles or loads the streaming entry (an empty payload is rejected before the
-        # book), then keeps its compiled entry point: calling that skips the dispatcher's
-        # per-call typing of the arguments, a fixed cost on every packet.
-        kernel.run_packet(b"", self.state.arena)
-        self._run_packet = kernel.run_packet.overloads[kernel.run_packet.signatures[0]].entry_point
+        self._run_packet: Callable[[bytes, np.ndarray], int] | None = None
 
     def process(self, data: bytes | np.ndarray, seqs: np.ndarray) -> np.ndarray:
         """Apply message blocks; return the records they produced (RECORD_DTYPE)."""
@@ -66,7 +77,10 @@ class BookEngine:
         `MoldError` and changes nothing; heartbeats and end of session return no records."""
         if not isinstance(payload, bytes):
             payload = bytes(payload)
-        n_rec = self._run_packet(payload, self.state.arena)
+        run = self._run_packet
+        if run is None:
+            run = self._run_packet = _packet_entry()
+        n_rec = run(payload, self.state.arena)
         if n_rec < 0:
             moldudp64.parse_packet(payload)  # raises MoldError naming the fault
             raise moldudp64.MoldError(f"inconsistent MoldUDP64 packet of {len(payload)} bytes")
