@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from velocimex.control.trade_prints import load_trades
 
+from velocimex.feed import trades
 from velocimex.feed.trades import (
     PRINT_BYTES,
     PRINT_DTYPE,
@@ -188,3 +189,32 @@ def test_generated_session_prints_the_capture_readers_volume(tmp_path: Path) -> 
     for name in ("timestamp", "locate", "shares", "price"):
         assert np.array_equal(prints[name], expected[name]), name
     assert not prints["flags"].any()
+
+
+def test_price_index_grows_and_deletes_keep_every_other_order_findable() -> None:
+    tap = TradeTap()
+    rng = np.random.default_rng(3)
+    refs = rng.choice(2**40, size=20_000, replace=False).astype(np.uint64) + 1
+    run(tap, *[add(int(r), 100_000 + i) for i, r in enumerate(refs)])
+    assert tap.counters()["orders_indexed"] == 20_000
+    gone = set(range(0, 20_000, 3))
+    run(tap, *[encode("D", stock_locate=1, order_ref=int(refs[i])) for i in sorted(gone)])
+    out = run(tap, *[execute(int(r), 1, i) for i, r in enumerate(refs)], first_seq=40_001)
+    expected = [0 if i in gone else 100_000 + i for i in range(20_000)]
+    assert out["price"].tolist() == expected
+    assert tap.counters()["orders_indexed"] == 20_000 - len(gone)
+
+
+def test_a_full_price_index_forgets_counts_and_flags_never_misprices(monkeypatch) -> None:
+    monkeypatch.setattr(trades, "MAX_INDEXED_ORDERS", 4096)
+    tap = TradeTap()
+    run(tap, *[add(r, 100_000 + r) for r in range(1, 9001)])
+    counters = tap.counters()
+    assert counters["price_index_full"] > 0
+    assert counters["orders_indexed"] + counters["price_index_full"] == 9000
+    out = run(tap, *[execute(r, 1, r) for r in range(1, 9001)], first_seq=9001)
+    known = out["flags"] == 0
+    assert known.sum() == counters["orders_indexed"]
+    assert (out["price"][known] == 100_000 + out["match_number"][known]).all()
+    assert (out["price"][~known] == 0).all()
+    assert (out["flags"][~known] == PRINT_PRICE_UNKNOWN).all()

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import types as nbt
-from numba.typed import Dict
 
 from velocimex.wire import blocks
 from velocimex.wire.itch import SPECS
@@ -51,8 +49,9 @@ PRINT_PRICE_UNKNOWN = 0x01  # an E for an order the index never saw (mid-session
 PRINT_SEQ_GAP = 0x02  # sticky per session: a sequence gap was seen before this print
 PRINT_FLAG_NAMES = {PRINT_PRICE_UNKNOWN: "price_unknown", PRINT_SEQ_GAP: "seq_gap"}
 
-# Orders indexed at most: beyond it an add is counted and not indexed (its E prints price 0).
-MAX_INDEXED_ORDERS = 1 << 24
+# Orders indexed at most (the table holds twice as many slots): beyond it the index is cleared,
+# the forgotten orders counted, and their executions print price 0 with PRINT_PRICE_UNKNOWN.
+MAX_INDEXED_ORDERS = 1 << 22
 LOCATES = 1 << 16  # stock locate is a uint16 on the wire
 
 _TYPE_AT = 2  # a block offset points at the 2-byte length prefix
@@ -88,8 +87,9 @@ _LEN_A, _LEN_F, _LEN_E, _LEN_C = _LEN["A"], _LEN["F"], _LEN["E"], _LEN["C"]
 _LEN_X, _LEN_D, _LEN_U, _LEN_P, _LEN_R = _LEN["X"], _LEN["D"], _LEN["U"], _LEN["P"], _LEN["R"]
 
 # state slots of the kernel (int64 array)
-_S_LAST_SEQ, _S_GAP, _S_UNKNOWN, _S_INDEX_FULL, _S_BAD_LENGTH = range(5)
-_STATE_SLOTS = 5
+_S_LAST_SEQ, _S_GAP, _S_UNKNOWN, _S_INDEX_FULL, _S_BAD_LENGTH, _S_ORDERS = range(6)
+_STATE_SLOTS = 6
+_FIRST_SLOTS = 1 << 12  # the price index doubles from here while below 1/2 full
 
 
 @numba.njit(cache=True, inline="always")
@@ -102,52 +102,107 @@ def _be(d, p, n):
 
 @numba.njit(cache=True, inline="always")
 def _ref(d, p):
-    # Order references are uint64 on the wire; the index keys them by their int64 bit pattern.
     v = np.uint64(0)
     for i in range(8):
         v = (v << np.uint64(8)) | np.uint64(d[p + i])
-    return np.int64(v)
+    return v
+
+
+@numba.njit(cache=True, inline="always")
+def _slot(ref, mask):
+    # Fibonacci hashing: references are near-dense, so spread them over the whole table.
+    return np.int64((ref * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(20)) & mask
 
 
 @numba.njit(cache=True)
-def _reduce(index, ref, shares, state):
+def _lookup(keys, used, ref):
+    mask = len(keys) - 1
+    i = _slot(ref, mask)
+    while used[i]:
+        if keys[i] == ref:
+            return i
+        i = (i + 1) & mask
+    return -1
+
+
+@numba.njit(cache=True)
+def _insert(keys, vals, used, ref, value, state):
+    mask = len(keys) - 1
+    i = _slot(ref, mask)
+    while used[i]:
+        if keys[i] == ref:
+            vals[i] = value
+            return
+        i = (i + 1) & mask
+    keys[i] = ref
+    vals[i] = value
+    used[i] = 1
+    state[_S_ORDERS] += 1
+
+
+@numba.njit(cache=True)
+def _remove(keys, vals, used, i, state):
+    # Linear probing without tombstones: shift back the entries that probed past the hole.
+    mask = len(keys) - 1
+    used[i] = 0
+    state[_S_ORDERS] -= 1
+    j = i
+    while True:
+        j = (j + 1) & mask
+        if not used[j]:
+            return
+        home = _slot(keys[j], mask)
+        # Move j into the hole unless its home lies cyclically in (i, j].
+        if (j > i and (home <= i or home > j)) or (j < i and (home <= i and home > j)):
+            keys[i] = keys[j]
+            vals[i] = vals[j]
+            used[i] = 1
+            used[j] = 0
+            i = j
+
+
+@numba.njit(cache=True)
+def _reduce(keys, vals, used, ref, shares, state):
     """Take ``shares`` off an indexed order; returns its price, or -1 if it is unknown."""
-    v = index.get(ref, np.int64(-1))
-    if v < 0:
+    i = _lookup(keys, used, ref)
+    if i < 0:
         state[_S_UNKNOWN] += 1
         return np.int64(-1)
+    v = vals[i]
     left = (v & 0xFFFFFFFF) - shares
     if left <= 0:
-        del index[ref]
+        _remove(keys, vals, used, i, state)
     else:
-        index[ref] = (v & ~np.int64(0xFFFFFFFF)) | left
+        vals[i] = (v & ~np.int64(0xFFFFFFFF)) | left
     return v >> 32
 
 
 @numba.njit(cache=True)
-def _scan(data, offsets, seqs, index, tracked, wanted, state, out64, out32, out16):
+def _scan(data, seqs, start, keys, vals, used, tracked, wanted, state, out):
+    """Prints of the blocks from message ``start``; returns (prints, next message, done). It stops
+    early, before an add, when the index is half full: the caller doubles it and resumes."""
+    offsets, _, _ = blocks.block_offsets(data)
+    n = min(len(offsets), len(seqs))
     n_out = 0
-    for i in range(len(offsets)):
+    limit = len(keys) // 2
+    for i in range(start, n):
         b = offsets[i]
         length = (np.int64(data[b]) << 8) | np.int64(data[b + 1])
         kind = data[b + _TYPE_AT]
+        if (kind == 65 or kind == 70 or kind == 85) and state[_S_ORDERS] >= limit:
+            return n_out, i, False
         seq = np.int64(seqs[i])
         if state[_S_LAST_SEQ] != 0 and seq != state[_S_LAST_SEQ] + 1:
             state[_S_GAP] = 1
         state[_S_LAST_SEQ] = seq
         if kind == 82:  # R: which locates are tracked, when symbols were chosen
-            if length != _LEN_R:
-                continue
-            if len(wanted):
-                key = np.uint64(_ref(data, b + _R_STOCK))
-                loc = _be(data, b + _LOCATE, 2)
+            if length == _LEN_R and len(wanted):
+                key = _ref(data, b + _R_STOCK)
                 hit = False
                 for w in wanted:
                     if w == key:
                         hit = True
-                tracked[loc] = hit
-            continue
-        if kind not in (65, 70, 69, 67, 88, 68, 85, 80):  # A F E C X D U P
+                tracked[_be(data, b + _LOCATE, 2)] = hit
             continue
         loc = _be(data, b + _LOCATE, 2)
         if kind == 65 or kind == 70:
@@ -156,41 +211,38 @@ def _scan(data, offsets, seqs, index, tracked, wanted, state, out64, out32, out1
                 continue
             if not tracked[loc]:
                 continue
-            ref = _ref(data, b + _A_REF)  # A and F share the layout up to the price
-            shares = _be(data, b + _A_SHARES, 4)
+            shares = _be(data, b + _A_SHARES, 4)  # A and F share the layout up to the price
             price = _be(data, b + _A_PRICE, 4)
             if shares == 0 or price == 0:
                 continue  # adds nothing to the book, so nothing can execute against it
-            if ref not in index and len(index) >= MAX_INDEXED_ORDERS:
-                state[_S_INDEX_FULL] += 1
-                continue
-            index[ref] = (price << 32) | shares
+            _insert(keys, vals, used, _ref(data, b + _A_REF), (price << 32) | shares, state)
         elif kind == 68:
             if length != _LEN_D:
                 state[_S_BAD_LENGTH] += 1
                 continue
-            ref = _ref(data, b + _D_REF)
-            if ref in index:
-                del index[ref]
+            j = _lookup(keys, used, _ref(data, b + _D_REF))
+            if j >= 0:
+                _remove(keys, vals, used, j, state)
         elif kind == 88:
             if length != _LEN_X:
                 state[_S_BAD_LENGTH] += 1
                 continue
             ref = _ref(data, b + _X_REF)
-            if ref in index:
-                _reduce(index, ref, _be(data, b + _X_SHARES, 4), state)
+            if _lookup(keys, used, ref) >= 0:
+                _reduce(keys, vals, used, ref, _be(data, b + _X_SHARES, 4), state)
         elif kind == 85:
             if length != _LEN_U:
                 state[_S_BAD_LENGTH] += 1
                 continue
-            orig = _ref(data, b + _U_ORIG)
-            if orig in index:
-                del index[orig]
+            j = _lookup(keys, used, _ref(data, b + _U_ORIG))
+            if j >= 0:
+                _remove(keys, vals, used, j, state)
                 shares = _be(data, b + _U_SHARES, 4)
                 price = _be(data, b + _U_PRICE, 4)
                 if shares != 0 and price != 0:
-                    index[_ref(data, b + _U_NEW)] = (price << 32) | shares
-        else:  # E C P: a print
+                    new = _ref(data, b + _U_NEW)
+                    _insert(keys, vals, used, new, (price << 32) | shares, state)
+        elif kind == 69 or kind == 67 or kind == 80:  # E C P: a print
             if kind == 69:
                 if length != _LEN_E:
                     state[_S_BAD_LENGTH] += 1
@@ -199,7 +251,7 @@ def _scan(data, offsets, seqs, index, tracked, wanted, state, out64, out32, out1
                     continue
                 shares = _be(data, b + _E_SHARES, 4)
                 match = _ref(data, b + _E_MATCH)
-                price = _reduce(index, _ref(data, b + _E_REF), shares, state)
+                price = _reduce(keys, vals, used, _ref(data, b + _E_REF), shares, state)
             elif kind == 67:
                 if length != _LEN_C:
                     state[_S_BAD_LENGTH] += 1
@@ -207,7 +259,7 @@ def _scan(data, offsets, seqs, index, tracked, wanted, state, out64, out32, out1
                 if not tracked[loc]:
                     continue
                 shares = _be(data, b + _C_SHARES, 4)
-                _reduce(index, _ref(data, b + _C_REF), shares, state)
+                _reduce(keys, vals, used, _ref(data, b + _C_REF), shares, state)
                 if data[b + _C_PRINTABLE] != PRINTABLE:
                     continue
                 match = _ref(data, b + _C_MATCH)
@@ -229,15 +281,25 @@ def _scan(data, offsets, seqs, index, tracked, wanted, state, out64, out32, out1
                 flags |= PRINT_PRICE_UNKNOWN
             if state[_S_GAP]:
                 flags |= PRINT_SEQ_GAP
-            out64[n_out, 0] = seq
-            out64[n_out, 1] = _be(data, b + _TS, 6)
-            out64[n_out, 2] = match
-            out32[n_out, 0] = price
-            out32[n_out, 1] = shares
-            out16[n_out, 0] = loc
-            out16[n_out, 1] = (flags << 8) | kind
+            row = out[n_out]
+            row.seq = seq
+            row.timestamp = _be(data, b + _TS, 6)
+            row.match_number = match
+            row.price = price
+            row.shares = shares
+            row.locate = loc
+            row.kind = kind
+            row.flags = flags
             n_out += 1
-    return n_out
+    return n_out, n, True
+
+
+@numba.njit(cache=True)
+def _rehash(keys, vals, used, new_keys, new_vals, new_used, state):
+    state[_S_ORDERS] = 0
+    for i in range(len(keys)):
+        if used[i]:
+            _insert(new_keys, new_vals, new_used, keys[i], vals[i], state)
 
 
 def _symbol_key(symbol: str) -> int:
@@ -250,44 +312,85 @@ class TradeTap:
     new tap, as it gets a new engine)."""
 
     def __init__(self, symbols: list[str] | None = None) -> None:
-        self.index = Dict.empty(key_type=nbt.int64, value_type=nbt.int64)
+        self._alloc(_FIRST_SLOTS)
         self.wanted = np.array(sorted({_symbol_key(s) for s in symbols or ()}), dtype=np.uint64)
         # With symbols chosen, a locate is tracked once its directory (R) message names one.
         self.tracked = np.full(LOCATES, not len(self.wanted), dtype=np.bool_)
         self.state = np.zeros(_STATE_SLOTS, dtype=np.int64)
         self.prints = 0
+        self._out = np.empty(256, dtype=PRINT_DTYPE)
+        self._scan = _compiled_scan(self)
+
+    def _alloc(self, slots: int) -> None:
+        self.keys = np.zeros(slots, dtype=np.uint64)
+        self.vals = np.zeros(slots, dtype=np.int64)
+        self.used = np.zeros(slots, dtype=np.uint8)
+
+    def _grow(self) -> None:
+        keys, vals, used = self.keys, self.vals, self.used
+        if 2 * len(keys) > 2 * MAX_INDEXED_ORDERS:
+            raise OverflowError  # the caller counts it
+        self._alloc(2 * len(keys))
+        _rehash(keys, vals, used, self.keys, self.vals, self.used, self.state)
 
     def process(self, data: bytes, seqs: np.ndarray) -> np.ndarray:
         """The prints of these blocks (``PRINT_DTYPE``, feed order)."""
-        buf = np.frombuffer(data, dtype=np.uint8)
-        offsets, _, _ = blocks.block_offsets(buf)
-        n = min(len(offsets), len(seqs))
-        offsets = offsets[:n]
-        out64 = np.empty((n, 3), dtype=np.uint64)
-        out32 = np.empty((n, 2), dtype=np.uint32)
-        out16 = np.empty((n, 2), dtype=np.uint16)
-        count = _scan(
-            buf, offsets, seqs, self.index, self.tracked, self.wanted, self.state,
-            out64, out32, out16,
-        )  # fmt: skip
-        prints = np.empty(count, dtype=PRINT_DTYPE)
-        if count:
-            prints["seq"] = out64[:count, 0]
-            prints["timestamp"] = out64[:count, 1]
-            prints["match_number"] = out64[:count, 2]
-            prints["price"] = out32[:count, 0]
-            prints["shares"] = out32[:count, 1]
-            prints["locate"] = out16[:count, 0]
-            prints["kind"] = out16[:count, 1] & 0xFF
-            prints["flags"] = out16[:count, 1] >> 8
-            self.prints += count
+        buf = np.frombuffer(data, dtype=np.uint8)  # read-only, as the entry point was typed
+        if seqs.dtype != np.uint64 or not seqs.flags.c_contiguous:
+            seqs = np.ascontiguousarray(seqs, dtype=np.uint64)
+        if len(self._out) < len(seqs):
+            self._out = np.empty(2 * len(seqs), dtype=PRINT_DTYPE)
+        parts = []
+        start = 0
+        while True:
+            count, start, done = self._scan(
+                buf, seqs, start, self.keys, self.vals, self.used, self.tracked, self.wanted,
+                self.state, self._out,
+            )  # fmt: skip
+            if count:
+                parts.append(self._out[:count].copy())
+            if done:
+                break
+            self._make_room()
+        prints = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else _NONE
+        self.prints += len(prints)
         return prints
+
+    def _make_room(self) -> None:
+        """Double the index; at its bound, count and drop the oldest-looking half instead."""
+        try:
+            self._grow()
+        except OverflowError:
+            # Beyond the bound the index starts afresh: later executions of the forgotten
+            # orders print with price 0 and the flag, counted, never a wrong price.
+            self.state[_S_INDEX_FULL] += int(self.state[_S_ORDERS])
+            self._alloc(len(self.keys))
+            self.state[_S_ORDERS] = 0
 
     def counters(self) -> dict[str, int]:
         return {
             "trade_prints": self.prints,
             "executions_unknown_order": int(self.state[_S_UNKNOWN]),
-            "orders_indexed": len(self.index),
+            "orders_indexed": int(self.state[_S_ORDERS]),
             "price_index_full": int(self.state[_S_INDEX_FULL]),
             "bad_length": int(self.state[_S_BAD_LENGTH]),
         }
+
+
+_NONE = np.empty(0, dtype=PRINT_DTYPE)
+_ENTRY = []
+
+
+def _compiled_scan(tap: TradeTap):
+    """The kernel's compiled entry point: calling it skips the dispatcher's typing of ten
+    arguments (structured array included), a fixed cost larger than a batch's scan."""
+    if not _ENTRY:
+        # Typed as the feed calls it: a read-only view of the received bytes.
+        args = (
+            np.frombuffer(b"", np.uint8), np.zeros(0, np.uint64), 0, tap.keys, tap.vals,
+            tap.used, tap.tracked, tap.wanted, tap.state, tap._out,
+        )  # fmt: skip
+        _scan(*args)
+        signature = tuple(_scan.typeof_pyval(a) for a in args)
+        _ENTRY.append(_scan.overloads[signature].entry_point)
+    return _ENTRY[0]
