@@ -45,7 +45,11 @@ def build_core(settings: Settings) -> TradingCore:
         return build_routed_core(settings)
     instruments = settings.domain_instruments()
     return TradingCore(
-        settings.data_dir, instruments, PaperVenue(instruments), fsync=settings.fsync
+        settings.data_dir,
+        instruments,
+        PaperVenue(instruments),
+        fsync=settings.fsync,
+        group_commit=settings.journal_group_commit,
     )
 
 

@@ -57,6 +57,7 @@ class OuchVenue(VenueSessionBase):
         *,
         session: str = "",
         fsync: bool = True,
+        group_commit: bool = False,
         connect_timeout: float = 5.0,
     ) -> None:
         super().__init__()
@@ -66,7 +67,7 @@ class OuchVenue(VenueSessionBase):
         self.counters: Counter[str] = Counter()
         self.last_system_event = ""
         self.error = ""
-        self._refs = Journal(refs_path, fsync=fsync)
+        self._refs = Journal(refs_path, fsync=fsync, group_commit=group_commit)
         self._enter_order = ouch.EnterOrderPacker()
         self._orders: dict[int, Order] = {}
         self._ref_of: dict[str, int] = {}

@@ -105,6 +105,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="built web UI to serve at / (default ui/dist of this checkout, or $VELOCIMEX_UI_DIR)",
     )
+    p.add_argument(
+        "--journal-group-commit",
+        action="store_true",
+        help="write journal records to the OS before each order leaves and fsync them in "
+        "batches on a thread, instead of an fsync per record (docs/control-plane.md says what "
+        "a power loss can then lose)",
+    )
     p.add_argument("--log-level", default="info", help="uvicorn log level")
     p.set_defaults(func=run)
 
@@ -124,7 +131,12 @@ def run(args: argparse.Namespace) -> int:
         )
         for v in args.venue
     ]
-    settings = Settings.load(args.data_dir, instruments=args.instruments, venues=venues)
+    settings = Settings.load(
+        args.data_dir,
+        instruments=args.instruments,
+        venues=venues,
+        journal_group_commit=args.journal_group_commit,
+    )
     users = UserStore(settings.data_dir / "users.json")
     if len(users) == 0:
         password = os.environ.get("VELOCIMEX_ADMIN_PASSWORD") or secrets.token_urlsafe(18)
@@ -145,8 +157,14 @@ def run(args: argparse.Namespace) -> int:
             args.ouch_user,
             args.ouch_password,
             settings.data_dir / "ouch_refs.jsonl",
+            group_commit=settings.journal_group_commit,
         )
-        core = TradingCore(settings.data_dir, settings.domain_instruments(), venue)
+        core = TradingCore(
+            settings.data_dir,
+            settings.domain_instruments(),
+            venue,
+            group_commit=settings.journal_group_commit,
+        )
     app = create_app(settings, core=core, users=users, ui_dir=args.ui_dir)
     from velocimex.control.feed_bridge import BookTopSubscriber
 

@@ -61,6 +61,11 @@ class Settings(BaseModel):
         "the risk limit max_market_data_age_ms)",
     )
     fsync: bool = True
+    journal_group_commit: bool = Field(
+        False,
+        description="journals written to the OS per record, fsync batched on a thread "
+        "(docs/control-plane.md: what a power loss can then lose)",
+    )
 
     @field_validator("venues")
     @classmethod

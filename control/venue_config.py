@@ -31,11 +31,18 @@ def build_routed_core(settings: Settings) -> TradingCore:
                 venue.ouch_password.get_secret_value(),
                 data_dir / f"ouch_refs_{venue.name}.jsonl",
                 fsync=settings.fsync,
+                group_commit=settings.journal_group_commit,
             )
         else:
             sessions[venue.name] = PaperVenue(instruments)
     venue_set = VenueSet(sessions, data_dir / "venue_seq.jsonl", fsync=settings.fsync)
-    core = TradingCore(data_dir, instruments, venue_set, fsync=settings.fsync)
+    core = TradingCore(
+        data_dir,
+        instruments,
+        venue_set,
+        fsync=settings.fsync,
+        group_commit=settings.journal_group_commit,
+    )
     SmartRouter(
         core,
         [RoutingVenue(v.name, v.fee) for v in settings.venues],

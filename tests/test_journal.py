@@ -127,3 +127,18 @@ def test_append_canonical_writes_the_same_line_as_append(tmp_path: Path) -> None
     Journal(tmp_path / "a.jsonl", fsync=False).append(body)
     Journal(tmp_path / "b.jsonl", fsync=False).append_canonical(canonical_json(body))
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+
+
+def test_settings_select_group_commit_for_the_core_journals(tmp_path: Path) -> None:
+    from pydantic import SecretStr
+    from velocimex.control.app import build_core
+    from velocimex.control.settings import InstrumentSetting, Settings
+
+    base = {"data_dir": tmp_path, "jwt_secret": SecretStr("x" * 32)}
+    instruments = [InstrumentSetting(symbol="AAPL", locate=7)]
+    strict = build_core(Settings(**base, instruments=instruments))
+    assert not strict.journal.group_commit and not strict.audit.group_commit
+    strict.close()
+    grouped = build_core(Settings(**base, instruments=instruments, journal_group_commit=True))
+    assert grouped.journal.group_commit and grouped.audit.group_commit
+    grouped.close()
