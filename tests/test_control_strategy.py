@@ -152,3 +152,17 @@ def test_strategy_loading_and_failures_are_contained(tmp_path: Path) -> None:
     # A strategy's oversized intent is stopped by risk like any other order.
     assert greedy.rejected_intents == 1 and greedy.last_error.startswith("max_order_quantity")
     assert core.orders.position("AAPL").quantity == 0
+
+
+def test_new_params_take_effect_on_the_next_book_update(tmp_path: Path) -> None:
+    core = make_core(tmp_path)
+    core.strategies.add("mm", "market_maker", {"symbol": "AAPL", "quote_size": 100})
+    core.strategies.start("mm")
+    core.on_book_top(top())
+    assert [o.order.quantity for o in core.orders.open_records()] == [100, 100]
+    core.strategies.set_params("mm", {"quote_size": 40})
+    core.strategies.stop("mm")  # cancels its quotes
+    core.strategies.start("mm")
+    assert core.orders.open_records() == []
+    core.on_book_top(top())
+    assert [o.order.quantity for o in core.orders.open_records()] == [40, 40]

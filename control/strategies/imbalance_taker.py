@@ -8,6 +8,7 @@ timing use the feed's ITCH timestamps, so the strategy behaves the same in a bac
 from __future__ import annotations
 
 from pydantic import Field
+from velocimex.control.strategies.plain_params import plain_params
 from velocimex.control.strategy import Intent, PlaceOrder, Strategy, StrategyContext, StrategyParams
 
 from velocimex.domain import BookTop, OrderType, Side
@@ -39,7 +40,7 @@ class ImbalanceTaker(Strategy):
         return None if total == 0 else (top.bid_qty - top.ask_qty) / total
 
     def on_book_top(self, symbol: str, top: BookTop, ctx: StrategyContext) -> list[Intent]:
-        p = self.params
+        p = plain_params(self)
         if symbol != p.symbol:
             return []
         for w in ctx.working:  # a loop, not any(genexpr): this runs on every book update

@@ -9,6 +9,7 @@ never quotes on a book with a sequence gap or a missing side: it pulls its quote
 from __future__ import annotations
 
 from pydantic import Field
+from velocimex.control.strategies.plain_params import plain_params
 from velocimex.control.strategy import (
     CancelOrder,
     Intent,
@@ -48,7 +49,7 @@ class InventoryMarketMaker(Strategy):
     def _quotes(
         self, top: BookTop, position: int, tick: int
     ) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
-        p = self.params
+        p = plain_params(self)
         bid, ask = top.best_bid, top.best_ask
         if bid is None or ask is None or top.has_sequence_gap:
             return None, None
@@ -67,12 +68,13 @@ class InventoryMarketMaker(Strategy):
 
     def on_book_top(self, symbol: str, top: BookTop, ctx: StrategyContext) -> list[Intent]:
         # Called on every book update: one pass over the working orders, no per-side lists.
-        if symbol != self.params.symbol:
+        p = plain_params(self)
+        if symbol != p.symbol:
             return []
         position = ctx.positions.get(symbol, 0)
         bid_want, ask_want = self._quotes(top, position, ctx.instruments[symbol].tick)
         intents: list[Intent] = []
-        threshold = self.params.requote_threshold
+        threshold = p.requote_threshold
         for side, want in ((_BUY, bid_want), (_SELL, ask_want)):
             any_working = False
             keep = None

@@ -11,6 +11,7 @@ import math
 from collections import deque
 
 from pydantic import Field, model_validator
+from velocimex.control.strategies.plain_params import plain_params
 from velocimex.control.strategy import Intent, PlaceOrder, Strategy, StrategyContext, StrategyParams
 
 from velocimex.domain import BookTop, OrderType, Side
@@ -63,7 +64,7 @@ class PairsTrader(Strategy):
     def zscore(self, spread: float) -> float | None:
         """How many sample standard deviations ``spread`` is from the window's mean."""
         n = len(self._spreads)
-        if n < self.params.window:
+        if n < plain_params(self).window:
             return None
         mean_offset = self._sum / n
         var = (self._sumsq - self._sum * mean_offset) / (n - 1)
@@ -91,8 +92,8 @@ class PairsTrader(Strategy):
             self._sumsq = math.fsum(x * x for x in offsets)
 
     def on_book_top(self, symbol: str, top: BookTop, ctx: StrategyContext) -> list[Intent]:
-        p = self.params
-        if symbol not in p.symbols:
+        p = plain_params(self)
+        if symbol != p.symbol_a and symbol != p.symbol_b:
             return []
         self._tops[symbol] = top
         a, b = self._tops.get(p.symbol_a), self._tops.get(p.symbol_b)
@@ -107,8 +108,11 @@ class PairsTrader(Strategy):
         spread = (a_bid + a_ask) / 2 - p.hedge_ratio * ((b_bid + b_ask) / 2)
         z = self.zscore(spread)
         self._push(spread)
-        if z is None or any(w.symbol in p.symbols for w in ctx.working):
+        if z is None:
             return []
+        for w in ctx.working:
+            if w.symbol == p.symbol_a or w.symbol == p.symbol_b:
+                return []
         pos_a = ctx.positions.get(p.symbol_a, 0)
         pos_b = ctx.positions.get(p.symbol_b, 0)
         if pos_a == 0 and pos_b == 0:
