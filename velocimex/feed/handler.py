@@ -116,7 +116,7 @@ class FeedHandler:
             self.last_engine_error = str(exc)
             self._rx_ns.clear()
             return
-        prints = self.trades.process(data, seqs)
+        prints = self.trades.process_view(data, seqs)
         self.top.last_seq = int(seqs[-1])
         if len(records):
             self.top.update(records)

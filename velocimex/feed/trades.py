@@ -335,29 +335,33 @@ class TradeTap:
 
     def process(self, data: bytes, seqs: np.ndarray) -> np.ndarray:
         """The prints of these blocks (``PRINT_DTYPE``, feed order)."""
+        return self.process_view(data, seqs).copy()
+
+    def process_view(self, data: bytes, seqs: np.ndarray) -> np.ndarray:
+        """`process` without the copy: a view of a buffer the next call reuses (the feed
+        handler publishes the prints before it calls again)."""
         buf = np.frombuffer(data, dtype=np.uint8)  # read-only, as the entry point was typed
         if seqs.dtype != np.uint64 or not seqs.flags.c_contiguous:
             seqs = np.ascontiguousarray(seqs, dtype=np.uint64)
         if len(self._out) < len(seqs):
             self._out = np.empty(2 * len(seqs), dtype=PRINT_DTYPE)
-        parts = []
-        start = 0
+        out = self._out
+        total, start = 0, 0
         while True:
             count, start, done = self._scan(
                 buf, seqs, start, self.keys, self.vals, self.used, self.tracked, self.wanted,
-                self.state, self._out,
+                self.state, out,
             )  # fmt: skip
-            if count:
-                parts.append(self._out[:count].copy())
+            total += count
             if done:
                 break
             self._make_room()
-        prints = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else _NONE
-        self.prints += len(prints)
-        return prints
+            out = self._out[total:]
+        self.prints += total
+        return self._out[:total]
 
     def _make_room(self) -> None:
-        """Double the index; at its bound, count and drop the oldest-looking half instead."""
+        """Double the index; at its bound, count the orders it holds and start afresh."""
         try:
             self._grow()
         except OverflowError:
@@ -377,7 +381,6 @@ class TradeTap:
         }
 
 
-_NONE = np.empty(0, dtype=PRINT_DTYPE)
 _ENTRY = []
 
 
