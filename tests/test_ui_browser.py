@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,9 +58,25 @@ def page(browser) -> Iterator[Page]:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Refusals the UI meets (rate limit, server errors) are named if a test fails.
+    refused: list[str] = []
+
+    def on_response(response) -> None:  # type: ignore[no-untyped-def]
+        if response.status == 429 or response.status >= 500:
+            refused.append(f"{response.status} {response.request.method} {response.url}")
+
+    page.on("response", on_response)
     yield page
     context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
+    assert not refused, f"requests refused: {refused[:10]} ({len(refused)} in all)"
+
+
+def wait_until(condition, what: str, timeout: float = 10.0, detail=lambda: "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"still {what} after {timeout} s: {detail()}"
+        time.sleep(0.2)
 
 
 def login(page: Page, stack: Stack, user: str) -> None:
@@ -108,6 +125,11 @@ def test_live_book_moves_on_the_market_view(stack: Stack, page: Page) -> None:
     expect(
         page.get_by_role("img", name="AAPL bid, ask and mid").locator("path.series")
     ).to_have_count(3, timeout=10_000)
+    # Keyboard: a top-of-book row takes focus and Enter opens its ladder and chart.
+    page.get_by_test_id("top-NVDA").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="NVDA ladder")).to_be_visible()
+    expect(page.get_by_role("img", name="NVDA bid, ask and mid")).to_be_visible()
 
 
 def test_trader_starts_a_strategy_from_the_ui_and_sees_its_fill(stack: Stack, page: Page) -> None:
@@ -154,9 +176,9 @@ def test_trader_starts_a_strategy_from_the_ui_and_sees_its_fill(stack: Stack, pa
     assert stack.api("/strategies/mm1")["params"]["max_inventory"] == 800
     shot(page, "strategies")
     view(page, "6")
-    expect(page.get_by_test_id("engine")).to_contain_text("feed tcp://127.0.0.1")
+    expect(page.get_by_test_id("engine")).to_contain_text("feed tcp://127.0.0.1", timeout=15_000)
     expect(page.get_by_test_id("seq-gaps")).to_have_text(re.compile(r"^\d+$"))
-    expect(page.get_by_test_id("venue")).to_have_text("ouch")
+    expect(page.get_by_test_id("venue")).to_have_text("ouch", timeout=15_000)
     # The bench report is there (histogram) or the view names the command that makes it.
     latency = page.get_by_role("img", name="latency histogram").or_(
         page.get_by_test_id("latency-missing")
@@ -213,7 +235,21 @@ def test_kill_switch_asks_for_confirmation_then_trips_and_resets(stack: Stack, p
     risk = stack.api("/risk")
     assert risk["kill_switch"] is True and risk["state"] == "halted"
     assert not any(s["running"] for s in stack.api("/strategies"))
-    assert stack.api("/orders?open_only=true") == []
+    # Over OUCH the cancels are confirmed by the exchange a moment later.
+    wait_until(
+        lambda: stack.api("/orders?open_only=true") == [],
+        "open orders after the kill",
+        detail=lambda: (
+            stack.api("/orders?open_only=true"),
+            [
+                r
+                for r in stack.api("/risk/audit?limit=2000")
+                if r.get("client_order_id")
+                in {o["client_order_id"] for o in stack.api("/orders?open_only=true")}
+                or r["action"] == "kill_switch"
+            ],
+        ),
+    )
     shot(page, "risk-kill-switch")
     page.get_by_role("button", name="Release kill switch").click()
     page.get_by_role("alertdialog").get_by_role("button", name="Release").click()

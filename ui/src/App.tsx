@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { useAppDispatch, useAppSelector } from "./store";
+import { store, useAppDispatch, useAppSelector } from "./store";
 import { logout } from "./store/auth";
 import { connectLive } from "./lib/live";
 import { setUnauthorizedHandler } from "./lib/api";
@@ -49,7 +49,7 @@ export function App() {
   useEffect(() => {
     if (!auth.token) return;
     dispatch(loadKinds());
-    return connectLive(auth.token, dispatch);
+    return connectLive(auth.token, dispatch, () => Object.keys(store.getState().market.instruments).length > 0);
   }, [auth.token, dispatch]);
   useEffect(() => {
     // Keys 1-6 switch views (outside text fields); the nav links stay in the tab order too.

@@ -6,8 +6,8 @@ import { logout } from "@/store/auth";
 import { api } from "./api";
 import { fills, loadMarket, tops } from "@/store/market";
 import { heard, link, loadRisk } from "@/store/system";
-import { loadAccount, loadOrders, loadPnl, loadStrategies, pnlPoint } from "@/store/trading";
-import type { BookTop, Fill } from "./types";
+import { loadAccount, loadOrders, loadPnl, loadStrategies, orderEvents, pnlPoint } from "@/store/trading";
+import type { BookTop, Fill, OrderEvent } from "./types";
 
 const FLUSH_MS = 100; // at most ten store updates a second, however fast the feed ticks
 const KEEPALIVE_MS = 20_000;
@@ -28,7 +28,20 @@ export function reloadAll(dispatch: AppDispatch): void {
   dispatch(loadRisk());
 }
 
-export function connectLive(token: string, dispatch: AppDispatch): () => void {
+type Resource = "orders" | "account" | "strategies" | "risk";
+// Events mark REST resources stale; each is refetched at most this often. The API allows a
+// user 1,200 requests a minute (settings.rate_limit_per_minute): this keeps one page under a
+// third of that however busy the market, leaving room for actions and a second tab.
+const REFRESH_MS: Record<Resource, number> = { orders: 500, account: 1000, strategies: 1000, risk: 1000 };
+const REFRESH: [Resource, (dispatch: AppDispatch) => unknown][] = [
+  ["orders", (d) => d(loadOrders())],
+  ["account", (d) => d(loadAccount())],
+  ["strategies", (d) => d(loadStrategies())],
+  ["risk", (d) => d(loadRisk())],
+];
+const MARKET_RETRY_MS = 2000;
+
+export function connectLive(token: string, dispatch: AppDispatch, loaded: () => boolean): () => void {
   let socket: WebSocket | null = null;
   let attempt = 0;
   let stopped = false;
@@ -36,22 +49,37 @@ export function connectLive(token: string, dispatch: AppDispatch): () => void {
   let keepalive: number | undefined;
   let pendingTops: BookTop[] = [];
   let pendingFills: Fill[] = [];
-  const dirty = { orders: false, account: false, strategies: false, risk: false };
+  let pendingOrders: OrderEvent[] = [];
+  const dirty: Record<Resource, boolean> = { orders: false, account: false, strategies: false, risk: false };
+  const refreshed: Record<Resource, number> = { orders: 0, account: 0, strategies: 0, risk: 0 };
+  let lastMarketTry = Date.now();
 
   const flush = window.setInterval(() => {
     if (pendingTops.length) {
       dispatch(tops(pendingTops));
       pendingTops = [];
     }
+    if (pendingOrders.length) {
+      dispatch(orderEvents(pendingOrders));
+      pendingOrders = [];
+    }
     if (pendingFills.length) {
       dispatch(fills(pendingFills));
       pendingFills = [];
     }
-    if (dirty.orders) dispatch(loadOrders());
-    if (dirty.account) dispatch(loadAccount());
-    if (dirty.strategies) dispatch(loadStrategies());
-    if (dirty.risk) dispatch(loadRisk());
-    dirty.orders = dirty.account = dirty.strategies = dirty.risk = false;
+    const now = Date.now();
+    for (const [name, load] of REFRESH) {
+      if (dirty[name] && now - refreshed[name] >= REFRESH_MS[name]) {
+        dirty[name] = false;
+        refreshed[name] = now;
+        load(dispatch);
+      }
+    }
+    // The initial load can fail (a 429 while the server is busy, a restart): keep trying.
+    if (socket?.readyState === WebSocket.OPEN && !loaded() && now - lastMarketTry >= MARKET_RETRY_MS) {
+      lastMarketTry = now;
+      dispatch(loadMarket());
+    }
   }, FLUSH_MS);
 
   function onMessage(raw: MessageEvent) {
@@ -67,6 +95,7 @@ export function connectLive(token: string, dispatch: AppDispatch): () => void {
         pendingTops.push({ ...(msg.event as unknown as BookTop), recv_ns: Date.now() * 1e6 });
         break;
       case "orders":
+        pendingOrders.push(msg.event as unknown as OrderEvent);
         dirty.orders = dirty.strategies = true;
         // Each accepted execution reaches listeners as exactly one partially_filled or filled event.
         if ((msg.event.kind === "filled" || msg.event.kind === "partially_filled") && msg.event.fill) {

@@ -199,3 +199,25 @@ export interface TopSample {
   ask_px: number;
   ask_qty: number;
 }
+
+// One /ws/events "orders" message (velocimex.domain.event_to_dict).
+export interface OrderEvent {
+  kind: string;
+  client_order_id: string;
+  ts_ns: number;
+  order?: {
+    client_order_id: string;
+    symbol: string;
+    side: Side;
+    quantity: number;
+    order_type: Order["order_type"];
+    price: number | null;
+    strategy_id: string;
+    created_ns: number;
+  };
+  fill?: Fill;
+  venue_order_id?: string;
+  filled_quantity?: number;
+  leaves_quantity?: number;
+  reason?: string;
+}
