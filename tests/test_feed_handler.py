@@ -25,6 +25,7 @@ from velocimex.feed.engines import EngineUnavailable, engine_factory
 from velocimex.feed.handler import FeedConfig, FeedHandler
 from velocimex.feed.sources import LineAddress, PcapSource
 from velocimex.feed.trades import PRINT_DTYPE, TradeTap
+from velocimex.hwsw_bench.monitor import feed_monitor
 from velocimex.wire import moldudp64
 from velocimex.wire.pcap import PcapWriter
 
@@ -105,6 +106,7 @@ def test_pcap_replay_through_the_feed_publishes_exactly_the_engine_records(
             measure_latency=False,
         ),
     )
+    registry = feed_monitor(handler, None)
     try:
         final = handler.run()
     finally:
@@ -135,6 +137,10 @@ def test_pcap_replay_through_the_feed_publishes_exactly_the_engine_records(
     ]
     assert order == sorted(order)
     assert final["trades_published"] == len(expected_prints)
+    assert final["trade_prints"]["trade_prints"] == len(expected_prints)
+    scrape = registry.get_sample_value
+    assert scrape("vx_feed_trade_prints_published_total") == len(expected_prints)
+    assert scrape("vx_feed_records_published_total") == len(expected)
     assert final["delivered_seq"] == len(seqs) and final["messages_lost"] == 0
     assert final["engine"]["seq_gaps"] == 0
     assert final["first_copy_by_line"]["B"] > 0  # what A lost came from B

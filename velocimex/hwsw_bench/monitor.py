@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, start_http_server
+from prometheus_client.core import CounterMetricFamily
 
 # Feed and strategy figures live in microseconds; tick-to-trade crosses two processes and the
 # loopback network, so the buckets reach out to a second.
@@ -48,6 +49,25 @@ class FeedMetrics:
     def observe_ns(self, latencies_ns: Iterable[int]) -> None:
         for ns in latencies_ns:
             self.latency.observe(ns * 1e-9)
+
+
+class FeedCounters:
+    """What the feed handler published, read from its counters at scrape time."""
+
+    def __init__(self, handler: Any) -> None:
+        self.handler = handler
+
+    def collect(self) -> Iterable[CounterMetricFamily]:
+        yield CounterMetricFamily(
+            "vx_feed_records_published",
+            "feed handler: book-update records published on the bus",
+            value=self.handler.records_published,
+        )
+        yield CounterMetricFamily(
+            "vx_feed_trade_prints_published",
+            "feed handler: trade prints (ITCH E, printable C, P) published on the bus",
+            value=self.handler.trades_published,
+        )
 
 
 class StrategyMetrics:
@@ -107,6 +127,7 @@ def feed_monitor(handler: Any, port: int | None) -> CollectorRegistry:
     add_process_collector(registry)
     metrics = FeedMetrics(registry)
     handler.latency_hook = metrics.observe_ns
+    registry.register(FeedCounters(handler))
     if port is not None:
         serve_metrics(registry, port)
     return registry
