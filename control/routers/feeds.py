@@ -47,8 +47,8 @@ class TradeAccepted(BaseModel):
 
 @router.post("/trades", response_model=TradeAccepted, responses={404: {}})
 def push_trade(body: TradeIn, core: Core, _: Admin) -> TradeAccepted:
-    """Apply one trade printed on the feed (market volume, e.g. for POV strategies). The
-    market-data bus carries book tops only, so a bridge that reads trades posts them here."""
+    """Apply one trade printed on a feed (market volume, e.g. for POV strategies). The feed
+    handler's prints arrive over the bus (`serve --feed`); this is for any other source."""
     if body.symbol not in core.instruments:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown instrument {body.symbol!r}")
     core.on_trade(Trade(body.symbol, body.quantity, body.price, body.timestamp))
