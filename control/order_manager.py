@@ -49,6 +49,7 @@ EventListener = Callable[[OrderEvent], None]
 # member off its class (``Side.BUY``) goes through the enum machinery and costs several
 # attribute lookups; a module global is one.
 _BUY, _SELL = Side.BUY, Side.SELL
+_FILL_EVENTS = (OrderPartiallyFilled, OrderFilled)
 _TERMINAL_STATES = frozenset(s for s in OrderState if s.is_terminal)
 
 
@@ -377,26 +378,31 @@ class OrderManager:
 
     def _commit(self, event: OrderEvent, *, write: bool = True) -> list[OrderEvent]:
         current: OrderRecord | None = None
-        if isinstance(event, OrderSubmitted):
-            staged = OrderRecord(event.order)
+        submitted = isinstance(event, OrderSubmitted)
+        if submitted:
+            staged = OrderRecord(event.order)  # type: ignore[attr-defined]
+            produced: list[OrderEvent] = [event]
         else:
             current = self._records[event.client_order_id]
             staged = current.snapshot()
-        produced = [event] if isinstance(event, OrderSubmitted) else apply_event(staged, event)
+            produced = apply_event(staged, event)
         if write:
             self.journal.append_canonical(event_record_text(event))
         if current is not None:
             self._count_open(current, -1)
         self._count_open(staged, +1)
         self._records[event.client_order_id] = staged
-        seq = getattr(event, "venue_seq", None)
-        if seq is not None:
-            self.last_venue_sequence = max(self.last_venue_sequence, seq)
-        for out in produced:
-            fill = getattr(out, "fill", None)
-            if isinstance(out, OrderPartiallyFilled | OrderFilled) and fill is not None:
-                self._execution_ids.add(fill.execution_id)
-                self._positions[fill.symbol] = self.position(fill.symbol).apply(fill)
+        if not submitted:
+            # (A new order carries neither a venue sequence nor a fill: no getattr misses.)
+            seq = getattr(event, "venue_seq", None)
+            if seq is not None:
+                self.last_venue_sequence = max(self.last_venue_sequence, seq)
+            for out in produced:
+                if isinstance(out, _FILL_EVENTS):
+                    fill = out.fill
+                    if fill is not None:
+                        self._execution_ids.add(fill.execution_id)
+                        self._positions[fill.symbol] = self.position(fill.symbol).apply(fill)
         if write:
             for out in produced:
                 for listener in self._listeners:
