@@ -269,18 +269,18 @@ class RiskManager:
         try:
             now = self.clock_ns()
             self.counters.checked += 1
-            reason, priced = self._first_failure(order, book, now)
+            key = (
+                order.strategy_id,
+                order.symbol,
+                order.side,
+                order.price,
+                order.quantity,
+                order.venue,
+            )
+            reason, priced = self._first_failure(order, book, now, key)
             if reason is None:
                 self._message_times.append(now)
                 self._sent_times.append(now)
-                key = (
-                    order.strategy_id,
-                    order.symbol,
-                    order.side,
-                    order.price,
-                    order.quantity,
-                    order.venue,
-                )
                 self._recent[key] = (now, order.client_order_id)
                 self.counters.approved += 1
                 approval = self._authority.mint(order.client_order_id, "new")
@@ -296,7 +296,7 @@ class RiskManager:
             self._lock.release()
 
     def _first_failure(
-        self, order: Order, book: OrderBookView, now: int
+        self, order: Order, book: OrderBookView, now: int, key: tuple[Any, ...]
     ) -> tuple[str | None, Order]:
         lim = self._plain
         if self.kill_switch:
@@ -310,14 +310,6 @@ class RiskManager:
 
         window = self._duplicate_window_ns
         if window:
-            key = (
-                order.strategy_id,
-                order.symbol,
-                order.side,
-                order.price,
-                order.quantity,
-                order.venue,
-            )
             last = self._recent.get(key)
             if last is not None and now - last[0] <= window:
                 # Re-sending an order we cancelled (a quote put back) is not a duplicate; a
