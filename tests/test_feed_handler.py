@@ -27,6 +27,7 @@ from velocimex.feed.sources import LineAddress, PcapSource
 from velocimex.feed.trades import PRINT_DTYPE, TradeTap
 from velocimex.hwsw_bench.monitor import feed_monitor
 from velocimex.wire import moldudp64
+from velocimex.wire.itch import encode
 from velocimex.wire.pcap import PcapWriter
 
 VELOCIMEX = str(Path(sys.executable).with_name("velocimex"))
@@ -147,6 +148,48 @@ def test_pcap_replay_through_the_feed_publishes_exactly_the_engine_records(
     assert final["duplicate_packets"] > 0
     statuses = [json.loads(r) for t, r in got if t == STATUS_TOPIC]
     assert statuses and statuses[-1]["delivered_seq"] == len(seqs)
+
+
+def test_prints_of_an_unnamed_instrument_are_counted_not_published(tmp_path) -> None:
+    def add(ref: int) -> bytes:
+        return encode("A", stock_locate=1, order_ref=ref, side="S", shares=100, stock="AAPL",
+                      price=1_000_000)  # fmt: skip
+
+    def execute(ref: int, match: int) -> bytes:
+        return encode("E", stock_locate=1, order_ref=ref, executed_shares=10, match_number=match)
+
+    # A capture that starts after AAPL's directory message: its prints have no symbol.
+    messages = [add(1), execute(1, 1), add(2), execute(2, 2)]
+    packets = list(moldudp64.Packetizer(b"PCAPSESS03", 300).packetize(messages))
+    with PcapWriter(tmp_path / "unnamed.pcap") as w:
+        for i, p in enumerate(packets):
+            w.write_udp(i * 1000, p, dport=LINES[0].port)
+    pub = f"ipc://{tmp_path}/pub"
+    got: list = []
+    stop = threading.Event()
+    collector = threading.Thread(target=_collect, args=(pub, stop, got))
+    bus = MarketDataBus(pub, None)
+    collector.start()
+    time.sleep(0.3)
+    handler = FeedHandler(
+        PcapSource(str(tmp_path / "unnamed.pcap"), LINES[:1]),
+        engine_factory("sw"),
+        bus,
+        FeedConfig(
+            retrans=None,
+            arbiter=ArbiterConfig(retransmission=False, recover_from_start=False),
+            measure_latency=False,
+        ),
+    )
+    try:
+        final = handler.run()
+    finally:
+        stop.set()
+        collector.join()
+        handler.close()
+    assert not [t for t, _ in got if t.startswith(TRADE_PREFIX)]
+    assert final["trade_prints"]["trade_prints"] == 2
+    assert final["trades_unnamed"] == 2 and final["trades_published"] == 0
 
 
 def test_pcap_with_a_gap_on_both_lines_and_no_server_flags_the_records(tmp_path) -> None:

@@ -71,6 +71,7 @@ class FeedHandler:
         self.latency_hook: Callable[[list[int]], None] | None = None
         self.records_published = 0
         self.trades_published = 0
+        self.trades_unnamed = 0  # prints of a locate no directory message has named: dropped
         # Prints from earlier sessions: a new session starts a new tap and its counters.
         self._trades_before = 0
         self.engine_errors = 0
@@ -158,7 +159,8 @@ class FeedHandler:
             if t is None:
                 name = self.engine.symbol(loc)
                 if not name:
-                    continue  # no directory message: no symbol to publish it under
+                    self.trades_unnamed += 1  # no symbol to publish it under
+                    continue
                 t = self._trade_topics[loc] = trade_topic(name)
             print_topics.append(t)
             keep.append(i)
@@ -190,6 +192,7 @@ class FeedHandler:
             "stale_events": health["stale_events"],
             "records_published": self.records_published,
             "trades_published": self.trades_published,
+            "trades_unnamed": self.trades_unnamed,
             "trade_prints": {
                 **self.trades.counters(),
                 "trade_prints": self._trades_before + self.trades.prints,
