@@ -97,6 +97,8 @@ def create_app(
     core.subscribe_book_tops(hub.on_book_top)
     core.orders.subscribe(tape.on_order_event)
     core.subscribe_book_tops(tape.on_book_top)
+    core.subscribe_trades(tape.on_trade)
+    core.subscribe_trades(hub.on_trade)
 
     for module in (auth, orders, positions, risk, strategies, feeds, market, routing, system):
         app.include_router(module.router)

@@ -65,6 +65,7 @@ class TradingCore:
         self._book_top_listeners.append(self.strategies.on_book_top)
         self.book_tops_received = 0
         self.trades_received = 0
+        self._trade_listeners: list[Callable[[Trade], None]] = []
         self.book_top_listener_errors = 0
         venue.set_report_handler(self.orders.on_venue_report)
         share_lock = getattr(venue, "share_lock", None)
@@ -86,11 +87,19 @@ class TradingCore:
                 except Exception:  # one consumer's bug must not starve the others
                     self.book_top_listener_errors += 1
 
+    def subscribe_trades(self, listener: Callable[[Trade], None]) -> None:
+        self._trade_listeners.append(listener)
+
     def on_trade(self, trade: Trade) -> None:
         """A trade printed on the feed: market volume for the strategies that follow it."""
         with self.lock:
             self.trades_received += 1
             self.strategies.on_trade(trade)
+            for listener in self._trade_listeners:
+                try:
+                    listener(trade)
+                except Exception:  # an observer (the UI's tape) must not starve strategies
+                    self.book_top_listener_errors += 1
 
     def kill(self, actor: str, reason: str = "") -> list[str]:
         """The kill switch: stop every strategy, block new orders, cancel every open order."""

@@ -10,7 +10,7 @@ import asyncio
 import threading
 from typing import Any
 
-from velocimex.domain import BookTop, OrderEvent, event_to_dict
+from velocimex.domain import BookTop, OrderEvent, Trade, event_to_dict
 
 
 class EventHub:
@@ -61,3 +61,6 @@ class EventHub:
 
     def on_book_top(self, top: BookTop) -> None:
         self.publish({"channel": "market", "event": top.__dict__.copy()})
+
+    def on_trade(self, trade: Trade) -> None:
+        self.publish({"channel": "trades", "event": trade.__dict__.copy()})

@@ -1,5 +1,6 @@
-"""Recent book tops per instrument and recent fills, kept in memory for the UI's price chart
-and fills panel (a page opened mid-session starts with history, then follows /ws/events)."""
+"""Recent book tops and trade prints per instrument and recent fills, kept in memory for the
+UI's price chart, trades and fills panels (a page opened mid-session starts with history,
+then follows /ws/events)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from velocimex.domain import (
     OrderEvent,
     OrderFilled,
     OrderPartiallyFilled,
+    Trade,
 )
 
 TOPS_PER_INSTRUMENT = 2_000
 FILLS_KEPT = 2_000
+TRADES_PER_INSTRUMENT = 2_000
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,9 @@ class MarketTape:
             symbol: deque(maxlen=tops_per_instrument) for symbol in instruments
         }
         self._fills: deque[Fill] = deque(maxlen=fills_kept)
+        self._trades: dict[str, deque[Trade]] = {
+            symbol: deque(maxlen=TRADES_PER_INSTRUMENT) for symbol in instruments
+        }
         self._lock = threading.Lock()
 
     def on_book_top(self, top: BookTop) -> None:
@@ -58,6 +64,17 @@ class MarketTape:
         if isinstance(event, OrderPartiallyFilled | OrderFilled) and event.fill is not None:
             with self._lock:
                 self._fills.append(event.fill)
+
+    def on_trade(self, trade: Trade) -> None:
+        tape = self._trades.get(trade.symbol)
+        if tape is not None:
+            with self._lock:
+                tape.append(trade)
+
+    def trades(self, symbol: str, limit: int) -> list[Trade]:
+        with self._lock:
+            trades = list(self._trades[symbol])
+        return trades[-limit:]
 
     def has(self, symbol: str) -> bool:
         return symbol in self._tops

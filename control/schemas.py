@@ -305,6 +305,15 @@ class TopSampleOut(Model):
     ask_qty: int
 
 
+class TradeOut(Model):
+    symbol: str
+    quantity: int
+    price: int = Field(description="ITCH units")
+    timestamp: int = Field(description="ITCH nanoseconds since midnight")
+    venue: str
+    match_number: int
+
+
 class FillOut(Model):
     client_order_id: str
     execution_id: str

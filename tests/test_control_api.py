@@ -54,6 +54,7 @@ ROUTES: list[tuple[str, str, dict | None, set[Role]]] = [
     ("GET", "/system/latency", None, EVERYONE),
     ("GET", "/market/fills", None, EVERYONE),
     ("GET", "/market/{symbol}/tops", None, EVERYONE),
+    ("GET", "/market/{symbol}/trades", None, EVERYONE),
     ("POST", "/feeds/trades", {"symbol": "AAPL", "quantity": 100, "price": BID}, {A}),
     ("GET", "/routing", None, EVERYONE),
     ("POST", "/routing/orders", {"symbol": "AAPL", "side": "B", "quantity": 1,

@@ -11,6 +11,8 @@ from velocimex.control.app import create_app
 from velocimex.control.auth import Role, UserStore
 from velocimex.control.settings import InstrumentSetting, Settings
 
+from velocimex.domain import Trade
+
 PASSWORD = "correct horse battery"
 BID, ASK = 1_499_900, 1_500_100
 
@@ -133,3 +135,20 @@ def test_latency_includes_the_live_feed_figures_when_the_feed_reports_them(
                     "p50_ns": 2072600.0, "p99_ns": 8816100.0, "max_ns": 9100000.0}  # fmt: skip
     status["latency_us"] = None  # a feed started without latency measurement
     assert client.get("/system/latency", headers=h["viewer"]).json()["live_feed"] is None
+
+
+def test_trade_prints_are_kept_per_instrument_and_streamed(tmp_path: Path) -> None:
+    client, h = make_client(tmp_path, tmp_path / "no-ui")
+    core = client.app.state.core
+    token = h["viewer"]["Authorization"].removeprefix("Bearer ")
+    with client.websocket_connect(f"/ws/events?token={token}") as ws:
+        assert ws.receive_json()["channel"] == "hello"
+        for n in range(3):
+            core.on_trade(Trade("AAPL", 100 + n, BID + n, 34_200_000_000_000 + n, "SIM", 7 + n))
+        core.on_trade(Trade("ZZZZ", 5, BID, 1, "SIM", 99))  # not configured: not kept
+        streamed = [ws.receive_json() for _ in range(4)]
+    assert [m["channel"] for m in streamed] == ["trades"] * 4
+    assert streamed[0]["event"]["match_number"] == 7
+    trades = client.get("/market/AAPL/trades?limit=2", headers=h["viewer"]).json()
+    assert [(t["quantity"], t["match_number"]) for t in trades] == [(101, 8), (102, 9)]
+    assert client.get("/market/ZZZZ/trades", headers=h["viewer"]).status_code == 404

@@ -1,10 +1,10 @@
-"""Recent market history for charts: book tops per instrument and our fills."""
+"""Recent market history for the UI: book tops and trade prints per instrument, our fills."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from velocimex.control.routers.deps import Reader
-from velocimex.control.schemas import FillOut, TopSampleOut
+from velocimex.control.schemas import FillOut, TopSampleOut, TradeOut
 
 router = APIRouter(prefix="/market", tags=["market"])
 
@@ -29,3 +29,14 @@ def recent_tops(
     if not tape.has(symbol):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown instrument {symbol!r}")
     return [TopSampleOut(**vars(s)) for s in tape.tops(symbol, limit)]
+
+
+@router.get("/{symbol}/trades", response_model=list[TradeOut], responses={404: {}})
+def recent_trades(
+    symbol: str, request: Request, _: Reader, limit: int = Query(100, ge=1, le=2_000)
+) -> list[TradeOut]:
+    """The instrument's latest trade prints from the feed (`serve --feed`), oldest first."""
+    tape = request.app.state.market_tape
+    if not tape.has(symbol):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown instrument {symbol!r}")
+    return [TradeOut(**vars(t)) for t in tape.trades(symbol, limit)]
