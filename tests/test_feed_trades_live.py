@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import socket
 import subprocess
 import sys
 import threading
@@ -16,10 +17,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
+from velocimex.control.app import create_app
+from velocimex.control.auth import Role, UserStore
 from velocimex.control.core import TradingCore
 from velocimex.control.feed_bridge import BookTopSubscriber
 from velocimex.control.ouch_venue import OuchVenue
 from velocimex.control.risk import RiskLimits
+from velocimex.control.settings import InstrumentSetting, Settings
+from velocimex.control.strategy_process import ControlApi, StrategyProcess
 
 from velocimex.domain import Instrument, OrderState, Side, Trade
 from velocimex.exchange.marketdata import LineConfig
@@ -64,7 +70,7 @@ class LiveMarket:
             for name in ("bob", "carol")
         }
         self.refs = 0
-        pub = f"ipc://{tmp_path}/pub"
+        pub = self.pub = f"ipc://{tmp_path}/pub"
         self.feed = subprocess.Popen(
             [VELOCIMEX, "feed", "--line-a", f"{lines[0].group}:{lines[0].port}", "--line-b",
              f"{lines[1].group}:{lines[1].port}", "--retrans",
@@ -221,3 +227,44 @@ def test_prints_lost_on_both_lines_come_back_once_and_in_order(market: LiveMarke
     assert status["gaps_filled"] > before["gaps_filled"]
     assert status["retrans_messages"] > before["retrans_messages"]
     assert status["messages_lost"] == 0 and status["engine"]["seq_gaps"] == 0
+
+
+def test_strategy_process_runs_pov_on_the_live_prints(market: LiveMarket, tmp_path: Path) -> None:
+    users = UserStore(tmp_path / "users.json", scrypt_n=2**10)
+    users.add("trader", "pov-password", Role.TRADER)
+    settings = Settings.load(
+        tmp_path, instruments=[InstrumentSetting(symbol="AAPL", locate=7)], fsync=False
+    )
+    app = create_app(settings, core=market.core, users=users)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    process = None
+    try:
+        wait_for(lambda: server.started)
+        market.enter("bob", "S", 10_000, PX, ouch.TIF_DAY)
+        wait_for(lambda: market.top_ask() == PX)
+        api = ControlApi(f"http://127.0.0.1:{port}", "trader", "pov-password")
+        params = {"symbol": "AAPL", "side": "B", "quantity": 50, "participation": 0.5}
+        process = StrategyProcess(api, "pov", params, "pov-remote", market.pub)
+        process.start()
+        # The process's own subscription is live once the feed's status tick reached it.
+        wait_for(lambda: process._subscriber.last_status is not None)
+        # Book tops only flow on a change: more shares at the ask give the process its touch.
+        market.enter("bob", "S", 100, PX, ouch.TIF_DAY)
+        wait_for(lambda: process.strategy.last_top is not None)
+        market.enter("carol", "B", 100, PX, ouch.TIF_IOC)
+        wait_for(lambda: market.core.orders.position("AAPL").quantity == 50)
+        wait_for(lambda: process.positions.get("AAPL") == 50)
+        assert process.trades_received >= 2  # carol's print, then the parent's own
+        assert process.strategy.volume == sum(t.quantity for t in market.trades)
+        assert all(r.order.strategy_id == "pov-remote" for r in market.core.orders.records())
+        assert not process.errors
+    finally:
+        if process is not None:
+            process.stop()
+        server.should_exit = True
+        thread.join(10)
