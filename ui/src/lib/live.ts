@@ -4,10 +4,10 @@
 import type { AppDispatch } from "@/store";
 import { logout } from "@/store/auth";
 import { api } from "./api";
-import { fills, loadMarket, tops } from "@/store/market";
+import { fills, loadMarket, tops, trades } from "@/store/market";
 import { heard, link, loadRisk } from "@/store/system";
 import { loadAccount, loadOrders, loadPnl, loadStrategies, orderEvents, pnlPoint } from "@/store/trading";
-import type { BookTop, Fill, OrderEvent } from "./types";
+import type { BookTop, Fill, OrderEvent, Trade } from "./types";
 
 const FLUSH_MS = 100; // at most ten store updates a second, however fast the feed ticks
 const KEEPALIVE_MS = 20_000;
@@ -50,6 +50,7 @@ export function connectLive(token: string, dispatch: AppDispatch, loaded: () => 
   let pendingTops: BookTop[] = [];
   let pendingFills: Fill[] = [];
   let pendingOrders: OrderEvent[] = [];
+  let pendingTrades: Trade[] = [];
   const dirty: Record<Resource, boolean> = { orders: false, account: false, strategies: false, risk: false };
   const refreshed: Record<Resource, number> = { orders: 0, account: 0, strategies: 0, risk: 0 };
   let lastMarketTry = Date.now();
@@ -58,6 +59,10 @@ export function connectLive(token: string, dispatch: AppDispatch, loaded: () => 
     if (pendingTops.length) {
       dispatch(tops(pendingTops));
       pendingTops = [];
+    }
+    if (pendingTrades.length) {
+      dispatch(trades(pendingTrades));
+      pendingTrades = [];
     }
     if (pendingOrders.length) {
       dispatch(orderEvents(pendingOrders));
@@ -93,6 +98,9 @@ export function connectLive(token: string, dispatch: AppDispatch, loaded: () => 
     switch (msg.channel) {
       case "market":
         pendingTops.push({ ...(msg.event as unknown as BookTop), recv_ns: Date.now() * 1e6 });
+        break;
+      case "trades":
+        pendingTrades.push(msg.event as unknown as Trade);
         break;
       case "orders":
         pendingOrders.push(msg.event as unknown as OrderEvent);

@@ -221,3 +221,13 @@ export interface OrderEvent {
   leaves_quantity?: number;
   reason?: string;
 }
+
+// A trade printed on the venue's feed (velocimex.domain.Trade): market volume, not our fill.
+export interface Trade {
+  symbol: string;
+  quantity: number;
+  price: number;
+  timestamp: number; // ITCH nanoseconds since midnight
+  venue: string;
+  match_number: number;
+}

@@ -1,9 +1,10 @@
 import { createAsyncThunk, createSlice, type PayloadAction } from "@reduxjs/toolkit";
 import { api } from "@/lib/api";
-import type { BookTop, Feeds, Fill, TopSample } from "@/lib/types";
+import type { BookTop, Feeds, Fill, TopSample, Trade } from "@/lib/types";
 
 const HISTORY = 600; // samples per instrument kept for the price chart
 const FILLS = 200;
+const TRADES = 50; // per instrument
 
 export interface InstrumentView {
   symbol: string;
@@ -12,6 +13,7 @@ export interface InstrumentView {
   previous: BookTop | null; // the top before, to flash what moved
   updates: number;
   history: TopSample[];
+  trades: Trade[]; // newest first
   problem: string | null;
 }
 
@@ -27,8 +29,11 @@ export const loadMarket = createAsyncThunk("market/load", async () => {
   const histories = await Promise.all(
     feeds.instruments.map((i) => api<TopSample[]>(`/market/${i.symbol}/tops?limit=${HISTORY}`)),
   );
+  const trades = await Promise.all(
+    feeds.instruments.map((i) => api<Trade[]>(`/market/${i.symbol}/trades?limit=${TRADES}`)),
+  );
   const fills = await api<Fill[]>(`/market/fills?limit=${FILLS}`);
-  return { feeds, histories, fills };
+  return { feeds, histories, trades, fills };
 });
 
 export const refreshFeeds = createAsyncThunk("market/feeds", () => api<Feeds>("/feeds"));
@@ -56,13 +61,21 @@ const slice = createSlice({
         if (inst.history.length > HISTORY) inst.history.splice(0, inst.history.length - HISTORY);
       }
     },
+    trades(state, action: PayloadAction<Trade[]>) {
+      for (const trade of action.payload) {
+        const inst = state.instruments[trade.symbol];
+        if (!inst) continue;
+        inst.trades.unshift(trade);
+        if (inst.trades.length > TRADES) inst.trades.length = TRADES;
+      }
+    },
     fills(state, action: PayloadAction<Fill[]>) {
       state.fills = [...action.payload.slice().reverse(), ...state.fills].slice(0, FILLS);
     },
   },
   extraReducers: (b) => {
     b.addCase(loadMarket.fulfilled, (s, a) => {
-      const { feeds, histories, fills } = a.payload;
+      const { feeds, histories, trades, fills } = a.payload;
       s.received = feeds.book_tops_received;
       s.bySymbolLocate = {};
       feeds.instruments.forEach((i, n) => {
@@ -87,6 +100,7 @@ const slice = createSlice({
           previous: null,
           updates: 0,
           history: histories[n],
+          trades: trades[n].slice().reverse(),
           problem: i.problem,
         };
       });
@@ -101,5 +115,5 @@ const slice = createSlice({
   },
 });
 
-export const { tops, fills } = slice.actions;
+export const { tops, trades, fills } = slice.actions;
 export default slice.reducer;

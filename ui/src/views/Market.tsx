@@ -56,10 +56,19 @@ export function MarketView() {
           <Ladder inst={inst} />
           <div className="grid gap-4">
             <PriceChart inst={inst} />
-            <div className="grid gap-4 lg:grid-cols-2">
+            <div className="grid gap-4 lg:grid-cols-3">
               <Card>
                 <CardHeader>
-                  <CardTitle>Last fills</CardTitle>
+                  <CardTitle>Last trades</CardTitle>
+                  <span className="text-xs text-muted-foreground">prints on the feed</span>
+                </CardHeader>
+                <CardContent>
+                  <TradesTable inst={inst} />
+                </CardContent>
+              </Card>
+              <Card>
+                <CardHeader>
+                  <CardTitle>Our last fills</CardTitle>
                 </CardHeader>
                 <CardContent>
                   <FillsTable symbol={inst.symbol} limit={10} compact />
@@ -164,7 +173,7 @@ function Ladder({ inst }: { inst: InstrumentView }) {
                 <TR key={p} className={cn("font-mono", inside && "bg-muted/30")}>
                   <TD className="text-right text-bid">{myBid ? qty(myBid) : ""}</TD>
                   <TD className={cn("text-right", isBid && "bg-bid/25 font-semibold text-bid")}>{isBid ? qty(t!.bid_qty) : ""}</TD>
-                  <TD className={cn("text-center", isBid && "text-bid", isAsk && "text-ask")}>{px(p, 2)}</TD>
+                  <TD className={cn("text-center", isBid && "text-bid", isAsk && "text-ask")}>{px(p, p % TICK ? 4 : 2)}</TD>
                   <TD className={cn("text-left", isAsk && "bg-ask/25 font-semibold text-ask")}>{isAsk ? qty(t!.ask_qty) : ""}</TD>
                   <TD className="text-left text-ask">{myAsk ? qty(myAsk) : ""}</TD>
                 </TR>
@@ -202,5 +211,30 @@ function PriceChart({ inst }: { inst: InstrumentView }) {
         <TimeChart series={series} label={`${inst.symbol} bid, ask and mid`} format={(v) => v.toFixed(2)} />
       </CardContent>
     </Card>
+  );
+}
+
+function TradesTable({ inst }: { inst: InstrumentView }) {
+  const rows = inst.trades.slice(0, 10);
+  if (!rows.length) return <p className="text-sm text-muted-foreground">No trades printed yet.</p>;
+  return (
+    <Table aria-label={`${inst.symbol} trades`} data-testid="trades">
+      <THead>
+        <TR>
+          <TH>time</TH>
+          <TH className="text-right">qty</TH>
+          <TH className="text-right">price</TH>
+        </TR>
+      </THead>
+      <TBody>
+        {rows.map((t) => (
+          <TR key={`${t.venue}-${t.match_number}-${t.timestamp}`} className="font-mono">
+            <TD>{clock(t.timestamp)}</TD>
+            <TD className="text-right">{qty(t.quantity)}</TD>
+            <TD className="text-right">{px(t.price)}</TD>
+          </TR>
+        ))}
+      </TBody>
+    </Table>
   );
 }
