@@ -255,9 +255,12 @@ class OuchVenue(VenueSessionBase):
                 cid, ts, venue_order_id=str(msg["order_reference_number"]), venue_seq=seq
             )
         if kind == "E":
+            # Both sides of one match carry the same match number, and both are ours when
+            # our bid meets our own offer: the side keeps the two executions apart (a bare
+            # match number made the second look like a duplicate, and it was dropped).
             fill = Fill(
                 cid,
-                f"{self.session.strip()}-{msg['match_number']}",
+                f"{self.session.strip()}-{order.side}-{msg['match_number']}",
                 order.symbol,
                 order.side,
                 msg["quantity"],

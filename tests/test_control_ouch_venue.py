@@ -203,3 +203,23 @@ def test_session_reconnects_after_link_loss_and_recovers_missed_fills(
     finally:
         venue.close()
         core.close()
+
+
+def test_our_bid_meeting_our_own_offer_fills_both_orders(tmp_path: Path, exchange) -> None:
+    # Both sides of one match carry the same OUCH match number. Keyed by match number alone,
+    # the second execution was dropped as a duplicate and its order stayed acknowledged at
+    # our end while the exchange had it filled: every cancel of it was then rejected.
+    core, venue = make_core(tmp_path, exchange)
+    try:
+        sell = core.orders.submit("AAPL", Side.SELL, 100, price=PX).order.client_order_id
+        wait_for(lambda: core.orders.get(sell).state is OrderState.ACKNOWLEDGED)
+        buy = core.orders.submit("AAPL", Side.BUY, 100, price=PX).order.client_order_id
+        wait_for(lambda: core.orders.get(buy).state is OrderState.FILLED)
+        wait_for(lambda: core.orders.get(sell).state is OrderState.FILLED)
+        assert not core.orders.anomalies
+        assert core.orders.position("AAPL").quantity == 0
+        assert core.orders.open_records() == []
+        assert exchange.venue.engine.resting_orders() == []
+    finally:
+        venue.close()
+        core.close()

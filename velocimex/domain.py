@@ -131,7 +131,8 @@ class Order:
 
 @dataclass(frozen=True)
 class Fill:
-    """One execution. ``execution_id`` is unique per venue (OUCH match number): replays dedupe."""
+    """One execution. ``execution_id`` is unique per venue (OUCH: side + match number): replays
+    dedupe."""
 
     client_order_id: str
     execution_id: str
