@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -230,16 +231,18 @@ def test_kill_switch_asks_for_confirmation_then_trips_and_resets(stack: Stack, p
     risk = stack.api("/risk")
     assert risk["kill_switch"] is True and risk["state"] == "halted"
     assert not any(s["running"] for s in stack.api("/strategies"))
-    # Every order still open has had its cancel sent to the venue (the exchange confirms over
-    # OUCH a moment later). Not asserted here: that each is then cancelled; an order whose
-    # repeated cancels leave it acknowledged was seen in a few runs (reported, core/venue).
-    sent = {
-        r["client_order_id"]
-        for r in stack.api("/risk/audit?limit=5000")
-        if r["action"] == "cancel_sent"
-    }
-    still_open = stack.api("/orders?open_only=true")
-    assert {o["client_order_id"] for o in still_open} <= sent, still_open
+    # Over OUCH the exchange confirms each cancel (or the order filled) a moment later.
+    deadline = time.monotonic() + 10.0
+    while still_open := stack.api("/orders?open_only=true"):
+        assert time.monotonic() < deadline, (
+            still_open,
+            [
+                r
+                for r in stack.api("/risk/audit?limit=5000")
+                if r.get("client_order_id") in {o["client_order_id"] for o in still_open}
+            ][-10:],
+        )
+        time.sleep(0.2)
     shot(page, "risk-kill-switch")
     page.get_by_role("button", name="Release kill switch").click()
     page.get_by_role("alertdialog").get_by_role("button", name="Release").click()
