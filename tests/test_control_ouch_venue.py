@@ -4,11 +4,7 @@ exchange's replay of the sequenced stream."""
 
 from __future__ import annotations
 
-import asyncio
-import random
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,69 +12,13 @@ from velocimex.control.core import TradingCore
 from velocimex.control.ouch_venue import OuchVenue, VenueUnavailable
 from velocimex.control.risk import RiskLimits
 
+from tests.exchange_rig import ExchangeRig, venue_config, wait_for
 from velocimex.domain import BookTop, Instrument, OrderState, Side
-from velocimex.exchange.marketdata import LineConfig
-from velocimex.exchange.server import Venue, VenueConfig
-from velocimex.wire import ouch
-from velocimex.wire.soupbintcp import SoupClient
 
 PX = 99_0000
 
 
-class Exchange:
-    """The simulator on its own loop thread, plus a counterparty account 'bob'."""
-
-    def __init__(self) -> None:
-        base = random.randint(30000, 60000)
-        self.config = VenueConfig(
-            symbols=("AAPL",),
-            rate=0.0,
-            lines=(
-                LineConfig(f"239.192.{random.randint(100, 250)}.1", base),
-                LineConfig(f"239.192.{random.randint(100, 250)}.2", base + 1),
-            ),
-            retrans_port=0,
-            ouch_port=0,
-            credentials={"alice": "pw1", "bob": "pw2"},
-            heartbeat_interval=0.2,
-        )
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.venue = Venue(self.config)
-        self.run(self.venue.start())
-        self.host, self.port = self.venue.ouch_address
-        self.bob = self.run(SoupClient.connect(self.host, self.port, "bob", "pw2"))
-        self.bob_ref = 0
-
-    def run(self, coro):  # type: ignore[no-untyped-def]
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
-
-    def bob_sells(self, quantity: int, price: int) -> None:
-        self.bob_ref += 1
-        message = ouch.encode(
-            ouch.INBOUND, "O", user_ref_num=self.bob_ref, side="S", quantity=quantity,
-            symbol="AAPL", price=price, time_in_force=ouch.TIF_IOC, display="Y", capacity="A",
-            intermarket_sweep_eligibility="N", cross_type="N", cl_ord_id=f"BOB{self.bob_ref}",
-        )  # fmt: skip
-        self.loop.call_soon_threadsafe(self.bob.send_unsequenced, message)
-
-    def stop(self) -> None:
-        self.run(self.bob.close())
-        self.run(self.venue.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
-
-
-def make_core(tmp_path: Path, exchange: Exchange) -> tuple[TradingCore, OuchVenue]:
+def make_core(tmp_path: Path, exchange: ExchangeRig) -> tuple[TradingCore, OuchVenue]:
     venue = OuchVenue(
         exchange.host, exchange.port, "alice", "pw1", tmp_path / "ouch_refs.jsonl", fsync=False
     )
@@ -89,7 +29,7 @@ def make_core(tmp_path: Path, exchange: Exchange) -> tuple[TradingCore, OuchVenu
 
 @pytest.fixture
 def exchange():  # type: ignore[no-untyped-def]
-    ex = Exchange()
+    ex = ExchangeRig(venue_config())
     yield ex
     ex.stop()
 
