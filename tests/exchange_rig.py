@@ -49,9 +49,10 @@ def venue_config(
 
 
 class ExchangeRig:
-    """The simulator on its own loop thread; with `bob`, a connected counterparty session."""
+    """The simulator on its own loop thread; a connected counterparty session when the config
+    has credentials for 'bob'."""
 
-    def __init__(self, config: VenueConfig, *, bob: bool = True) -> None:
+    def __init__(self, config: VenueConfig) -> None:
         self.config = config
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -60,8 +61,9 @@ class ExchangeRig:
         self.run(self.venue.start())
         self.host, self.port = self.venue.ouch_address
         self.bob: SoupClient | None = None
-        if bob:
-            self.bob = self.run(SoupClient.connect(self.host, self.port, "bob", "pw2"))
+        if "bob" in config.credentials:
+            password = config.credentials["bob"]
+            self.bob = self.run(SoupClient.connect(self.host, self.port, "bob", password))
         self.bob_ref = 0
 
     def run(self, coro):  # type: ignore[no-untyped-def]

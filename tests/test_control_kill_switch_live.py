@@ -9,7 +9,6 @@ they lag the orders in flight much as the multicast feed does.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import threading
 import time
@@ -22,9 +21,8 @@ from velocimex.control.core import TradingCore
 from velocimex.control.ouch_venue import OuchVenue
 from velocimex.control.risk import RiskLimits
 
+from tests.exchange_rig import ExchangeRig, venue_config
 from velocimex.domain import BookTop, Instrument, OrderState, Side, TradingState
-from velocimex.exchange.marketdata import LineConfig
-from velocimex.exchange.server import Venue, VenueConfig
 
 ITERATIONS = 20
 SETTLE_S = 5.0  # every open order must be finished this long after the kill switch
@@ -32,40 +30,12 @@ SETTLE_S = 5.0  # every open order must be finished this long after the kill swi
 FEED_LAG_S = 0.05
 
 
-class LiveExchange:
+class LiveExchange(ExchangeRig):
     """The simulator with its participant flow running, on its own loop thread."""
 
     def __init__(self, seed: int) -> None:
-        base = random.Random(seed).randint(30000, 60000)
-        self.config = VenueConfig(
-            symbols=("AAPL",),
-            seed=seed,
-            rate=400.0,
-            lines=(
-                LineConfig(f"239.192.{100 + seed % 150}.1", base),
-                LineConfig(f"239.192.{100 + seed % 150}.2", base + 1),
-            ),
-            retrans_port=0,
-            ouch_port=0,
-            credentials={"alice": "pw1"},
-            heartbeat_interval=0.2,
-        )
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.venue = Venue(self.config)
-        self.run(self.venue.start())
-        self.host, self.port = self.venue.ouch_address
+        super().__init__(venue_config(seed=seed, rate=400.0, bob=False))
         self.locate = self.venue.engine.locate_by_symbol["AAPL"]
-
-    def run(self, coro):  # type: ignore[no-untyped-def]
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
-
-    def on_loop(self, call: Callable[[], object]) -> object:
-        async def wrapped() -> object:
-            return call()
-
-        return self.run(wrapped())
 
     def top(self) -> tuple[int, int, int, int]:
         return self.on_loop(lambda: self.venue.engine.best(self.locate))  # type: ignore[return-value]
@@ -78,11 +48,6 @@ class LiveExchange:
                 if isinstance(o.owner, tuple) and o.owner[0] == "alice" and o.shares
             ]
         )
-
-    def stop(self) -> None:
-        self.run(self.venue.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
 
 
 class TopPump:

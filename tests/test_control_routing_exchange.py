@@ -3,19 +3,15 @@ OUCH 5.0 / SoupBinTCP session to each, each venue's own book as its top of book.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import random
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,91 +23,36 @@ from velocimex.control.risk import RiskLimits
 from velocimex.control.routing import ParentState, RoutingVenue, SmartRouter
 from velocimex.control.venue_set import VenueSet
 
+from tests.exchange_rig import ExchangeRig, venue_config, wait_for
 from velocimex.book_contract import RECORD_DTYPE
 from velocimex.domain import BookTop, Instrument, Side
-from velocimex.exchange.marketdata import LineConfig
-from velocimex.exchange.server import Venue, VenueConfig
 from velocimex.feed.bus import topic
 from velocimex.wire import ouch
-from velocimex.wire.soupbintcp import SoupClient
 
 PX = 99_0000
 AAPL = Instrument("AAPL", locate=1)
 
 
-class Exchange:
-    """One simulator on its own loop thread (no background flow), plus a seller 'bob'."""
+class Exchange(ExchangeRig):
+    """One simulator (no background flow) plus a seller 'bob'; its book read as a top."""
 
     def __init__(self) -> None:
-        base = random.randint(30000, 60000)
-        group = random.randint(100, 250)
-        self.config = VenueConfig(
-            symbols=("AAPL",),
-            rate=0.0,
-            lines=(
-                LineConfig(f"239.193.{group}.1", base),
-                LineConfig(f"239.193.{group}.2", base + 1),
-            ),
-            retrans_port=0,
-            ouch_port=0,
-            credentials={"alice": "pw1", "bob": "pw2"},
-            heartbeat_interval=0.2,
-        )  # fmt: skip
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.venue = Venue(self.config)
-        self.run(self.venue.start())
-        self.host, self.port = self.venue.ouch_address
-        self.bob = self.run(SoupClient.connect(self.host, self.port, "bob", "pw2"))
-        self.bob_ref = 0
+        super().__init__(venue_config(network="239.193"))
         self.seq = 0
 
-    def run(self, coro):  # type: ignore[no-untyped-def]
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
-
     def bob_rests_sell(self, quantity: int, price: int) -> None:
-        self.bob_ref += 1
-        message = ouch.encode(
-            ouch.INBOUND, "O", user_ref_num=self.bob_ref, side="S", quantity=quantity,
-            symbol="AAPL", price=price, time_in_force=ouch.TIF_DAY, display="Y", capacity="A",
-            intermarket_sweep_eligibility="N", cross_type="N", cl_ord_id=f"BOB{self.bob_ref}",
-        )  # fmt: skip
-        self.loop.call_soon_threadsafe(self.bob.send_unsequenced, message)
+        self.bob_sells(quantity, price, ouch.TIF_DAY)
 
     def bob_sells_ioc(self, quantity: int, price: int) -> None:
-        self.bob_ref += 1
-        message = ouch.encode(
-            ouch.INBOUND, "O", user_ref_num=self.bob_ref, side="S", quantity=quantity,
-            symbol="AAPL", price=price, time_in_force=ouch.TIF_IOC, display="Y", capacity="A",
-            intermarket_sweep_eligibility="N", cross_type="N", cl_ord_id=f"BOB{self.bob_ref}",
-        )  # fmt: skip
-        self.loop.call_soon_threadsafe(self.bob.send_unsequenced, message)
+        self.bob_sells(quantity, price, ouch.TIF_IOC)
 
     def top(self) -> BookTop:
         """This venue's displayed best bid and offer, read on its own loop."""
-
-        async def best() -> tuple[int, int, int, int]:
-            engine = self.venue.engine
-            return engine.best(engine.locate("AAPL"))
-
-        bid_px, bid_qty, ask_px, ask_qty = self.run(best())
+        engine = self.venue.engine
+        best = self.on_loop(lambda: engine.best(engine.locate("AAPL")))
+        bid_px, bid_qty, ask_px, ask_qty = best  # type: ignore[misc]
         self.seq += 1
         return BookTop(AAPL.locate, self.seq, self.seq, 0, bid_px, bid_qty, ask_px, ask_qty)
-
-    def stop(self) -> None:
-        self.run(self.bob.close())
-        self.run(self.venue.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
 
 
 @pytest.fixture
