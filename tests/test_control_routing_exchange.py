@@ -3,15 +3,7 @@ OUCH 5.0 / SoupBinTCP session to each, each venue's own book as its top of book.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +16,7 @@ from velocimex.control.routing import ParentState, RoutingVenue, SmartRouter
 from velocimex.control.venue_set import VenueSet
 
 from tests.exchange_rig import ExchangeRig, venue_config, wait_for
+from tests.serve_process import admin_token, call, free_port, spawn_serve, stop_process
 from velocimex.book_contract import RECORD_DTYPE
 from velocimex.domain import BookTop, Instrument, Side
 from velocimex.feed.bus import topic
@@ -241,22 +234,6 @@ def test_restart_replays_both_exchanges_streams_exactly_once(tmp_path: Path, exc
         again.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(url: str, body: dict | None = None, token: str = "", method: str | None = None):  # type: ignore[no-untyped-def]
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"))
-    req.add_header("content-type", "application/json")
-    if token:
-        req.add_header("authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req, timeout=5) as resp:
-        return json.loads(resp.read())
-
-
 def test_serve_routes_over_two_exchanges_with_a_feed_per_venue(tmp_path: Path, exchanges) -> None:
     """`velocimex serve --venue X=HOST:PORT,feed=... --venue Y=...` as a user runs it: one OUCH
     session and one market-data bus subscription per venue."""
@@ -272,27 +249,16 @@ def test_serve_routes_over_two_exchanges_with_a_feed_per_venue(tmp_path: Path, e
         pub.setsockopt(zmq.LINGER, 0)
         buses[name] = (pub, f"tcp://127.0.0.1:{pub.bind_to_random_port('tcp://127.0.0.1')}")
     port = free_port()
-    env = {**os.environ, "VELOCIMEX_ADMIN_PASSWORD": "serve-test-password"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "velocimex.cli", "serve", "--port", str(port), "--data-dir",
-         str(tmp_path), "--instruments", "AAPL:7", "--log-level", "warning",
-         "--venue", f"X={x.host}:{x.port},feed={buses['X'][1]}",
-         "--venue", f"Y={y.host}:{y.port},feed={buses['Y'][1]},fee=5",
-         "--ouch-user", "alice", "--ouch-password", "pw1"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = spawn_serve(
+        port, "serve-test-password", "--data-dir", str(tmp_path), "--instruments", "AAPL:7",
+        "--log-level", "warning",
+        "--venue", f"X={x.host}:{x.port},feed={buses['X'][1]}",
+        "--venue", f"Y={y.host}:{y.port},feed={buses['Y'][1]},fee=5",
+        "--ouch-user", "alice", "--ouch-password", "pw1",
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        token = ""
-        while not token:
-            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-            assert time.monotonic() < deadline, "serve did not come up"
-            try:
-                creds = {"username": "admin", "password": "serve-test-password"}
-                token = call(f"{base}/auth/token", creds)["access_token"]
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.2)
+        token = admin_token(proc, base, "serve-test-password")
 
         def usable_quotes() -> int:
             for name, ex in (("X", x), ("Y", y)):
@@ -318,12 +284,7 @@ def test_serve_routes_over_two_exchanges_with_a_feed_per_venue(tmp_path: Path, e
         assert call(f"{base}/positions", token=token)[0]["quantity"] == 400
         assert (tmp_path / "ouch_refs_X.jsonl").exists() and (tmp_path / "venue_seq.jsonl").exists()
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
         for pub, _ in buses.values():
             pub.close()
     assert proc.returncode == 0
