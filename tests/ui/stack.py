@@ -6,7 +6,6 @@ meets another test's traffic."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -18,26 +17,18 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests import serve_process
+from tests.serve_process import free_port, stop_process
+
 ADMIN_PASSWORD = "ui-test-admin-password"
 USER_PASSWORD = "ui-test-user-password"
 USERS = {"trader": "trader", "risk": "risk_officer", "viewer": "viewer"}
 SYMBOLS = "AAPL,MSFT,NVDA"
 
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(url: str, body: dict | None = None, token: str = "", method: str | None = None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"))
-    req.add_header("content-type", "application/json")
-    if token:
-        req.add_header("authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read())
+def call(url: str, body: dict | None = None, token: str = "", method: str | None = None):  # type: ignore[no-untyped-def]
+    # Three processes plus a browser answer more slowly than a lone serve.
+    return serve_process.call(url, body, token, method, timeout=10)
 
 
 @dataclass
@@ -157,10 +148,4 @@ class Stack:
     def stop(self) -> None:
         # serve first (it logs out of OUCH), then the feed, then the exchange.
         for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            stop_process(proc, 15)
