@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,23 @@ def _write_ab_capture(path: Path, data: bytes, seed: int) -> int:
     return len(packets)
 
 
+def pcap_handler(
+    path: Path, lines: list[LineAddress], make_engine: Callable, bus: MarketDataBus
+) -> FeedHandler:
+    """A feed handler replaying a capture with nothing to recover from: no retransmission
+    server, no latency measurement."""
+    return FeedHandler(
+        PcapSource(str(path), lines),
+        make_engine,
+        bus,
+        FeedConfig(
+            retrans=None,
+            arbiter=ArbiterConfig(retransmission=False, recover_from_start=False),
+            measure_latency=False,
+        ),
+    )
+
+
 def _collect(endpoint: str, stop: threading.Event, out: list) -> None:
     sub = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.SUBSCRIBE, b"")
@@ -97,16 +115,7 @@ def test_pcap_replay_through_the_feed_publishes_exactly_the_engine_records(
     bus = MarketDataBus(pub, f"ipc://{tmp_path}/snap")
     collector.start()
     time.sleep(0.3)  # PUB drops what it sends before the subscriber has connected
-    handler = FeedHandler(
-        PcapSource(str(tmp_path / "ab.pcap"), LINES),
-        make_engine,
-        bus,
-        FeedConfig(
-            retrans=None,
-            arbiter=ArbiterConfig(retransmission=False, recover_from_start=False),
-            measure_latency=False,
-        ),
-    )
+    handler = pcap_handler(tmp_path / "ab.pcap", LINES, make_engine, bus)
     registry = feed_monitor(handler, None)
     try:
         final = handler.run()
@@ -171,16 +180,7 @@ def test_prints_of_an_unnamed_instrument_are_counted_not_published(tmp_path) -> 
     bus = MarketDataBus(pub, None)
     collector.start()
     time.sleep(0.3)
-    handler = FeedHandler(
-        PcapSource(str(tmp_path / "unnamed.pcap"), LINES[:1]),
-        engine_factory("sw"),
-        bus,
-        FeedConfig(
-            retrans=None,
-            arbiter=ArbiterConfig(retransmission=False, recover_from_start=False),
-            measure_latency=False,
-        ),
-    )
+    handler = pcap_handler(tmp_path / "unnamed.pcap", LINES[:1], engine_factory("sw"), bus)
     try:
         final = handler.run()
     finally:
@@ -200,16 +200,8 @@ def test_pcap_with_a_gap_on_both_lines_and_no_server_flags_the_records(tmp_path)
         for i, p in enumerate(packets):
             if p is not lost:
                 w.write_udp(i * 1000, p, dport=LINES[0].port)
-    handler = FeedHandler(
-        PcapSource(str(tmp_path / "gap.pcap"), LINES[:1]),
-        engine_factory("sw"),
-        MarketDataBus(f"ipc://{tmp_path}/pub", None),
-        FeedConfig(
-            retrans=None,
-            arbiter=ArbiterConfig(retransmission=False, recover_from_start=False),
-            measure_latency=False,
-        ),
-    )
+    bus = MarketDataBus(f"ipc://{tmp_path}/pub", None)
+    handler = pcap_handler(tmp_path / "gap.pcap", LINES[:1], engine_factory("sw"), bus)
     try:
         final = handler.run()
     finally:
