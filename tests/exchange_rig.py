@@ -1,5 +1,5 @@
 """The exchange simulator run in-process for tests: its own asyncio loop on a thread, an OUCH
-session for our account 'alice', and optionally a counterparty account 'bob' sending orders."""
+session for our account 'alice', and counterparty accounts ('bob', ...) sending orders."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from velocimex.exchange.marketdata import LineConfig
 from velocimex.exchange.server import Venue, VenueConfig
 from velocimex.wire import ouch
 from velocimex.wire.soupbintcp import SoupClient
+
+# Our own account: the trading core under test logs in with it, never the rig.
+OURS = "alice"
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -32,7 +35,7 @@ def venue_config(
         base, group = random.randint(30000, 60000), random.randint(100, 250)
     else:
         base, group = random.Random(seed).randint(30000, 60000), 100 + seed % 150
-    credentials = {"alice": "pw1", "bob": "pw2"} if bob else {"alice": "pw1"}
+    credentials = {OURS: "pw1", "bob": "pw2"} if bob else {OURS: "pw1"}
     return VenueConfig(
         symbols=("AAPL",),
         rate=rate,
@@ -48,48 +51,62 @@ def venue_config(
     )
 
 
-class ExchangeRig:
-    """The simulator on its own loop thread; a connected counterparty session when the config
-    has credentials for 'bob'."""
+class LoopThread:
+    """An asyncio loop running on its own daemon thread, driven from the test's thread."""
 
-    def __init__(self, config: VenueConfig) -> None:
-        self.config = config
+    def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.venue = Venue(config)
-        self.run(self.venue.start())
-        self.host, self.port = self.venue.ouch_address
-        self.bob: SoupClient | None = None
-        if "bob" in config.credentials:
-            password = config.credentials["bob"]
-            self.bob = self.run(SoupClient.connect(self.host, self.port, "bob", password))
-        self.bob_ref = 0
 
     def run(self, coro):  # type: ignore[no-untyped-def]
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
 
     def on_loop(self, call: Callable[[], object]) -> object:
-        """Runs `call` on the venue's loop, where its engine may be read safely."""
+        """Runs `call` on the loop, where the objects it owns may be touched safely."""
 
         async def wrapped() -> object:
             return call()
 
         return self.run(wrapped())
 
-    def bob_sells(self, quantity: int, price: int, time_in_force: str = ouch.TIF_IOC) -> None:
-        assert self.bob is not None, "this rig has no counterparty session"
-        self.bob_ref += 1
-        message = ouch.encode(
-            ouch.INBOUND, "O", user_ref_num=self.bob_ref, side="S", quantity=quantity,
-            symbol="AAPL", price=price, time_in_force=time_in_force, display="Y", capacity="A",
-            intermarket_sweep_eligibility="N", cross_type="N", cl_ord_id=f"BOB{self.bob_ref}",
-        )  # fmt: skip
-        self.loop.call_soon_threadsafe(self.bob.send_unsequenced, message)
-
-    def stop(self) -> None:
-        if self.bob is not None:
-            self.run(self.bob.close())
-        self.run(self.venue.stop())
+    def stop_loop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+
+
+class ExchangeRig(LoopThread):
+    """The simulator on its own loop thread, with a connected OUCH session for every account
+    in its credentials except ours."""
+
+    def __init__(self, config: VenueConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.venue = Venue(config)
+        self.run(self.venue.start())
+        self.host, self.port = self.venue.ouch_address
+        self.clients = {
+            name: self.run(SoupClient.connect(self.host, self.port, name, password))
+            for name, password in config.credentials.items()
+            if name != OURS
+        }
+        self.refs = 0
+
+    def enter(self, account: str, side: str, quantity: int, price: int, tif: str) -> None:
+        self.refs += 1
+        message = ouch.encode(
+            ouch.INBOUND, "O", user_ref_num=self.refs, side=side, quantity=quantity,
+            symbol="AAPL", price=price, time_in_force=tif, display="Y", capacity="A",
+            intermarket_sweep_eligibility="N", cross_type="N",
+            cl_ord_id=f"{account.upper()}{self.refs}",
+        )  # fmt: skip
+        self.loop.call_soon_threadsafe(self.clients[account].send_unsequenced, message)
+
+    def bob_sells(self, quantity: int, price: int, tif: str = ouch.TIF_IOC) -> None:
+        self.enter("bob", "S", quantity, price, tif)
+
+    def stop(self) -> None:
+        for client in self.clients.values():
+            self.run(client.close())
+        self.run(self.venue.stop())
+        self.stop_loop()

@@ -5,7 +5,6 @@ volume, and every print once and in order after packets were lost and retransmit
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import socket
@@ -27,11 +26,11 @@ from velocimex.control.risk import RiskLimits
 from velocimex.control.settings import InstrumentSetting, Settings
 from velocimex.control.strategy_process import ControlApi, StrategyProcess
 
+from tests.exchange_rig import ExchangeRig
 from velocimex.domain import Instrument, OrderState, Side, Trade
 from velocimex.exchange.marketdata import LineConfig
-from velocimex.exchange.server import Venue, VenueConfig
+from velocimex.exchange.server import VenueConfig
 from velocimex.wire import ouch
-from velocimex.wire.soupbintcp import SoupClient
 
 VELOCIMEX = str(Path(sys.executable).with_name("velocimex"))
 PX = 99_0000
@@ -45,7 +44,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
         time.sleep(0.01)
 
 
-class LiveMarket:
+class LiveMarket(ExchangeRig):
     """Exchange (own loop thread, no background flow), ``velocimex feed`` process, and a
     trading core on the exchange's OUCH port fed by the feed bridge."""
 
@@ -55,21 +54,12 @@ class LiveMarket:
             LineConfig(f"239.192.{random.randint(100, 250)}.{random.randint(1, 250)}", base),
             LineConfig(f"239.193.{random.randint(100, 250)}.{random.randint(1, 250)}", base + 1),
         )
-        config = VenueConfig(
-            symbols=("AAPL",), rate=0.0, lines=lines, retrans_port=0, ouch_port=0,
-            credentials=ACCOUNTS, heartbeat_interval=0.2,
+        super().__init__(
+            VenueConfig(
+                symbols=("AAPL",), rate=0.0, lines=lines, retrans_port=0, ouch_port=0,
+                credentials=ACCOUNTS, heartbeat_interval=0.2,
+            )
         )  # fmt: skip
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.venue = Venue(config)
-        self.run(self.venue.start())
-        self.host, self.port = self.venue.ouch_address
-        self.clients = {
-            name: self.run(SoupClient.connect(self.host, self.port, name, ACCOUNTS[name]))
-            for name in ("bob", "carol")
-        }
-        self.refs = 0
         pub = self.pub = f"ipc://{tmp_path}/pub"
         self.feed = subprocess.Popen(
             [VELOCIMEX, "feed", "--line-a", f"{lines[0].group}:{lines[0].port}", "--line-b",
@@ -96,18 +86,6 @@ class LiveMarket:
         self.core.on_trade(trade)
         self.trades.append(trade)  # after the core has it, so a waiter sees both
 
-    def run(self, coro):  # type: ignore[no-untyped-def]
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
-
-    def enter(self, account: str, side: str, quantity: int, price: int, tif: str) -> None:
-        self.refs += 1
-        message = ouch.encode(
-            ouch.INBOUND, "O", user_ref_num=self.refs, side=side, quantity=quantity,
-            symbol="AAPL", price=price, time_in_force=tif, display="Y", capacity="A",
-            intermarket_sweep_eligibility="N", cross_type="N", cl_ord_id=f"T{self.refs}",
-        )  # fmt: skip
-        self.loop.call_soon_threadsafe(self.clients[account].send_unsequenced, message)
-
     def top_ask(self) -> int | None:
         top = self.core.risk.market_top("AAPL")
         return None if top is None else top.ask_px
@@ -120,11 +98,7 @@ class LiveMarket:
         self.core.close()
         self.feed.terminate()
         out = self.feed.communicate(timeout=30)[0].splitlines()
-        for client in self.clients.values():
-            self.run(client.close())
-        self.run(self.venue.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+        self.stop()
         return json.loads(out[-1]) if out and out[-1].startswith("{") else {}
 
 
