@@ -5,9 +5,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -17,6 +14,7 @@ from velocimex.control.core import TradingCore
 from velocimex.control.ouch_venue import OuchVenue
 from velocimex.control.risk import RiskLimits
 
+from tests.exchange_rig import LoopThread, wait_for
 from velocimex.domain import BookTop, Instrument, OrderState, Side
 from velocimex.wire import ouch
 
@@ -94,44 +92,27 @@ class MiniOuchExchange(np_soup.SoupServerSession):
             )  # fmt: skip
 
 
-class ServerThread:
+class ServerThread(LoopThread):
+    """The interop exchange serving SoupBinTCP on loopback from its own loop thread."""
+
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
+        super().__init__()
 
         async def start():  # type: ignore[no-untyped-def]
             factory = lambda: MiniOuchExchange(server_heartbeat_interval=1)  # noqa: E731
             server, task = await start_server(("127.0.0.1", 0), factory)
             return server, task
 
-        self.server, self.task = self.call(start())
+        self.server, self.task = self.run(start())
         self.port = self.server.sockets[0].getsockname()[1]
-
-    def call(self, coro):  # type: ignore[no-untyped-def]
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
-
-    def do(self, fn: Callable[[], None]) -> None:
-        async def run() -> None:
-            fn()
-
-        self.call(run())
 
     def stop(self) -> None:
         async def stop() -> None:
             self.server.close()
             self.task.cancel()
 
-        self.call(stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.01)
+        self.run(stop())
+        self.stop_loop()
 
 
 def make_core(tmp_path: Path, port: int) -> tuple[TradingCore, OuchVenue]:
@@ -149,13 +130,13 @@ def test_ouch_session_against_nasdaq_protocols_server_with_replay(tmp_path: Path
         core, venue = make_core(tmp_path, server.port)
         cid = core.orders.submit("ZVZZT", Side.SELL, 200, price=PX).order.client_order_id
         wait_for(lambda: core.orders.get(cid).state is OrderState.ACKNOWLEDGED)
-        server.do(lambda: STREAMS.execute(1, 50))
+        server.on_loop(lambda: STREAMS.execute(1, 50))
         wait_for(lambda: core.orders.get(cid).filled_quantity == 50)
         venue.close()
         core.close()
         wait_for(lambda: STREAMS.session is None or STREAMS.session._closed)
         STREAMS.session = None
-        server.do(lambda: STREAMS.execute(1, 70))  # while we are away
+        server.on_loop(lambda: STREAMS.execute(1, 70))  # while we are away
 
         again, venue2 = make_core(tmp_path, server.port)
         try:
