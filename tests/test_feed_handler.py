@@ -92,6 +92,23 @@ def _collect(endpoint: str, stop: threading.Event, out: list) -> None:
     sub.close(0)
 
 
+def run_collecting(handler: FeedHandler, pub: str) -> tuple[dict, list]:
+    """Runs the handler to the end of its capture with a subscriber on its bus; returns the
+    final stats and every (topic, payload) the subscriber received."""
+    got: list = []
+    stop = threading.Event()
+    collector = threading.Thread(target=_collect, args=(pub, stop, got))
+    collector.start()
+    time.sleep(0.3)  # PUB drops what it sends before the subscriber has connected
+    try:
+        final = handler.run()
+    finally:
+        stop.set()
+        collector.join()
+        handler.close()
+    return final, got
+
+
 @pytest.mark.parametrize("engine", ["sw", "hw"])
 def test_pcap_replay_through_the_feed_publishes_exactly_the_engine_records(
     tmp_path, engine: str
@@ -109,20 +126,10 @@ def test_pcap_replay_through_the_feed_publishes_exactly_the_engine_records(
     reference.process(data, seqs)
 
     pub = f"ipc://{tmp_path}/pub"
-    got: list = []
-    stop = threading.Event()
-    collector = threading.Thread(target=_collect, args=(pub, stop, got))
     bus = MarketDataBus(pub, f"ipc://{tmp_path}/snap")
-    collector.start()
-    time.sleep(0.3)  # PUB drops what it sends before the subscriber has connected
     handler = pcap_handler(tmp_path / "ab.pcap", LINES, make_engine, bus)
     registry = feed_monitor(handler, None)
-    try:
-        final = handler.run()
-    finally:
-        stop.set()
-        collector.join()
-        handler.close()
+    final, got = run_collecting(handler, pub)
     records = [(t, r) for t, r in got if t != STATUS_TOPIC and not t.startswith(TRADE_PREFIX)]
     assert len(records) == len(expected)
     assert b"".join(r for _, r in records) == expected.tobytes()
@@ -174,19 +181,9 @@ def test_prints_of_an_unnamed_instrument_are_counted_not_published(tmp_path) -> 
         for i, p in enumerate(packets):
             w.write_udp(i * 1000, p, dport=LINES[0].port)
     pub = f"ipc://{tmp_path}/pub"
-    got: list = []
-    stop = threading.Event()
-    collector = threading.Thread(target=_collect, args=(pub, stop, got))
     bus = MarketDataBus(pub, None)
-    collector.start()
-    time.sleep(0.3)
     handler = pcap_handler(tmp_path / "unnamed.pcap", LINES[:1], engine_factory("sw"), bus)
-    try:
-        final = handler.run()
-    finally:
-        stop.set()
-        collector.join()
-        handler.close()
+    final, got = run_collecting(handler, pub)
     assert not [t for t, _ in got if t.startswith(TRADE_PREFIX)]
     assert final["trade_prints"]["trade_prints"] == 2
     assert final["trades_unnamed"] == 2 and final["trades_published"] == 0
