@@ -16,6 +16,7 @@ from velocimex.control.routing import ParentState, RoutingVenue, SmartRouter
 from velocimex.control.venue import RecordingVenue
 from velocimex.control.venue_set import VenueSet
 
+from tests.manual_clock import ManualClock
 from velocimex.book_contract import FLAG_SEQ_GAP
 from velocimex.domain import (
     BookTop,
@@ -37,14 +38,6 @@ PX = 100_0000
 MS = 1_000_000
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000 * MS
-
-    def __call__(self) -> int:
-        return self.now
-
-
 def ask_top(ask: int, qty: int, bid: int = PX - 100, flags: int = 0, seq: int = 1) -> BookTop:
     return BookTop(1, seq, seq, flags, bid, 500, ask, qty)
 
@@ -62,9 +55,9 @@ class Rig:
         sessions: dict,
         limits: RiskLimits = LIMITS,
         fees: dict[str, int] | None = None,
-        clock: Clock | None = None,
+        clock: ManualClock | None = None,
     ) -> None:
-        self.clock = clock or Clock()
+        self.clock = clock or ManualClock(1_000 * MS)
         self.sessions = sessions
         self.venues = VenueSet(sessions, tmp_path / "venue_seq.jsonl", fsync=False)
         self.core = TradingCore(
@@ -290,7 +283,7 @@ def test_venue_reject_reroutes_the_child_to_the_other_venue(tmp_path: Path) -> N
 
 
 def test_stale_or_gapped_venue_is_not_routed_to(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = ManualClock(1_000 * MS)
     rig = paper_rig(tmp_path, clock=clock)
     rig.router.on_venue_book_top("A", ask_top(PX, 500))  # A is better...
     clock.now += 4_000 * MS
@@ -438,7 +431,7 @@ def test_a_working_parent_survives_a_restart_with_its_children(tmp_path: Path) -
 
 
 def test_a_transient_risk_refusal_holds_the_shares_until_the_next_top(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = ManualClock(1_000 * MS)
     limits = LIMITS.model_copy(update={"duplicate_window_ms": 250})
     rig = paper_rig(tmp_path, limits=limits, clock=clock)
     rig.router.on_venue_book_top("A", ask_top(PX, 1000))

@@ -12,6 +12,7 @@ from velocimex.control.order_state import IllegalTransition, OrderRecord, apply_
 from velocimex.control.risk import RiskLimits
 from velocimex.control.venue import RecordingVenue
 
+from tests.manual_clock import ManualClock
 from velocimex.domain import (
     BookTop,
     Fill,
@@ -33,19 +34,11 @@ AAPL = Instrument("AAPL", locate=7)
 PX = 1_500_000  # $150.0000
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000_000
-
-    def __call__(self) -> int:
-        return self.now
-
-
 def make_core(
     data_dir: Path, venue: RecordingVenue | None = None
 ) -> tuple[TradingCore, RecordingVenue]:
     venue = venue or RecordingVenue()
-    clock = Clock()
+    clock = ManualClock(1_000_000_000)
     core = TradingCore(
         data_dir, [AAPL], venue, RiskLimits(max_messages_per_second=10_000), clock_ns=clock
     )

@@ -16,6 +16,7 @@ from velocimex.control.venue import (
     VenueSessionBase,
 )
 
+from tests.manual_clock import ManualClock
 from velocimex.book_contract import FLAG_SEQ_GAP
 from velocimex.domain import (
     BookTop,
@@ -38,17 +39,11 @@ BID, ASK = 1_499_900, 1_500_100  # $149.99 / $150.01
 SEC = 1_000_000_000
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 10 * SEC
-
-    def __call__(self) -> int:
-        return self.now
-
-
-def make_core(tmp_path: Path, venue=None, **limits) -> tuple[TradingCore, RecordingVenue, Clock]:
+def make_core(
+    tmp_path: Path, venue=None, **limits
+) -> tuple[TradingCore, RecordingVenue, ManualClock]:
     venue = venue or RecordingVenue()
-    clock = Clock()
+    clock = ManualClock(10 * SEC)
     base = {"max_messages_per_second": 10_000, "duplicate_window_ms": 0, **limits}
     core = TradingCore(tmp_path, [AAPL, MSFT], venue, RiskLimits(**base), clock_ns=clock)
     quote(core)
@@ -380,7 +375,7 @@ def test_every_decision_is_audited_and_kill_switch_survives_restart(tmp_path: Pa
 
 
 def test_duplicate_detection_is_on_by_default(tmp_path: Path) -> None:
-    core = TradingCore(tmp_path, [AAPL], RecordingVenue(), clock_ns=Clock())
+    core = TradingCore(tmp_path, [AAPL], RecordingVenue(), clock_ns=ManualClock(10 * SEC))
     quote(core)
     assert core.risk.limits.duplicate_window_ms > 0
     assert buy(core).state is OrderState.NEW
@@ -454,7 +449,7 @@ def test_market_data_age_limit_is_inclusive_to_the_millisecond(tmp_path: Path) -
 
 
 def test_kill_switch_blocks_every_order_under_group_commit(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = ManualClock(10 * SEC)
     venue = RecordingVenue()
     limits = RiskLimits(max_messages_per_second=10_000, duplicate_window_ms=0)
     core = TradingCore(tmp_path, [AAPL], venue, limits, group_commit=True, clock_ns=clock)
