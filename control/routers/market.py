@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
+from velocimex.control.market_tape import MarketTape
 from velocimex.control.routers.deps import Reader
 from velocimex.control.schemas import FillOut, TopSampleOut, TradeOut
 
 router = APIRouter(prefix="/market", tags=["market"])
+
+
+def _tape_with(request: Request, symbol: str) -> MarketTape:
+    """The market tape, once it is known to hold ``symbol`` (404 otherwise)."""
+    tape = request.app.state.market_tape
+    if not tape.has(symbol):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown instrument {symbol!r}")
+    return tape
 
 
 @router.get("/fills", response_model=list[FillOut])
@@ -25,9 +34,7 @@ def recent_tops(
     symbol: str, request: Request, _: Reader, limit: int = Query(600, ge=1, le=2_000)
 ) -> list[TopSampleOut]:
     """The instrument's latest book tops, oldest first, stamped with local receive time."""
-    tape = request.app.state.market_tape
-    if not tape.has(symbol):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown instrument {symbol!r}")
+    tape = _tape_with(request, symbol)
     return [TopSampleOut(**vars(s)) for s in tape.tops(symbol, limit)]
 
 
@@ -36,7 +43,5 @@ def recent_trades(
     symbol: str, request: Request, _: Reader, limit: int = Query(100, ge=1, le=2_000)
 ) -> list[TradeOut]:
     """The instrument's latest trade prints from the feed (`serve --feed`), oldest first."""
-    tape = request.app.state.market_tape
-    if not tape.has(symbol):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown instrument {symbol!r}")
+    tape = _tape_with(request, symbol)
     return [TradeOut(**vars(t)) for t in tape.trades(symbol, limit)]
