@@ -9,7 +9,9 @@ import sys
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="velocimex",
-        description="NASDAQ ITCH 5.0 feed handling in RTL and software, with a trading control plane.",
+        description=(
+            "NASDAQ ITCH 5.0 feed handling in RTL and software, with a trading control plane."
+        ),
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from velocimex import commands
