@@ -81,6 +81,11 @@ class RiskLimits(BaseModel):
     reject_rate_min_orders: int = Field(20, ge=1, description="orders in window before judging")
     reject_rate_window_s: int = Field(60, ge=1)
     max_market_data_age_ms: int = Field(5_000, ge=1)
+    self_trade_prevention: bool = Field(
+        True,
+        description="refuse an order that would trade against our own working order on the"
+        " other side of the same instrument and account",
+    )
 
 
 class _PlainLimits:
@@ -183,6 +188,7 @@ class RiskManager:
         self._duplicate_window_ns = limits.duplicate_window_ms * 1_000_000
         # age_ms = age_ns // 1e6 exceeds the limit exactly when age_ns reaches (limit + 1) ms.
         self._stale_after_ns = (limits.max_market_data_age_ms + 1) * 1_000_000
+        self._self_trade_prevention = limits.self_trade_prevention
         self._plain = _PlainLimits(limits)
         self._limits = limits
 
@@ -343,6 +349,12 @@ class RiskManager:
             order.symbol, self._marks
         )
         buying = order.side is _BUY
+        # Our working leaves on the other side are already in hand: only when there are some
+        # can the new order meet one of ours, so the common case reads no order record.
+        if self._self_trade_prevention and (open_sell if buying else open_buy):
+            crossed = self._self_trade_failure(order, book)
+            if crossed:
+                return crossed, order
         if self.state is _REDUCING_ONLY:
             if buying and position + open_buy + quantity > 0:
                 return "reducing_only: order would not reduce the position", order
@@ -398,6 +410,35 @@ class RiskManager:
             floor = -(-reference * (10_000 - bps) // 10_000)
             if order.price < floor:
                 return f"price_collar: sell {order.price} below {floor}"
+        return ""
+
+    @staticmethod
+    def _self_trade_failure(order: Order, book: OrderBookView) -> str:
+        """The reason ``order`` would trade against one of our own working orders (same
+        instrument and account, other side, price that meets it), or "". Any venue counts: a
+        buy here and a sell there that meet are still a wash trade of one account. A market
+        order meets every working order on the other side, whatever the collar priced it at."""
+        buying = order.side is _BUY
+        market = order.order_type is _MARKET
+        price = order.price
+        assert price is not None
+        for record in book.open_records():
+            other = record.order
+            if (
+                other.side is order.side
+                or other.symbol != order.symbol
+                or other.account_id != order.account_id
+                or record.leaves_quantity <= 0
+            ):
+                continue
+            resting = other.price
+            if market or resting is None or (price >= resting if buying else price <= resting):
+                side, against = ("buy", "sell") if buying else ("sell", "buy")
+                at = "market" if market else str(price)
+                return (
+                    f"self_trade: {side} at {at} would trade against our own working {against}"
+                    f" {other.client_order_id} at {resting}"
+                )
         return ""
 
     @staticmethod

@@ -14,15 +14,19 @@ from velocimex.control.risk import RiskLimits
 
 from tests.exchange_rig import ExchangeRig, venue_config, wait_for
 from velocimex.domain import BookTop, Instrument, OrderState, Side
+from velocimex.wire import ouch
 
 PX = 99_0000
 
 
-def make_core(tmp_path: Path, exchange: ExchangeRig) -> tuple[TradingCore, OuchVenue]:
+def make_core(
+    tmp_path: Path, exchange: ExchangeRig, *, fsync: bool = False
+) -> tuple[TradingCore, OuchVenue]:
+    """``fsync=True``: the durability a user gets by default (group commit)."""
     venue = OuchVenue(
-        exchange.host, exchange.port, "alice", "pw1", tmp_path / "ouch_refs.jsonl", fsync=False
+        exchange.host, exchange.port, "alice", "pw1", tmp_path / "ouch_refs.jsonl", fsync=fsync
     )
-    core = TradingCore(tmp_path, [Instrument("AAPL", locate=1)], venue, RiskLimits(), fsync=False)
+    core = TradingCore(tmp_path, [Instrument("AAPL", locate=1)], venue, RiskLimits(), fsync=fsync)
     core.on_book_top(BookTop(1, 1, 0, 0, PX - 100, 100, PX + 100, 100))
     return core, venue
 
@@ -85,6 +89,75 @@ def test_restart_applies_executions_missed_while_down_exactly_once(
     finally:
         venue2.close()
         again.close()
+
+
+def test_orders_whose_journal_records_were_lost_are_recovered_from_the_replay(
+    tmp_path: Path, exchange
+) -> None:
+    # Group commit (the default) acknowledges an order once its records are in the OS; a
+    # power loss can then lose the tail of every journal while the orders are already at the
+    # exchange. Simulated here by cutting the journals back to what they held before the
+    # last two orders went out.
+    core, venue = make_core(tmp_path, exchange, fsync=True)
+    assert core.journal.group_commit and core.audit.group_commit
+    kept = core.orders.submit("AAPL", Side.BUY, 100, price=PX - 300).order.client_order_id
+    wait_for(lambda: core.orders.get(kept).state is OrderState.ACKNOWLEDGED)
+    journals = [tmp_path / n for n in ("orders.jsonl", "audit.jsonl", "ouch_refs.jsonl")]
+    synced = {path: path.stat().st_size for path in journals}
+    buy = core.orders.submit("AAPL", Side.BUY, 300, price=PX).order.client_order_id
+    sell = core.orders.submit("AAPL", Side.SELL, 200, price=PX + 500).order.client_order_id
+    wait_for(lambda: core.orders.get(sell).state is OrderState.ACKNOWLEDGED)
+    exchange.bob_sells(120, PX)
+    wait_for(lambda: core.orders.get(buy).filled_quantity == 120)
+    venue.close()
+    core.close()
+    exchange.bob_sells(80, PX)  # while we are down
+    exchange.enter("bob", "B", 50, PX + 500, ouch.TIF_IOC)
+    time.sleep(0.3)
+    entered = exchange.venue.gateway.counters.orders_entered
+    for path, size in synced.items():
+        with open(path, "r+b") as fh:
+            fh.truncate(size)
+
+    again, venue2 = make_core(tmp_path, exchange, fsync=True)
+    try:
+        # connect() returned after the replay was applied: nothing to wait for.
+        assert again.orders.anomalies == {"recovered_from_venue": 2}
+        rec_buy, rec_sell = again.orders.get(buy), again.orders.get(sell)
+        assert (rec_buy.order.side, rec_buy.order.quantity, rec_buy.order.price) == (
+            Side.BUY, 300, PX,
+        )  # fmt: skip
+        assert (rec_buy.filled_quantity, rec_buy.state) == (200, OrderState.PARTIALLY_FILLED)
+        assert (rec_sell.filled_quantity, rec_sell.state) == (50, OrderState.PARTIALLY_FILLED)
+        assert again.orders.get(kept).state is OrderState.ACKNOWLEDGED
+        assert again.orders.position("AAPL").quantity == 200 - 50
+        stream = exchange.venue.gateway.server.stream("alice")
+        assert again.orders.next_venue_sequence == stream.next_sequence
+        counters = exchange.venue.gateway.counters
+        assert counters.orders_entered == entered  # nothing was sent again
+        # A new order takes an id and a UserRefNum past the recovered ones: the exchange
+        # accepts it as a new order.
+        new = again.orders.submit("AAPL", Side.BUY, 10, price=PX - 1000).order.client_order_id
+        assert new not in (kept, buy, sell)
+        wait_for(lambda: again.orders.get(new).state is OrderState.ACKNOWLEDGED)
+        assert counters.duplicate_user_ref == 0 and counters.orders_entered == entered + 1
+        # The recovered orders are ours to cancel.
+        again.orders.cancel(buy)
+        wait_for(lambda: again.orders.get(buy).state is OrderState.CANCELLED)
+    finally:
+        venue2.close()
+        again.close()
+
+    # The recovery was journaled: a third start rebuilds the same state with no new anomaly.
+    third, venue3 = make_core(tmp_path, exchange, fsync=True)
+    try:
+        assert not third.orders.anomalies
+        assert third.orders.get(buy).state is OrderState.CANCELLED
+        assert third.orders.get(sell).filled_quantity == 50
+        assert third.orders.position("AAPL").quantity == 150
+    finally:
+        venue3.close()
+        third.close()
 
 
 def test_unreachable_exchange_fails_clearly(tmp_path: Path) -> None:
@@ -150,6 +223,10 @@ def test_our_bid_meeting_our_own_offer_fills_both_orders(tmp_path: Path, exchang
     # the second execution was dropped as a duplicate and its order stayed acknowledged at
     # our end while the exchange had it filled: every cancel of it was then rejected.
     core, venue = make_core(tmp_path, exchange)
+    # The session must cope with a match of ours on both sides (two cores on one account, or
+    # the risk control switched off), so the pre-trade self-trade check is off here.
+    limits = core.risk.limits.model_copy(update={"self_trade_prevention": False})
+    core.risk.set_limits(limits, actor="test")
     try:
         sell = core.orders.submit("AAPL", Side.SELL, 100, price=PX).order.client_order_id
         wait_for(lambda: core.orders.get(sell).state is OrderState.ACKNOWLEDGED)

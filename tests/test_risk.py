@@ -7,7 +7,9 @@ import socket
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 from velocimex.control.core import TradingCore
+from velocimex.control.metrics import CoreCollector
 from velocimex.control.risk import RiskLimits
 from velocimex.control.venue import (
     ApprovalAuthority,
@@ -109,10 +111,12 @@ def test_max_order_notional(tmp_path: Path) -> None:
 
 
 def test_price_collar_against_best_bid_and_offer(tmp_path: Path) -> None:
-    core, _, _ = make_core(tmp_path, price_collar_bps=100)  # 1%
+    core, venue, _ = make_core(tmp_path, price_collar_bps=100)  # 1%
     ceiling = ASK * 101 // 100
-    assert buy(core, 1, ceiling).state is OrderState.NEW
+    at_ceiling = buy(core, 1, ceiling)
+    assert at_ceiling.state is OrderState.NEW
     assert rejected_for(buy(core, 1, ceiling + 1), "price_collar")
+    fill_order(venue, at_ceiling)  # no longer working: the sells below cannot meet it
     floor = -(-BID * 99 // 100)
     assert sell(core, 1, floor).state is OrderState.NEW
     assert rejected_for(sell(core, 1, floor - 1), "price_collar")
@@ -491,3 +495,127 @@ def test_exposure_view_equals_the_account_and_open_order_views(tmp_path: Path) -
     assert core.orders.gross_position_exposure(marks) == expected > 0
     assert core.orders.gross_position_exposure({}) == core.orders.account().gross_exposure({})
     assert b.state is OrderState.NEW
+
+
+# ----------------------------------------------------------------------------- self-trade
+def test_buy_meeting_our_own_working_sell_is_refused_as_a_self_trade(tmp_path: Path) -> None:
+    core, venue, _ = make_core(tmp_path)
+    resting = sell(core, 100, ASK)
+    cid = resting.order.client_order_id
+    venue.report(OrderAccepted(cid, 0))
+    # At or through our own offer: the venue would match us with ourselves.
+    for price in (ASK, ASK + 100):
+        rec = buy(core, 50, price)
+        assert rejected_for(rec, "self_trade"), rec.reason
+        assert f"our own working sell {cid} at {ASK}" in rec.reason
+    below = buy(core, 50, ASK - 1)  # one unit under our offer does not meet it
+    assert below.state is OrderState.NEW
+    assert [o.client_order_id for o in venue.sent_orders] == [cid, below.order.client_order_id]
+    assert core.risk.counters.reject_reasons == {"self_trade": 2}
+
+
+def test_sell_meeting_our_own_working_buy_is_refused_as_a_self_trade(tmp_path: Path) -> None:
+    core, venue, _ = make_core(tmp_path)
+    resting = buy(core, 100, BID)
+    assert rejected_for(sell(core, 10, BID), "self_trade")
+    assert rejected_for(sell(core, 10, BID - 100), "self_trade")
+    assert sell(core, 10, BID + 1).state is OrderState.NEW
+    # Partly filled, the buy still works its leaves: still refused.
+    fill_order(venue, resting, qty=40)
+    assert core.orders.get(resting.order.client_order_id).leaves_quantity == 60
+    assert rejected_for(sell(core, 10, BID), "self_trade")
+
+
+def test_self_trade_check_looks_only_at_the_same_instrument(tmp_path: Path) -> None:
+    core, _, _ = make_core(tmp_path)
+    quote(core, locate=9)  # MSFT at the same prices
+    assert buy(core, 100, BID).state is OrderState.NEW  # AAPL
+    rec = core.orders.submit("MSFT", Side.SELL, 10, price=BID)
+    assert rec.state is OrderState.NEW
+
+
+def test_an_order_no_longer_working_is_no_self_trade(tmp_path: Path) -> None:
+    core, venue, _ = make_core(tmp_path)
+    resting = sell(core, 100, ASK)
+    cid = resting.order.client_order_id
+    venue.report(OrderAccepted(cid, 0))
+    core.orders.cancel(cid)
+    # Cancel asked, not confirmed: the offer can still trade, so it still counts.
+    assert rejected_for(buy(core, 10, ASK), "self_trade")
+    venue.report(OrderCancelled(cid, 0))
+    lifted = buy(core, 10, ASK)
+    assert lifted.state is OrderState.NEW
+    assert rejected_for(sell(core, 10, ASK), "self_trade")
+    fill_order(venue, lifted)
+    assert sell(core, 10, ASK).state is OrderState.NEW  # the filled buy works nothing
+
+
+def test_market_order_meets_any_of_our_working_orders_on_the_other_side(
+    tmp_path: Path,
+) -> None:
+    core, venue, _ = make_core(tmp_path, price_collar_bps=50)
+    # Far above the price the collar would give a market buy: a limit buy there would not
+    # meet it, a market order is refused all the same.
+    far_offer = sell(core, 100, 2 * ASK)
+    assert far_offer.state is OrderState.NEW
+    assert buy(core, 10, ASK * 10_050 // 10_000).state is OrderState.NEW
+    rec = core.orders.submit("AAPL", Side.BUY, 10, order_type=OrderType.MARKET)
+    assert rejected_for(rec, "self_trade")
+    assert rec.reason.startswith("self_trade: buy at market would trade against our own")
+    far_bid = buy(core, 100, BID // 2)
+    assert rejected_for(
+        core.orders.submit("AAPL", Side.SELL, 10, order_type=OrderType.MARKET), "self_trade"
+    )
+    venue.report(OrderCancelled(far_bid.order.client_order_id, 0))
+    venue.report(OrderCancelled(venue.sent_orders[1].client_order_id, 0))
+    market_sell = core.orders.submit("AAPL", Side.SELL, 10, order_type=OrderType.MARKET)
+    assert market_sell.state is OrderState.NEW
+
+
+def test_self_trade_prevention_is_on_by_default_and_can_be_switched_off(tmp_path: Path) -> None:
+    assert RiskLimits().self_trade_prevention is True
+    assert RiskLimits.model_json_schema()["properties"]["self_trade_prevention"]["type"] == (
+        "boolean"
+    )
+    core, venue, _ = make_core(tmp_path)
+    sell(core, 100, ASK)
+    assert rejected_for(buy(core, 10, ASK), "self_trade")
+    off = core.risk.limits.model_copy(update={"self_trade_prevention": False})
+    core.risk.set_limits(off, actor="ro")
+    crossing = buy(core, 10, ASK)
+    assert crossing.state is OrderState.NEW
+    assert venue.sent_orders[-1].client_order_id == crossing.order.client_order_id
+    core.close()
+    # The switch is a limit: it is audited and restored on start like the others.
+    again, _, _ = make_core(tmp_path, venue=RecordingVenue())
+    assert again.risk.limits.self_trade_prevention is False
+
+
+def test_self_trade_is_checked_after_the_order_alone_and_before_position_limits(
+    tmp_path: Path,
+) -> None:
+    core, _, _ = make_core(tmp_path, max_order_notional=ASK * 100, max_position=150)
+    sell(core, 100, ASK)
+    # Wrong in itself (notional): that reason first.
+    assert rejected_for(buy(core, 101, ASK), "max_order_notional")
+    # Crossing our offer and past the position limit (100 + 60 > 150): self-trade first.
+    assert buy(core, 60, BID).state is OrderState.NEW  # does not cross: position counts it
+    assert rejected_for(buy(core, 100, ASK), "self_trade")
+
+
+def test_self_trade_refusal_is_audited_and_counted_in_the_metrics(tmp_path: Path) -> None:
+    core, _, _ = make_core(tmp_path)
+    sell(core, 100, ASK)
+    refused = buy(core, 10, ASK)
+    assert rejected_for(refused, "self_trade")
+    checks = [
+        r
+        for r in core.audit.records()
+        if r["action"] == "order_check" and r["client_order_id"] == refused.order.client_order_id
+    ]
+    assert len(checks) == 1
+    assert checks[0]["approved"] is False and checks[0]["reason"] == refused.reason
+    registry = CollectorRegistry()
+    registry.register(CoreCollector(core))
+    text = generate_latest(registry).decode()
+    assert 'vx_risk_rejects_total{check="self_trade"} 1.0' in text
