@@ -39,13 +39,15 @@ class TradingCore:
         limits: RiskLimits | None = None,
         *,
         fsync: bool = True,
-        group_commit: bool = False,
+        group_commit: bool = True,
         clock_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         data_dir = Path(data_dir)
         self.instruments = {i.symbol: i for i in instruments}
         self.started_ns = time.time_ns()
-        # group_commit: see velocimex.control.journal for what survives which crash.
+        # group_commit (the default): see velocimex.control.journal for what survives which
+        # crash, and velocimex.control.ouch_venue for how the orders a power loss took from
+        # the journals are recovered from the venue's replay.
         self.journal = Journal(data_dir / "orders.jsonl", fsync=fsync, group_commit=group_commit)
         self.audit = Journal(data_dir / "audit.jsonl", fsync=fsync, group_commit=group_commit)
         self.risk = RiskManager(

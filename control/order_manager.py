@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple, Protocol
 
 from velocimex.control.event_records import event_record_text
@@ -281,7 +281,7 @@ class OrderManager:
                 venue=venue,
             )
             decision = self.gateway.check_order(order, self)
-            self._commit(OrderSubmitted(cid, order.created_ns, order=decision.order))
+            self._commit(OrderSubmitted(cid, order.created_ns, order=decision.order), wake=False)
             if not decision.approved:
                 self._commit(
                     OrderRejected(cid, self.clock_ns(), reason=decision.reason, by_risk=True)
@@ -296,6 +296,9 @@ class OrderManager:
             return self._records[cid].snapshot()
         finally:
             self._lock.release()
+            # The record was written to the OS before the order left; its group fsync starts
+            # now that the order is out, so the flusher thread does not compete with the send.
+            self.journal.wake()
 
     def cancel(self, client_order_id: str, reason: str = "") -> OrderRecord:
         if self.gateway is None:
@@ -338,7 +341,14 @@ class OrderManager:
 
     # ------------------------------------------------------------------ venue reports
     def on_venue_report(self, event: OrderEvent) -> list[OrderEvent]:
-        """Apply one venue report. Duplicates and anomalies are counted, never raised."""
+        """Apply one venue report. Duplicates and anomalies are counted, never raised.
+
+        An ``OrderSubmitted`` from a venue is an order the venue holds that our journal lost
+        (group commit and a power loss; see velocimex.control.ouch_venue): it is journaled as
+        ours, so its Accepted and fills that follow land on it, and new client order ids
+        continue past it. One we already hold is dropped."""
+        if type(event) is OrderSubmitted:
+            return self._adopt(event)
         if not isinstance(event, VENUE_REPORT_TYPES):
             self._anomaly("not_a_venue_report", f"{type(event).__name__}")
             return []
@@ -366,6 +376,20 @@ class OrderManager:
                     self._journal_sequence(seq)
                 return []
 
+    def _adopt(self, event: OrderSubmitted) -> list[OrderEvent]:
+        with self._lock:
+            cid = event.client_order_id
+            if cid in self._records:
+                return []
+            order = replace(event.order, account_id=self.account_id)
+            self._anomaly("recovered_from_venue", cid)
+            produced = self._commit(OrderSubmitted(cid, event.ts_ns, order=order))
+            if cid.startswith("VX") and cid[2:].isdigit():
+                issued = int(cid[2:])
+                nxt = next(self._ids)
+                self._ids = itertools.count(max(nxt, issued + 1))
+            return produced
+
     # ------------------------------------------------------------------ internals
     def _anomaly(self, kind: str, detail: str) -> None:
         self.anomalies[kind] += 1
@@ -376,7 +400,9 @@ class OrderManager:
         self.journal.append({"type": "venue_seq", "seq": seq})
         self.last_venue_sequence = max(self.last_venue_sequence, seq)
 
-    def _commit(self, event: OrderEvent, *, write: bool = True) -> list[OrderEvent]:
+    def _commit(
+        self, event: OrderEvent, *, write: bool = True, wake: bool = True
+    ) -> list[OrderEvent]:
         current: OrderRecord | None = None
         submitted = isinstance(event, OrderSubmitted)
         if submitted:
@@ -387,7 +413,7 @@ class OrderManager:
             staged = current.snapshot()
             produced = apply_event(staged, event)
         if write:
-            self.journal.append_canonical(event_record_text(event))
+            self.journal.append_canonical(event_record_text(event), wake=wake)
         if current is not None:
             self._count_open(current, -1)
         self._count_open(staged, +1)

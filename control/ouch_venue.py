@@ -2,12 +2,25 @@
 
 The session runs its own asyncio loop on a thread, so the order manager stays synchronous.
 OUCH names orders by a per-account UserRefNum that must strictly increase, and executions
-carry only that number, so the session journals ``UserRefNum -> order`` (fsync) before each
-Enter Order goes out: after a restart the exchange's replay of the sequenced stream, requested
-from the order manager's ``next_venue_sequence``, still maps to our client order ids.
+carry only that number, so the session journals ``UserRefNum -> order`` (written to the OS;
+fsync per record or group-committed, as the order journal) before each Enter Order goes out:
+after a restart the exchange's replay of the sequenced stream still maps to our client order
+ids.
 
 Every sequenced message's number is passed on as ``venue_seq``; messages that are not about an
 order (system events) are counted and otherwise ignored.
+
+Recovery when our journals lost their tail (group commit and a power loss: docs/control-plane.md,
+"Journal and restart recovery"): the session always logs in from sequence 1 and reads the whole
+stream, passing on only what comes from the order manager's ``next_venue_sequence``. Every
+Order Accepted echoes the order and our token (the client order id's first 14 characters), so
+the ``UserRefNum -> order`` map is rebuilt from the stream whatever the refs journal lost, and
+new UserRefNums continue past every one the exchange has seen. An accepted order the order
+manager does not know (its journal record was lost but the order reached the exchange) is
+reported as an ``OrderSubmitted`` recovered from the venue, ahead of its Accepted, so its
+fills land on a known order. ``connect`` returns once the replay has been applied (the first
+server heartbeat after it, which the exchange sends only when it has nothing more to send),
+so no new order is numbered before every recovered one is known.
 """
 
 from __future__ import annotations
@@ -15,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -30,6 +44,7 @@ from velocimex.domain import (
     OrderEvent,
     OrderFillReported,
     OrderRejected,
+    OrderSubmitted,
     OrderType,
     Side,
 )
@@ -57,7 +72,7 @@ class OuchVenue(VenueSessionBase):
         *,
         session: str = "",
         fsync: bool = True,
-        group_commit: bool = False,
+        group_commit: bool = True,
         connect_timeout: float = 5.0,
     ) -> None:
         super().__init__()
@@ -88,6 +103,7 @@ class OuchVenue(VenueSessionBase):
         self._client: SoupClient | None = None
         self._reader: asyncio.Task | None = None
         self._sequence = 0
+        self._report_from = 1  # sequenced messages before this are only read, never reported
         self._closing = False
 
     @property
@@ -96,11 +112,16 @@ class OuchVenue(VenueSessionBase):
 
     # ------------------------------------------------------------------ session
     def connect(self, next_sequence: int) -> None:
-        """Log in and have the exchange replay every sequenced message from ``next_sequence``."""
+        """Log in, have the exchange replay the whole sequenced stream, and report every message
+        from ``next_sequence`` on; returns once the replay has been applied (or after
+        ``connect_timeout``, counted as ``replay_wait_timeout``)."""
+        self._report_from = next_sequence
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="ouch", daemon=True)
         self._thread.start()
-        future = asyncio.run_coroutine_threadsafe(self._login(next_sequence), self._loop)
+        # From 1, not next_sequence: the earlier Accepted messages rebuild the UserRefNum map
+        # if the refs journal lost records the order journal kept.
+        future = asyncio.run_coroutine_threadsafe(self._login(1), self._loop)
         try:
             future.result(self.connect_timeout)
         except Exception as exc:
@@ -108,6 +129,25 @@ class OuchVenue(VenueSessionBase):
             self.error = f"login failed: {exc!r}"
             self._stop_loop()
             raise VenueUnavailable(self.error) from exc
+        replayed = asyncio.run_coroutine_threadsafe(self._replay_applied(), self._loop)
+        if not replayed.result(self.connect_timeout + 1):
+            self.counters["replay_wait_timeout"] += 1
+
+    async def _replay_applied(self) -> bool:
+        """True once a server heartbeat followed the login and every message queued before it
+        was read. The reader only suspends in ``recv``, so an empty queue seen from this loop
+        means every message taken from it has been reported."""
+        client = self._client
+        assert client is not None
+        deadline = time.monotonic() + self.connect_timeout
+        heartbeats = client.heartbeats_received
+        while time.monotonic() < deadline:
+            if client.heartbeats_received > heartbeats and client._queue.empty():
+                return True
+            if client.ended or client.error:
+                return False
+            await asyncio.sleep(0.005)
+        return False
 
     async def _login(self, next_sequence: int) -> None:
         await self._open(next_sequence)
@@ -144,6 +184,9 @@ class OuchVenue(VenueSessionBase):
                 continue
             seq, self._sequence = self._sequence, self._sequence + 1
             try:
+                if seq < self._report_from:
+                    self._learn(payload)
+                    continue
                 event = self._translate(payload, seq)
             except ouch.OuchError:
                 self.counters["malformed"] += 1
@@ -238,8 +281,53 @@ class OuchVenue(VenueSessionBase):
         self._send(ouch.encode(ouch.INBOUND, "X", user_ref_num=ref, quantity=0))
 
     # ------------------------------------------------------------------ inbound
-    def _translate(self, payload: bytes, seq: int) -> OrderEvent | None:
+    def _learn(self, payload: bytes) -> dict | None:
+        """Take what a sequenced message tells about our UserRefNums: each one the exchange
+        has seen is used up, and an Order Accepted maps its number to the order it echoes.
+        Returns the decoded message."""
         msg = ouch.decode(ouch.OUTBOUND, payload)
+        ref = msg.get("user_ref_num")
+        if ref is None:
+            return msg
+        if ref >= self._next_ref:
+            self._next_ref = ref + 1
+        if msg["type"] == "A" and ref not in self._orders:
+            order = Order(
+                client_order_id=msg["cl_ord_id"].rstrip(),
+                symbol=msg["symbol"].rstrip(),
+                side=Side(msg["side"]),
+                quantity=msg["quantity"],
+                order_type=(
+                    OrderType.IOC if msg["time_in_force"] == ouch.TIF_IOC else OrderType.LIMIT
+                ),
+                price=msg["price"],
+                strategy_id="recovered",
+                created_ns=msg["timestamp"],
+            )
+            self._remember(ref, order)
+            self.counters["refs_recovered"] += 1
+        return msg
+
+    def _remember(self, ref: int, order: Order) -> None:
+        self._refs.append(
+            {
+                "ref": ref,
+                "cid": order.client_order_id,
+                "symbol": order.symbol,
+                "side": str(order.side),
+                "quantity": order.quantity,
+                "order_type": str(order.order_type),
+                "price": order.price,
+            },
+            durable=False,
+        )
+        self._orders[ref] = order
+        self._ref_of[order.client_order_id] = ref
+
+    def _translate(self, payload: bytes, seq: int) -> OrderEvent | None:
+        recovered = self.counters["refs_recovered"]
+        msg = self._learn(payload)
+        assert msg is not None
         kind = msg["type"]
         if kind == "S":
             self.last_system_event = msg["event_code"]
@@ -250,6 +338,10 @@ class OuchVenue(VenueSessionBase):
             self.counters["unknown_user_ref"] += 1
             return None
         cid, ts = order.client_order_id, msg["timestamp"]
+        if kind == "A" and self.counters["refs_recovered"] > recovered:
+            # An order we hold no record of reached the exchange: the order manager adopts it
+            # (it drops this if its own journal kept the order) before its Accepted.
+            self._report(OrderSubmitted(cid, ts, order=order))
         if kind == "A":
             return OrderAccepted(
                 cid, ts, venue_order_id=str(msg["order_reference_number"]), venue_seq=seq

@@ -106,11 +106,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="built web UI to serve at / (default ui/dist of this checkout, or $VELOCIMEX_UI_DIR)",
     )
     p.add_argument(
-        "--journal-group-commit",
-        action="store_true",
-        help="write journal records to the OS before each order leaves and fsync them in "
-        "batches on a thread, instead of an fsync per record (docs/control-plane.md says what "
-        "a power loss can then lose)",
+        "--journal-fsync-per-record",
+        dest="journal_group_commit",
+        action="store_false",
+        help="fsync every journal record before the order leaves, instead of the default: "
+        "records written to the OS before each order leaves, fsync batched on a thread "
+        "(docs/control-plane.md says what a power loss can then lose and how it is recovered)",
     )
     p.add_argument("--log-level", default="info", help="uvicorn log level")
     p.set_defaults(func=run)

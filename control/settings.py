@@ -62,9 +62,10 @@ class Settings(BaseModel):
     )
     fsync: bool = True
     journal_group_commit: bool = Field(
-        False,
-        description="journals written to the OS per record, fsync batched on a thread "
-        "(docs/control-plane.md: what a power loss can then lose)",
+        True,
+        description="journals written to the OS per record, fsync batched on a thread; "
+        "false: an fsync per record before each order leaves (docs/control-plane.md: what a "
+        "power loss can lose, and how orders at the venue are recovered from its replay)",
     )
 
     @field_validator("venues")

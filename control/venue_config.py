@@ -48,7 +48,11 @@ def build_routed_core(settings: Settings) -> TradingCore:
         [RoutingVenue(v.name, v.fee) for v in settings.venues],
         venue_set.on_venue_book_top,
         max_age_ms=settings.max_venue_data_age_ms,
-        journal=Journal(data_dir / "routing.jsonl", fsync=settings.fsync),
+        journal=Journal(
+            data_dir / "routing.jsonl",
+            fsync=settings.fsync,
+            group_commit=settings.journal_group_commit,
+        ),
         session_problem=venue_set.session_problem,
     )
     return core

@@ -32,7 +32,7 @@ from velocimex.control.venue import (
     Venue,
 )
 
-from velocimex.domain import BookTop, Order, OrderEvent
+from velocimex.domain import BookTop, Order, OrderEvent, OrderSubmitted
 
 
 class UnknownVenue(ValueError):
@@ -147,6 +147,9 @@ class VenueSet:
         return on_report
 
     def _on_report(self, venue_name: str, event: OrderEvent) -> None:
+        if type(event) is OrderSubmitted:
+            # An order the venue holds and our journal lost: it is that venue's order.
+            event = replace(event, order=replace(event.order, venue=venue_name))
         fill = getattr(event, "fill", None)
         if fill is not None:
             fill = replace(fill, venue=venue_name, execution_id=f"{venue_name}:{fill.execution_id}")

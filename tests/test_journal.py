@@ -136,9 +136,9 @@ def test_settings_select_group_commit_for_the_core_journals(tmp_path: Path) -> N
 
     base = {"data_dir": tmp_path, "jwt_secret": SecretStr("x" * 32)}
     instruments = [InstrumentSetting(symbol="AAPL", locate=7)]
-    strict = build_core(Settings(**base, instruments=instruments))
-    assert not strict.journal.group_commit and not strict.audit.group_commit
-    strict.close()
-    grouped = build_core(Settings(**base, instruments=instruments, journal_group_commit=True))
+    grouped = build_core(Settings(**base, instruments=instruments))  # the default
     assert grouped.journal.group_commit and grouped.audit.group_commit
     grouped.close()
+    strict = build_core(Settings(**base, instruments=instruments, journal_group_commit=False))
+    assert not strict.journal.group_commit and not strict.audit.group_commit
+    strict.close()
