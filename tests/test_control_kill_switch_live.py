@@ -1,6 +1,6 @@
 """The kill switch against the real exchange simulator, with the market maker quoting into a
-moving book and a desk order on the same account taking its quotes: tripped at random
-moments, every order we have open ends cancelled (or filled)
+moving book and a counterparty ('bob', a second OUCH session) taking its quotes: tripped at
+random moments, every order we have open ends cancelled (or filled)
 within a bounded time, and the exchange's book holds none of ours afterwards.
 
 The book tops the strategy sees are read from the exchange's matching engine on its loop, so
@@ -23,6 +23,7 @@ from velocimex.control.risk import RiskLimits
 
 from tests.exchange_rig import ExchangeRig, venue_config
 from velocimex.domain import BookTop, Instrument, OrderState, Side, TradingState
+from velocimex.wire import ouch
 
 ITERATIONS = 20
 SETTLE_S = 5.0  # every open order must be finished this long after the kill switch
@@ -34,7 +35,7 @@ class LiveExchange(ExchangeRig):
     """The simulator with its participant flow running, on its own loop thread."""
 
     def __init__(self, seed: int) -> None:
-        super().__init__(venue_config(seed=seed, rate=400.0, bob=False))
+        super().__init__(venue_config(seed=seed, rate=400.0))
         self.locate = self.venue.engine.locate_by_symbol["AAPL"]
 
     def top(self) -> tuple[int, int, int, int]:
@@ -126,18 +127,15 @@ def test_kill_switch_at_random_moments_leaves_nothing_open_here_or_at_the_exchan
         core.risk.set_state(TradingState.ACTIVE, "test")
         core.strategies.start("mm")
         time.sleep(rng.uniform(0.05, 0.3))
-        # A desk order on the same account takes one of the strategy's quotes, as the
-        # browser test's manual order does: both executions of that match are ours.
+        # A counterparty on its own session takes one of the strategy's quotes, so fills
+        # arrive while the kill switch trips. (A desk order of ours would be refused by the
+        # self-trade check.)
         quotes = [r for r in core.orders.open_records() if r.state is OrderState.ACKNOWLEDGED]
         if quotes:
             quote = rng.choice(quotes).order
-            core.orders.submit(
-                "AAPL",
-                Side.SELL if quote.side is Side.BUY else Side.BUY,
-                quote.quantity,
-                price=quote.price,
-                strategy_id="desk",
-            )
+            assert quote.price is not None
+            side = "S" if quote.side is Side.BUY else "B"
+            exchange.enter("bob", side, quote.quantity, quote.price, ouch.TIF_IOC)
             crossed += 1
         time.sleep(rng.uniform(0.0, 0.2))
         core.kill("test", f"drill {iteration}")
@@ -149,3 +147,4 @@ def test_kill_switch_at_random_moments_leaves_nothing_open_here_or_at_the_exchan
     assert not core.orders.anomalies, core.orders.last_anomaly
     assert orders_seen > 2 * ITERATIONS  # the strategy really quoted between the kills
     assert crossed > ITERATIONS // 2
+    assert any(r.filled_quantity for r in core.orders.records())  # quotes really traded
