@@ -12,7 +12,8 @@ import sys
 
 import numba as nb
 import numpy as np
-from numba.core import types
+from llvmlite import ir
+from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from velocimex import book_contract as bc
@@ -31,6 +32,12 @@ if sys.byteorder != "little" or any(
     raise ImportError("the kernel's record words assume RECORD_DTYPE on a little-endian host")
 
 _LENGTHS = itch.MESSAGE_LENGTHS.astype(np.int64)
+# 1 for the message types whose order reference sits at byte 11 (A F E C X D U).
+_HAS_REF = np.zeros(256, np.uint8)
+_HAS_REF[[ord(t) for t in "AFECXDU"]] = 1
+# How many blocks ahead of the one being applied the kernel prefetches order-table sets.
+# A miss to memory takes a few messages' worth of work to arrive.
+LOOKAHEAD = 8
 
 # Counter indices as module constants so numba folds them.
 C_MESSAGES = bc.COUNTER["messages"]
@@ -65,6 +72,7 @@ S_SLOTS = 3
 
 MAX_QTY = np.uint64(0xFFFFFFFF)
 LOW32 = np.uint64(0xFFFFFFFF)
+LOW48 = np.uint64(0xFFFFFFFFFFFF)
 SHIFT32 = np.uint64(32)
 HEADER_LEN = moldudp64.HEADER_LEN
 _NO_TOP = (np.uint32(0), np.uint32(0), np.uint32(0), np.uint32(0))
@@ -185,29 +193,52 @@ def symbol_text(key: int) -> str:
     return int(key).to_bytes(8, "little").decode("latin-1").rstrip(" \x00")
 
 
-# The helpers are inlined in numba's IR: as LLVM calls they were left out of line once the
-# kernel grew, and every call then passed array structs through memory.
+@intrinsic
+def _address(typingctx, ary):
+    """The data pointer of an array or bytes object, as a typed C pointer.
+
+    The message loop indexes its tables through these: a pointer index is one address
+    computation, where an array index also pays numba's negative-index wraparound (a
+    compare and a select per access) and keeps the array's shape and strides live in
+    registers the loop is short of. Every index the loop uses is in range by construction
+    (as it already had to be: numba does not bounds-check arrays either)."""
+
+    def codegen(context, builder, signature, args):
+        return context.make_array(signature.args[0])(context, builder, args[0]).data
+
+    return types.CPointer(ary.dtype)(ary), codegen
+
+
+def _wide_load(width: int, swap: bool):  # noqa: ANN202 - returns a numba intrinsic
+    result = {16: types.uint16, 32: types.uint32, 64: types.uint64}[width]
+
+    def load(typingctx, ptr, offset):
+        def codegen(context, builder, signature, args):
+            it = ir.IntType(width)
+            address = builder.bitcast(builder.gep(args[0], [args[1]]), it.as_pointer())
+            value = builder.load(address, align=1)
+            if not swap:
+                return value
+            fnty = ir.FunctionType(it, [it])
+            bswap = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.bswap.i{width}")
+            return builder.call(bswap, [value])
+
+        return result(ptr, types.intp), codegen
+
+    return intrinsic(load)
+
+
+# One unaligned load (and a byte swap) per field instead of a load, shift and or per byte.
+# Callers read only within a block whose length they have checked.
+_ld_be16 = _wide_load(16, swap=True)
+_ld_be32 = _wide_load(32, swap=True)
+_ld_be64 = _wide_load(64, swap=True)
+_ld_le64 = _wide_load(64, swap=False)
+
+
 @nb.njit(inline="always", cache=True)
 def _be16(d, p):
     return (np.int64(d[p]) << 8) | np.int64(d[p + 1])
-
-
-@nb.njit(inline="always", cache=True)
-def _be32(d, p):
-    return (
-        (np.uint32(d[p]) << np.uint32(24))
-        | (np.uint32(d[p + 1]) << np.uint32(16))
-        | (np.uint32(d[p + 2]) << np.uint32(8))
-        | np.uint32(d[p + 3])
-    )
-
-
-@nb.njit(inline="always", cache=True)
-def _be48(d, p):
-    v = np.uint64(0)
-    for i in range(6):
-        v = (v << np.uint64(8)) | np.uint64(d[p + i])
-    return v
 
 
 @nb.njit(inline="always", cache=True)
@@ -289,6 +320,26 @@ def _pointer_at(typingctx, arena, offset, dtype):
     return pointer(arena, offset, dtype), codegen
 
 
+@intrinsic
+def _prefetch(typingctx, ptr, index):
+    """Hint the CPU to fetch the cache line of `ptr[index]` (LLVM's llvm.prefetch: a
+    prefetch never faults). Unlike a load whose value is kept, it does not hold up
+    retirement while the line is in flight, so the misses of messages ahead overlap the work
+    on the current one."""
+
+    def codegen(context, builder, signature, args):
+        address = builder.gep(args[0], [args[1]])
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        # read (0), keep in all cache levels (3), data cache (1)
+        builder.call(fn, [builder.bitcast(address, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.none(ptr, types.intp), codegen
+
+
 @nb.njit(inline="always", cache=True)
 def _part(arena, i, dtype, itemsize):
     # Part i spans the arena from header word i to header word i + 1 (see BookState). A
@@ -307,10 +358,11 @@ def _param(arena, i):
 
 @nb.njit(cache=True, nogil=True)
 def _run_tables(
-    data, start, end, n_msgs, seqs, first_seq, out, arena,
+    data, start, end, n_msgs, seqs, explicit_seqs, first_seq, out, arena,
     ord_, ord_sl, lvl, side_st, tracked, lost, symbol, sub, sess, counters,
 ):  # fmt: skip
-    """Process up to `n_msgs` blocks of `data[start:end]`; returns (records written, offset
+    """Process up to `n_msgs` blocks of `data[start:end]` (`data`, `seqs`, `out` and the
+    tables as C pointers, see `_address`); returns (records written, offset
     just past the last block processed).
 
     A block running past `end` stops the kernel early; the caller reports the truncation.
@@ -328,17 +380,37 @@ def _run_tables(
     ways = _param(arena, H_WAYS)
     n_sub = _param(arena, H_NSUB)
     lengths = _LENGTHS
-    explicit_seqs = seqs.shape[0] > 0
     one = np.uint64(1)
     pos = start
     k = 0
     started = sess[S_STARTED] != 0
     expected = sess[S_EXPECTED]
     gap_seen = sess[S_GAP_SEEN] != 0
+    has_ref = _HAS_REF
+    ahead = start  # the prefetch cursor: a block up to LOOKAHEAD blocks past `pos`
+    ahead_n = 0
     for mi in range(n_msgs):
+        # Prefetch only: what it reads is checked again, properly, when the block is applied.
+        while ahead_n <= mi + LOOKAHEAD and ahead_n < n_msgs and ahead + 2 <= end:
+            a_ln = np.int64(_ld_be16(data, ahead))
+            a_p = ahead + 2
+            if a_p + a_ln > end:
+                ahead = end
+                break
+            a_type = data[a_p]
+            if a_ln >= 19 and has_ref[a_type] != 0:
+                a_base = np.int64(_ld_be64(data, a_p + 11) & set_mask) * ways
+                _prefetch(ord_, 2 * a_base)
+                _prefetch(ord_sl, a_base)
+                if a_type == 85 and a_ln >= 27:  # 'U' also looks up its new reference
+                    a_base = np.int64(_ld_be64(data, a_p + 19) & set_mask) * ways
+                    _prefetch(ord_, 2 * a_base)
+                    _prefetch(ord_sl, a_base)
+            ahead = a_p + a_ln
+            ahead_n += 1
         if pos + 2 > end:
             break
-        ln = _be16(data, pos)
+        ln = np.int64(_ld_be16(data, pos))
         p = pos + 2
         if p + ln > end:
             break
@@ -365,10 +437,10 @@ def _run_tables(
         if ln != want:
             counters[C_BAD_LENGTH] += one
             continue
-        loc = _be16(data, p + 1)
+        loc = np.int64(_ld_be16(data, p + 1))
         if mtype == 82:  # 'R' stock directory
             if loc < locates:
-                key = _le64(data, p + 11)
+                key = _ld_le64(data, p + 11)
                 symbol[loc] = key
                 if n_sub > 0:
                     hit = 0
@@ -395,10 +467,10 @@ def _run_tables(
         ins_shares = np.uint32(0)
         main = -1  # the message's own instrument (record last)
         other = -1  # a second instrument touched (record first)
-        ref = _be64(data, p + 11)
+        ref = _ld_be64(data, p + 11)
         if is_add:
-            ins_shares = _be32(data, p + 20)
-            ins_price = _be32(data, p + 32)
+            ins_shares = _ld_be32(data, p + 20)
+            ins_price = _ld_be32(data, p + 32)
             if ins_shares == 0 or ins_price == 0:
                 counters[C_REJECTED] += one
                 continue
@@ -424,14 +496,14 @@ def _run_tables(
                 counters[C_UNKNOWN_REF] += one
                 continue
             red0 = i
-            red0_n = np.uint32(ord_[2 * i + 1] & LOW32) if mtype == 68 else _be32(data, p + 19)
+            red0_n = np.uint32(ord_[2 * i + 1] & LOW32) if mtype == 68 else _ld_be32(data, p + 19)
             main = np.int64(ord_sl[i]) >> 1
         else:
             i = _find(ord_, ref, set_mask, ways)
             if i < 0:
                 counters[C_UNKNOWN_REF] += one
                 continue
-            new_ref = _be64(data, p + 19)
+            new_ref = _ld_be64(data, p + 19)
             osl = np.int64(ord_sl[i])
             red0 = i
             red0_n = np.uint32(ord_[2 * i + 1] & LOW32)
@@ -441,8 +513,8 @@ def _run_tables(
                 if red1 >= 0:
                     counters[C_DUP_REF] += one
                     other = np.int64(ord_sl[red1]) >> 1
-            ins_shares = _be32(data, p + 27)
-            ins_price = _be32(data, p + 31)
+            ins_shares = _ld_be32(data, p + 27)
+            ins_price = _ld_be32(data, p + 31)
             if ins_shares == 0 or ins_price == 0:
                 counters[C_REJECTED] += one
             else:
@@ -547,7 +619,7 @@ def _run_tables(
                 ord_[2 * slot + 1] = (np.uint64(ins_price) << SHIFT32) | np.uint64(ins_shares)
                 ord_sl[slot] = sl
         # --- records: the other instrument first, then the message's own ------------------
-        ts = _be48(data, p + 5)
+        ts = _ld_be64(data, p + 3) & LOW48  # bytes 5..10
         k0 = k
         for r in range(2):
             rloc = other if r == 0 else main
@@ -589,17 +661,25 @@ def _run_tables(
     return k, pos
 
 
+@nb.njit(inline="always", cache=True)
+def _ptr(arena, i, dtype):
+    # Part i of the arena (see BookState) as a C pointer.
+    return _pointer_at(arena, np.int64(_le64(arena, 8 * i)), dtype)
+
+
 @nb.njit(cache=True, nogil=True)
 def _run(data, start, end, n_msgs, seqs, first_seq, out, arena):
-    # The table views are made here and passed in: made inside the message loop's function
-    # they cost it about 8% (measured with thread CPU time on the bench capture).
+    # The table pointers are made here and passed in: made inside the message loop's
+    # function they cost it about 8% (measured with thread CPU time on the bench capture).
+    # The arrays behind them stay referenced by this frame for the call.
     return _run_tables(
-        data, start, end, n_msgs, seqs, first_seq, out, arena,
-        _part(arena, P_ORD, np.uint64, 8), _part(arena, P_ORD_SL, np.uint32, 4),
-        _part(arena, P_LVL, np.uint32, 4), _part(arena, P_SIDE_ST, np.uint32, 4),
-        _part(arena, P_TRACKED, np.uint8, 1), _part(arena, P_LOST, np.uint8, 1),
-        _part(arena, P_SYMBOL, np.uint64, 8), _part(arena, P_SUB, np.uint64, 8),
-        _part(arena, P_SESS, np.uint64, 8), _part(arena, P_COUNTERS, np.uint64, 8),
+        _address(data), start, end, n_msgs, _address(seqs), seqs.shape[0] > 0, first_seq,
+        _address(out), arena,
+        _ptr(arena, P_ORD, np.uint64), _ptr(arena, P_ORD_SL, np.uint32),
+        _ptr(arena, P_LVL, np.uint32), _ptr(arena, P_SIDE_ST, np.uint32),
+        _ptr(arena, P_TRACKED, np.uint8), _ptr(arena, P_LOST, np.uint8),
+        _ptr(arena, P_SYMBOL, np.uint64), _ptr(arena, P_SUB, np.uint64),
+        _ptr(arena, P_SESS, np.uint64), _ptr(arena, P_COUNTERS, np.uint64),
     )  # fmt: skip
 
 
