@@ -34,6 +34,13 @@ Rules (docs/control-plane.md, "Smart order routing", says the same for users):
   parent. Refusals that clear by themselves (``duplicate_order``, ``throttle``,
   ``max_open_orders``, ``stale_market_data``) only leave those shares unrouted until the next
   top.
+* Market parents (``limit_price=None``) follow the risk manager's market-order rules: refused
+  (:class:`RoutingError`, nothing sent) unless the consolidated top is fresh and some usable
+  venue shows the opposite side; priced once, at submission, at the far edge of the risk price
+  collar around the best usable opposite price (what risk would price a single market order
+  at), and then routed as an ``ioc`` parent with that protection limit: venues walked by best
+  displayed price then size, never on a stale or gapped venue's data, never resting, never
+  trading through the collar.
 * ``day`` parents rest what displayed liquidity within the limit cannot fill as a limit order
   at the limit price on the top-ranked usable venue; if liquidity within the limit appears on
   another venue, the resting child is cancelled and its shares routed there once the cancel is
@@ -107,6 +114,7 @@ class ParentOrder:
     time_in_force: TimeInForce
     strategy_id: str
     state: ParentState = ParentState.WORKING
+    market: bool = False  # a market parent: limit_price is the collar edge it was priced at
     reason: str = ""
     filled: int = 0
     working: int = 0  # leaves of working children
@@ -250,43 +258,72 @@ class SmartRouter:
         symbol: str,
         side: Side,
         quantity: int,
-        limit_price: int,
+        limit_price: int | None,
         *,
         time_in_force: TimeInForce = "day",
         strategy_id: str = "router",
         on_child: Callable[[str], None] | None = None,
     ) -> ParentOrder:
-        """``on_child(client_order_id)`` is told of each child before it is submitted (a
+        """``limit_price=None``: a market parent (see the module notes; always ``ioc``).
+        ``on_child(client_order_id)`` is told of each child before it is submitted (a
         strategy host makes the children its strategy's orders)."""
         if symbol not in self.core.instruments:
             raise RoutingError(f"unknown instrument {symbol!r}")
         if quantity <= 0:
             raise RoutingError(f"quantity must be positive: {quantity}")
-        if not 0 < limit_price <= MAX_ITCH_PRICE:
+        if limit_price is not None and not 0 < limit_price <= MAX_ITCH_PRICE:
             raise RoutingError(f"limit price out of ITCH range: {limit_price}")
         if time_in_force not in ("day", "ioc"):
             raise RoutingError(f"time in force must be day or ioc: {time_in_force!r}")
         with self.lock:
+            market = limit_price is None
+            if limit_price is None:
+                limit_price = self._market_price(symbol, side)
+                time_in_force = "ioc"
             parent_id = f"PR{next(self._ids):08d}"
             parent = ParentOrder(
                 parent_id, symbol, side, quantity, limit_price, time_in_force, strategy_id
             )
+            parent.market = market
             parent._on_child = on_child
-            self._journal(
-                {
-                    "type": "parent",
-                    "parent_id": parent_id,
-                    "symbol": symbol,
-                    "side": str(side),
-                    "quantity": quantity,
-                    "limit_price": limit_price,
-                    "time_in_force": time_in_force,
-                    "strategy_id": strategy_id,
-                }
-            )
+            body: dict[str, Any] = {
+                "type": "parent",
+                "parent_id": parent_id,
+                "symbol": symbol,
+                "side": str(side),
+                "quantity": quantity,
+                "limit_price": limit_price,
+                "time_in_force": time_in_force,
+                "strategy_id": strategy_id,
+            }
+            if market:
+                body["market"] = True
+            self._journal(body)
             self.parents[parent_id] = parent
             self._route(parent)
             return self.snapshot(parent_id)
+
+    def _market_price(self, symbol: str, side: Side) -> int:
+        """The protection limit of a market parent, or :class:`RoutingError` when there is no
+        market to price it from (risk's rules for a single market order, over the venues)."""
+        problem = self.core.risk.market_data_problem(symbol)
+        if problem is not None:
+            raise RoutingError(f"stale_market_data: {problem}")
+        prices = []
+        for venue in self.venues:
+            if not self.usable(venue.name, symbol):
+                continue
+            top = self._quotes[(venue.name, symbol)].top
+            price = top.best_ask if side is Side.BUY else top.best_bid
+            if price is not None:
+                prices.append(price)
+        if not prices:
+            what = "offer to price a market buy" if side is Side.BUY else "bid to price a sell"
+            raise RoutingError(f"no_market: no {what} on a venue with fresh data")
+        bps = self.core.risk.limits.price_collar_bps
+        if side is Side.BUY:
+            return min(MAX_ITCH_PRICE, min(prices) * (10_000 + bps) // 10_000)
+        return max(1, -(-max(prices) * (10_000 - bps) // 10_000))
 
     def cancel(self, parent_id: str) -> ParentOrder:
         with self.lock:
@@ -319,6 +356,7 @@ class SmartRouter:
                 parent.time_in_force,
                 parent.strategy_id,
                 parent.state,
+                parent.market,
                 parent.reason,
                 parent.filled,
                 parent.working,
@@ -498,7 +536,8 @@ class SmartRouter:
         # must still be known as this parent's.
         self._journal(
             {"type": "child", "parent_id": parent.parent_id, "client_order_id": cid,
-             "venue": venue_name}
+             "venue": venue_name},
+            wake=False,  # the group fsync starts once the child has left (below)
         )  # fmt: skip
         parent.children[cid] = venue_name
         self._parent_of[cid] = parent
@@ -519,6 +558,9 @@ class SmartRouter:
         except (OrderError, ValueError) as exc:
             del parent.children[cid], self._parent_of[cid]
             self._stop(parent, f"child not created: {exc}")
+        finally:
+            if self.journal is not None:
+                self.journal.wake()
 
     def _uncommitted(self, parent: ParentOrder) -> int:
         filled = working = 0
@@ -543,9 +585,9 @@ class SmartRouter:
             {"type": "state", "parent_id": parent.parent_id, "state": str(state), "reason": reason}
         )
 
-    def _journal(self, body: dict[str, Any]) -> None:
+    def _journal(self, body: dict[str, Any], *, wake: bool = True) -> None:
         if self.journal is not None:
-            self.journal.append(body)
+            self.journal.append(body, wake=wake)
 
     def _replay(self) -> None:
         """Parents from ``routing.jsonl``: their children are the order manager's (restored
@@ -564,6 +606,7 @@ class SmartRouter:
                     int(body["limit_price"]),
                     body["time_in_force"],
                     body["strategy_id"],
+                    market=bool(body.get("market", False)),
                 )
                 self.parents[parent.parent_id] = parent
                 digits = parent.parent_id[2:]

@@ -8,11 +8,12 @@ import random
 from fractions import Fraction
 from pathlib import Path
 
+import pytest
 from velocimex.control.core import TradingCore
 from velocimex.control.journal import Journal
 from velocimex.control.paper_venue import PaperVenue
 from velocimex.control.risk import RiskLimits
-from velocimex.control.routing import ParentState, RoutingVenue, SmartRouter
+from velocimex.control.routing import ParentState, RoutingError, RoutingVenue, SmartRouter
 from velocimex.control.venue import RecordingVenue
 from velocimex.control.venue_set import VenueSet
 
@@ -545,3 +546,72 @@ def test_a_venue_whose_session_is_down_is_skipped_until_it_is_back(tmp_path: Pat
     rig.router.on_venue_book_top("A", ask_top(PX, 100, seq=2))
     assert [(o.quantity, o.price) for o in a.sent_orders] == [(40, PX)]
     assert rig.router.snapshot(parent.parent_id).excluded == set()
+
+
+def test_market_parent_walks_venues_by_price_then_size_within_the_collar(
+    tmp_path: Path,
+) -> None:
+    limits = RiskLimits(duplicate_window_ms=0, max_messages_per_second=10**6, price_collar_bps=100)
+    rig = paper_rig(tmp_path, limits=limits)
+    rig.router.on_venue_book_top("A", ask_top(PX + 200, 300))
+    rig.router.on_venue_book_top("B", ask_top(PX + 200, 400))
+    parent = rig.router.submit("AAA", Side.BUY, 900, None)
+    # Priced once at the collar edge of the best usable offer; never rests.
+    assert (parent.market, parent.time_in_force) == (True, "ioc")
+    assert parent.limit_price == (PX + 200) * 10_100 // 10_000
+    # Equal price: more displayed size first; each child an IOC at that venue's price.
+    assert rig.sent(parent.parent_id) == [("B", 400, PX + 200, "ioc"), ("A", 300, PX + 200, "ioc")]
+    snap = rig.router.snapshot(parent.parent_id)
+    assert (snap.state, snap.filled) == (ParentState.CANCELLED, 700)
+    assert snap.reason == "ioc: no more displayed liquidity"
+    assert rig.core.orders.position("AAA").quantity == 700
+
+
+def test_market_parent_never_trades_through_the_collar(tmp_path: Path) -> None:
+    limits = RiskLimits(duplicate_window_ms=0, max_messages_per_second=10**6, price_collar_bps=50)
+    rig = paper_rig(tmp_path, limits=limits)
+    rig.router.on_venue_book_top("A", bid_top(PX, 200))
+    rig.router.on_venue_book_top("B", bid_top(PX - PX // 100, 500))  # 1% below: past 0.5%
+    parent = rig.router.submit("AAA", Side.SELL, 400, None)
+    assert parent.limit_price == -(-PX * 9_950 // 10_000)
+    assert rig.sent(parent.parent_id) == [("A", 200, PX, "ioc")]
+    snap = rig.router.snapshot(parent.parent_id)
+    assert (snap.state, snap.filled) == (ParentState.CANCELLED, 200)
+    assert rig.core.orders.position("AAA").quantity == -200
+
+
+def test_market_parent_is_never_priced_from_stale_or_gapped_data(tmp_path: Path) -> None:
+    clock = ManualClock(1_000 * MS)
+    rig = paper_rig(tmp_path, clock=clock)
+    with pytest.raises(RoutingError, match="stale_market_data: no market data"):
+        rig.router.submit("AAA", Side.BUY, 100, None)
+    rig.router.on_venue_book_top("A", ask_top(PX, 500))  # A is better...
+    clock.now += 4_000 * MS
+    rig.router.on_venue_book_top("B", ask_top(PX + 100, 500))
+    clock.now += 2_000 * MS  # ...but its data is now 6 s old
+    parent = rig.router.submit("AAA", Side.BUY, 100, None)
+    # Priced from B, the only venue with fresh data, and routed only there.
+    assert parent.limit_price == (PX + 100) * 10_500 // 10_000
+    assert rig.sent(parent.parent_id) == [("B", 100, PX + 100, "ioc")]
+    # A gap on B: no venue has usable data, so no market order is priced at all.
+    rig.router.on_venue_book_top("B", ask_top(PX, 500, flags=FLAG_SEQ_GAP, seq=2))
+    with pytest.raises(RoutingError, match="stale_market_data: sequence gap"):
+        rig.router.submit("AAA", Side.BUY, 100, None)
+    # Fresh tops without an offer: nothing to price a buy from.
+    rig.router.on_venue_book_top("A", BookTop(1, 3, 3, 0, PX, 100, 0, 0))
+    with pytest.raises(RoutingError, match="no_market: no offer"):
+        rig.router.submit("AAA", Side.BUY, 100, None)
+    assert len(rig.router.parents) == 1  # the refused ones left nothing behind
+
+
+def test_a_market_parent_survives_a_restart_as_one(tmp_path: Path) -> None:
+    a, b = RecordingVenue(), RecordingVenue()
+    rig = Rig(tmp_path, {"A": a, "B": b})
+    rig.router.on_venue_book_top("A", ask_top(PX, 100))
+    parent = rig.router.submit("AAA", Side.BUY, 100, None)
+    assert [o.venue for o in a.sent_orders] == ["A"]
+    rig.core.close()
+    rig.venues.close()
+    again = Rig(tmp_path, {"A": RecordingVenue(), "B": RecordingVenue()})
+    snap = again.router.snapshot(parent.parent_id)
+    assert (snap.market, snap.limit_price, snap.time_in_force) == (True, parent.limit_price, "ioc")
