@@ -106,10 +106,11 @@ class Journal:
             os.fsync(fh.fileno())
         self.torn_tail_dropped += 1
 
-    def append(self, body: dict[str, Any], *, durable: bool = True) -> None:
+    def append(self, body: dict[str, Any], *, durable: bool = True, wake: bool = True) -> None:
         """Append one record. ``durable=False`` skips the fsync: the record is in the OS (it
-        survives a crash of this process) and reaches the disk with the next durable append."""
-        self.append_canonical(_canonical(body), durable=durable)
+        survives a crash of this process) and reaches the disk with the next durable append.
+        ``wake``: see :meth:`append_canonical`."""
+        self.append_canonical(_canonical(body), durable=durable, wake=wake)
 
     def append_canonical(self, text: str, *, durable: bool = True, wake: bool = True) -> None:
         """Append a body already in canonical form (``canonical_json(body)``'s exact text).
