@@ -8,6 +8,8 @@ never quotes on a book with a sequence gap or a missing side: it pulls its quote
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 from velocimex.control.strategies.plain_params import plain_params
 from velocimex.control.strategy import (
@@ -43,24 +45,33 @@ class InventoryMarketMaker(Strategy):
         self, top: BookTop, position: int, tick: int
     ) -> dict[Side, tuple[int, int] | None]:
         """Per side, (price, size) to quote, or None to quote nothing."""
-        bid_want, ask_want = self._quotes(top, position, tick)
+        bid_want, ask_want = self._quotes(plain_params(self), top, position, tick)
         return {Side.BUY: bid_want, Side.SELL: ask_want}
 
+    @staticmethod
     def _quotes(
-        self, top: BookTop, position: int, tick: int
+        p: Any, top: BookTop, position: int, tick: int
     ) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
-        p = plain_params(self)
-        bid, ask = top.best_bid, top.best_ask
-        if bid is None or ask is None or top.has_sequence_gap:
+        touch = top.touch()
+        if touch is None:
             return None, None
+        bid, ask = touch
         reservation = (bid + ask) / 2 - p.skew * position / p.max_inventory
         bid_px = int((reservation - p.half_spread) // tick) * tick
         ask_px = -int(-(reservation + p.half_spread) // tick) * tick
-        # Stay passive: never cross the opposite best.
-        bid_px = min(bid_px, ask - tick)
-        ask_px = max(ask_px, bid + tick)
-        bid_size = min(p.quote_size, p.max_inventory - position)
-        ask_size = min(p.quote_size, p.max_inventory + position)
+        # Stay passive: never cross the opposite best. Comparisons, not min()/max(): those
+        # parse keyword arguments on every call, several times the cost of the comparison.
+        if bid_px > ask - tick:
+            bid_px = ask - tick
+        if ask_px < bid + tick:
+            ask_px = bid + tick
+        quote_size = p.quote_size
+        bid_size = p.max_inventory - position
+        if bid_size > quote_size:
+            bid_size = quote_size
+        ask_size = p.max_inventory + position
+        if ask_size > quote_size:
+            ask_size = quote_size
         return (
             (bid_px, bid_size) if bid_size > 0 and bid_px > 0 else None,
             (ask_px, ask_size) if ask_size > 0 else None,
@@ -72,13 +83,14 @@ class InventoryMarketMaker(Strategy):
         if symbol != p.symbol:
             return []
         position = ctx.positions.get(symbol, 0)
-        bid_want, ask_want = self._quotes(top, position, ctx.instruments[symbol].tick)
+        bid_want, ask_want = self._quotes(p, top, position, ctx.instruments[symbol].tick)
         intents: list[Intent] = []
         threshold = p.requote_threshold
+        working = ctx.working
         for side, want in ((_BUY, bid_want), (_SELL, ask_want)):
             any_working = False
             keep = None
-            for w in ctx.working:
+            for w in working:
                 if w.side is not side or w.symbol != symbol:
                     continue
                 any_working = True
@@ -88,7 +100,7 @@ class InventoryMarketMaker(Strategy):
                     want is not None
                     and keep is None
                     and w.price is not None
-                    and abs(w.price - want[0]) < threshold
+                    and -threshold < w.price - want[0] < threshold
                     and w.leaves_quantity <= want[1]
                 )
                 if fits:
