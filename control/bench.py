@@ -6,10 +6,11 @@ Measures, on this machine, with journals in a temporary directory:
   OS; the median and best of several batches, and the CPU time per check;
 - order path latency p50/p99/p99.9: ``OrderManager.submit`` (what a strategy's intent calls)
   -> risk checks -> audit + write-ahead order journal -> OUCH Enter Order in a SoupBinTCP
-  packet written to a socket, in each journal durability mode: ``fsync`` (an fsync per record
-  before the order leaves: the default of ``TradingCore`` and ``velocimex serve``), ``group``
-  (records written to the OS before the order leaves, fsync batched on a dedicated thread) and
-  ``none`` (no fsync: what the backtester uses);
+  packet written to a socket, in each journal durability mode: ``group`` (records written to
+  the OS before the order leaves, fsync batched on a dedicated thread: the default of
+  ``TradingCore`` and ``velocimex serve``), ``fsync`` (an fsync per record before the order
+  leaves: ``velocimex serve --journal-fsync-per-record``) and ``none`` (no fsync: what the
+  backtester uses);
 - strategy evaluation latency p50/p99/p99.9 of each shipped signal strategy's ``on_book_top``.
 
 Latencies are wall clock (``perf_counter_ns``); ``cpu_p50_us``/``cpu_p99_us`` are the same calls'
@@ -20,13 +21,16 @@ machine the wall-clock tail is mostly other processes' time slices.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import socket
 import statistics
 import struct
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from velocimex.control.core import TradingCore
@@ -59,7 +63,7 @@ DURABILITY_MODES = {
     "group": (True, True),
     "none": (False, False),
 }
-DEFAULT_MODE = "fsync"
+DEFAULT_MODE = "group"
 _SOUP_HEADER = struct.Struct(">Hc")
 
 
@@ -140,18 +144,26 @@ def bench_risk_checks(n: int, tmp: Path, batches: int = 5) -> dict[str, float]:
     }
 
 
-def bench_order_path(n: int, tmp: Path, mode: str) -> dict[str, float]:
+def bench_order_path(n: int, tmp: Path, mode: str, *, tune_gc: bool = True) -> dict[str, Any]:
     fsync, group = DURABILITY_MODES[mode]
     ours, theirs = socket.socketpair()
     theirs.setblocking(False)
     core = TradingCore(
-        tmp / mode, [AAPL], OuchSocketVenue(ours), LIMITS, fsync=fsync, group_commit=group
+        tmp / mode,
+        [AAPL],
+        OuchSocketVenue(ours),
+        LIMITS,
+        fsync=fsync,
+        group_commit=group,
+        tune_gc=tune_gc,
     )
     top = BookTop(7, 1, 0, 0, BID, 100, ASK, 100)
     core.on_book_top(top)
     lat, cpu = np.empty(n), np.empty(n)
     received = 0
     clock, thread_clock = time.perf_counter_ns, time.thread_time_ns
+    collections, gc_callback = _gc_recorder()
+    gc.callbacks.append(gc_callback)
     for i in range(n):
         price, qty = bench_order(i)
         on_cpu = thread_clock()
@@ -164,6 +176,7 @@ def bench_order_path(n: int, tmp: Path, mode: str) -> dict[str, float]:
         if i % 64 == 0:
             received += _drain(theirs)
             core.on_book_top(top)  # the feed keeps the market data fresh
+    gc.callbacks.remove(gc_callback)
     core.close()  # waits for the last group fsync
     received += _drain(theirs)
     ours.close()
@@ -177,7 +190,35 @@ def bench_order_path(n: int, tmp: Path, mode: str) -> dict[str, float]:
         "orders": n,
         "fsyncs": core.journal.fsyncs + core.audit.fsyncs,
         "records": records,
+        "gc_collections": _gc_summary(collections),
     }
+
+
+def _gc_recorder() -> tuple[list[tuple[int, int]], Callable[[str, dict[str, int]], None]]:
+    """(generation, pause ns) of every collection while the callback is registered."""
+    collections: list[tuple[int, int]] = []
+    started = [0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter_ns()
+        else:
+            collections.append((info["generation"], time.perf_counter_ns() - started[0]))
+
+    return collections, callback
+
+
+def _gc_summary(collections: list[tuple[int, int]]) -> dict[str, dict[str, float]]:
+    out = {}
+    for gen in range(3):
+        pauses = [ns for g, ns in collections if g == gen]
+        if pauses:
+            out[f"gen{gen}"] = {
+                "count": len(pauses),
+                "median_us": round(statistics.median(pauses) / 1e3, 1),
+                "max_us": round(max(pauses) / 1e3, 1),
+            }
+    return out
 
 
 def _drain(sock: socket.socket) -> int:
@@ -257,15 +298,28 @@ def main(argv: list[str] | None = None) -> int:
         "--fsync-orders", type=int, default=2_000, help="orders in the fsync-per-record mode"
     )
     parser.add_argument("--out", type=Path, help="also write the figures as JSON here")
+    parser.add_argument(
+        "--no-tune-gc",
+        action="store_true",
+        help="keep CPython's default collector thresholds (TradingCore(tune_gc=False))",
+    )
+    parser.add_argument(
+        "--modes",
+        default=",".join(DURABILITY_MODES),
+        help="durability modes to measure, comma separated (default: all)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         checks = bench_risk_checks(args.orders, tmp)
         paths = {
             mode: bench_order_path(
-                min(args.orders, args.fsync_orders) if mode == "fsync" else args.orders, tmp, mode
+                min(args.orders, args.fsync_orders) if mode == "fsync" else args.orders,
+                tmp,
+                mode,
+                tune_gc=not args.no_tune_gc,
             )
-            for mode in DURABILITY_MODES
+            for mode in args.modes.split(",")
         }
     strategies = {name: bench_strategy(name, args.orders) for name in STRATEGY_CASES}
     figures = {

@@ -142,3 +142,51 @@ def test_settings_select_group_commit_for_the_core_journals(tmp_path: Path) -> N
     strict = build_core(Settings(**base, instruments=instruments, journal_group_commit=False))
     assert not strict.journal.group_commit and not strict.audit.group_commit
     strict.close()
+
+
+def test_group_commit_wake_false_defers_the_fsync_round_to_wake(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The order path appends its record without waking the flusher and wakes it once the
+    # order has left: until then no fsync may start, and wake() starts one that covers it.
+    real_fsync = os.fsync
+    started = threading.Event()
+
+    def watched_fsync(fd: int) -> None:
+        started.set()
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", watched_fsync)
+    journal = Journal(tmp_path / "j.jsonl", group_commit=True)
+    deadline = time.monotonic() + 5
+    while not journal._idle:  # the flusher is parked waiting for work
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    journal.append({"i": 1}, wake=False)
+    assert not started.wait(0.2)
+    assert journal.unsynced == 1
+    journal.wake()
+    assert started.wait(5)
+    assert journal.sync(timeout=5) and journal.unsynced == 0
+    # A plain append wakes a parked flusher by itself.
+    started.clear()
+    while not journal._idle:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    journal.append({"i": 2})
+    assert started.wait(5)
+    journal.close()
+    assert [r["i"] for r in Journal(tmp_path / "j.jsonl", fsync=False).records()] == [1, 2]
+
+
+def test_sync_cuts_the_batch_gathering_wait_short(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.jsonl", group_commit=True, commit_interval_s=30.0)
+    journal.append({"i": 1})
+    assert journal.sync(timeout=5)  # first round: the flusher then gathers for 30 s
+    journal.append({"i": 2})
+    started = time.monotonic()
+    assert journal.sync(timeout=5) and journal.unsynced == 0
+    assert time.monotonic() - started < 5
+    started = time.monotonic()
+    journal.close()
+    assert time.monotonic() - started < 5
