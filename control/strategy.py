@@ -100,10 +100,15 @@ class Strategy:
 
     name: ClassVar[str] = "strategy"
     Params: ClassVar[type[StrategyParams]] = StrategyParams
+    _plain_params: Any = None  # also for a subclass whose __init__ skips Strategy.__init__
 
     def __init__(self, strategy_id: str, params: StrategyParams) -> None:
         self.strategy_id = strategy_id
         self.params = params
+        # The per-update copy of ``params`` (``strategies.plain_params``). An ordinary attribute
+        # set here, not a write through ``__dict__``: that would turn the instance's inline
+        # attribute values into a dict, and CPython 3.11 then stops specialising ``self.x``.
+        self._plain_params = None
 
     def on_book_top(self, symbol: str, top: BookTop, ctx: StrategyContext) -> list[Intent]:
         return []

@@ -34,7 +34,7 @@ class ImbalanceTaker(Strategy):
 
     @staticmethod
     def imbalance(top: BookTop) -> float | None:
-        if top.best_bid is None or top.best_ask is None or top.has_sequence_gap:
+        if top.touch() is None:  # a side missing or a sequence gap
             return None
         total = top.bid_qty + top.ask_qty
         return None if total == 0 else (top.bid_qty - top.ask_qty) / total

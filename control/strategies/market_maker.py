@@ -45,37 +45,8 @@ class InventoryMarketMaker(Strategy):
         self, top: BookTop, position: int, tick: int
     ) -> dict[Side, tuple[int, int] | None]:
         """Per side, (price, size) to quote, or None to quote nothing."""
-        bid_want, ask_want = self._quotes(plain_params(self), top, position, tick)
+        bid_want, ask_want = _quotes(plain_params(self), top, position, tick)
         return {Side.BUY: bid_want, Side.SELL: ask_want}
-
-    @staticmethod
-    def _quotes(
-        p: Any, top: BookTop, position: int, tick: int
-    ) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
-        touch = top.touch()
-        if touch is None:
-            return None, None
-        bid, ask = touch
-        reservation = (bid + ask) / 2 - p.skew * position / p.max_inventory
-        bid_px = int((reservation - p.half_spread) // tick) * tick
-        ask_px = -int(-(reservation + p.half_spread) // tick) * tick
-        # Stay passive: never cross the opposite best. Comparisons, not min()/max(): those
-        # parse keyword arguments on every call, several times the cost of the comparison.
-        if bid_px > ask - tick:
-            bid_px = ask - tick
-        if ask_px < bid + tick:
-            ask_px = bid + tick
-        quote_size = p.quote_size
-        bid_size = p.max_inventory - position
-        if bid_size > quote_size:
-            bid_size = quote_size
-        ask_size = p.max_inventory + position
-        if ask_size > quote_size:
-            ask_size = quote_size
-        return (
-            (bid_px, bid_size) if bid_size > 0 and bid_px > 0 else None,
-            (ask_px, ask_size) if ask_size > 0 else None,
-        )
 
     def on_book_top(self, symbol: str, top: BookTop, ctx: StrategyContext) -> list[Intent]:
         # Called on every book update: one pass over the working orders, no per-side lists.
@@ -83,7 +54,7 @@ class InventoryMarketMaker(Strategy):
         if symbol != p.symbol:
             return []
         position = ctx.positions.get(symbol, 0)
-        bid_want, ask_want = self._quotes(p, top, position, ctx.instruments[symbol].tick)
+        bid_want, ask_want = _quotes(p, top, position, ctx.instruments[symbol].tick)
         intents: list[Intent] = []
         threshold = p.requote_threshold
         working = ctx.working
@@ -112,3 +83,34 @@ class InventoryMarketMaker(Strategy):
             if want is not None and keep is None and not any_working:
                 intents.append(PlaceOrder(symbol, side, want[1], want[0]))
         return intents
+
+
+def _quotes(
+    p: Any, top: BookTop, position: int, tick: int
+) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    """(bid, ask) quotes as (price, size) or None, for params ``p`` (a plain copy). A module
+    function: CPython 3.11 does not specialise a staticmethod looked up on the instance."""
+    touch = top.touch()
+    if touch is None:
+        return None, None
+    bid, ask = touch
+    reservation = (bid + ask) / 2 - p.skew * position / p.max_inventory
+    bid_px = int((reservation - p.half_spread) // tick) * tick
+    ask_px = -int(-(reservation + p.half_spread) // tick) * tick
+    # Stay passive: never cross the opposite best. Comparisons, not min()/max(): those
+    # parse keyword arguments on every call, several times the cost of the comparison.
+    if bid_px > ask - tick:
+        bid_px = ask - tick
+    if ask_px < bid + tick:
+        ask_px = bid + tick
+    quote_size = p.quote_size
+    bid_size = p.max_inventory - position
+    if bid_size > quote_size:
+        bid_size = quote_size
+    ask_size = p.max_inventory + position
+    if ask_size > quote_size:
+        ask_size = quote_size
+    return (
+        (bid_px, bid_size) if bid_size > 0 and bid_px > 0 else None,
+        (ask_px, ask_size) if ask_size > 0 else None,
+    )

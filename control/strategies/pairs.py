@@ -56,6 +56,8 @@ class PairsTrader(Strategy):
         self._sum = 0.0
         self._sumsq = 0.0
         self._since_rebuild = 0
+        # The deque's own maxlen is a getset descriptor, a generic attribute lookup per update.
+        self._capacity = params.window
 
     @property
     def quantity_b(self) -> int:
@@ -63,8 +65,11 @@ class PairsTrader(Strategy):
 
     def zscore(self, spread: float) -> float | None:
         """How many sample standard deviations ``spread`` is from the window's mean."""
+        return self._zscore(spread, plain_params(self).window)
+
+    def _zscore(self, spread: float, window: int) -> float | None:
         n = len(self._spreads)
-        if n < plain_params(self).window:
+        if n < window:
             return None
         mean_offset = self._sum / n
         var = (self._sumsq - self._sum * mean_offset) / (n - 1)
@@ -75,7 +80,7 @@ class PairsTrader(Strategy):
 
     def _push(self, spread: float) -> None:
         window = self._spreads
-        if len(window) == window.maxlen:
+        if len(window) == self._capacity:
             old = window[0] - self._origin
             self._sum -= old
             self._sumsq -= old * old
@@ -93,28 +98,28 @@ class PairsTrader(Strategy):
 
     def on_book_top(self, symbol: str, top: BookTop, ctx: StrategyContext) -> list[Intent]:
         p = plain_params(self)
-        if symbol != p.symbol_a and symbol != p.symbol_b:
+        symbol_a, symbol_b = p.symbol_a, p.symbol_b
+        if symbol != symbol_a and symbol != symbol_b:
             return []
-        self._tops[symbol] = top
-        a, b = self._tops.get(p.symbol_a), self._tops.get(p.symbol_b)
+        tops = self._tops
+        tops[symbol] = top
+        a, b = tops.get(symbol_a), tops.get(symbol_b)
         if a is None or b is None:
             return []
-        a_bid, a_ask, b_bid, b_ask = a.best_bid, a.best_ask, b.best_bid, b.best_ask
-        if a_bid is None or a_ask is None or b_bid is None or b_ask is None:
-            return []
-        if a.has_sequence_gap or b.has_sequence_gap:
+        a_touch, b_touch = a.touch(), b.touch()
+        if a_touch is None or b_touch is None:  # a side missing or a sequence gap
             return []
         # (bid + ask) / 2 as a float is exactly float(BookTop.mid): no Fraction per update.
-        spread = (a_bid + a_ask) / 2 - p.hedge_ratio * ((b_bid + b_ask) / 2)
-        z = self.zscore(spread)
+        spread = (a_touch[0] + a_touch[1]) / 2 - p.hedge_ratio * ((b_touch[0] + b_touch[1]) / 2)
+        z = self._zscore(spread, p.window)
         self._push(spread)
         if z is None:
             return []
         for w in ctx.working:
-            if w.symbol == p.symbol_a or w.symbol == p.symbol_b:
+            if w.symbol == symbol_a or w.symbol == symbol_b:
                 return []
-        pos_a = ctx.positions.get(p.symbol_a, 0)
-        pos_b = ctx.positions.get(p.symbol_b, 0)
+        pos_a = ctx.positions.get(symbol_a, 0)
+        pos_b = ctx.positions.get(symbol_b, 0)
         if pos_a == 0 and pos_b == 0:
             if z >= p.entry_z:  # A rich versus B: sell A, buy B
                 return self._legs(a, b, Side.SELL, p.quantity_a, self.quantity_b)
@@ -125,10 +130,10 @@ class PairsTrader(Strategy):
             out: list[Intent] = []
             if pos_a:
                 side = Side.SELL if pos_a > 0 else Side.BUY
-                out.append(_take(p.symbol_a, a, side, abs(pos_a)))
+                out.append(_take(symbol_a, a, side, abs(pos_a)))
             if pos_b:
                 side = Side.SELL if pos_b > 0 else Side.BUY
-                out.append(_take(p.symbol_b, b, side, abs(pos_b)))
+                out.append(_take(symbol_b, b, side, abs(pos_b)))
             return out
         return []
 

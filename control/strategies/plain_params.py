@@ -29,7 +29,7 @@ def _plain_type(params_type: type[StrategyParams], names: tuple[str, ...]) -> ty
 
 
 def plain_params(strategy: Strategy) -> Any:
-    plain = strategy.__dict__.get("_plain_params")
+    plain = strategy._plain_params
     if plain is None or plain.source is not strategy.params:
         params = strategy.params
         values = params.model_dump()
@@ -37,5 +37,5 @@ def plain_params(strategy: Strategy) -> Any:
         for name, value in values.items():
             setattr(plain, name, value)
         plain.source = params
-        strategy.__dict__["_plain_params"] = plain
+        strategy._plain_params = plain
     return plain
