@@ -15,6 +15,7 @@ from velocimex.control.risk import RiskLimits
 from velocimex.control.strategies.execution import IcebergParams, PovParams, VwapParams
 from velocimex.control.trade_prints import load_trades, trades_for, volume_profile
 
+from tests.manual_clock import ManualClock
 from velocimex.domain import BookTop, Instrument, OrderState, Trade
 from velocimex.wire import itch
 
@@ -148,7 +149,8 @@ def test_pov_tracks_the_traded_volume_fraction_and_never_exceeds_the_parent(
 ) -> None:
     core = make_core(tmp_path)
     params = {"symbol": "AAA", "side": "B", "quantity": 3000, "participation": 0.2,
-              "min_child": 10, "max_child": 50}  # fmt: skip
+              "min_child": 10, "max_child": 50,
+              "repeat_window_ms": LIMITS.duplicate_window_ms}  # fmt: skip
     core.strategies.add("pov", "pov", params)
     core.strategies.start("pov")
     rng = random.Random(7)
@@ -177,7 +179,8 @@ def test_pov_holds_back_beyond_its_limit_then_catches_up_in_capped_children(
 ) -> None:
     core = make_core(tmp_path)
     params = {"symbol": "AAA", "side": "S", "quantity": 500, "participation": 0.5,
-              "max_child": 40, "limit_price": 100_0000}  # fmt: skip
+              "max_child": 40, "limit_price": 100_0000,
+              "repeat_window_ms": LIMITS.duplicate_window_ms}  # fmt: skip
     core.strategies.add("pov", "pov", params)
     core.strategies.start("pov")
     core.on_book_top(top(1, bid=99_9900, ask=100_0100, qty=10_000))  # bid below the limit
@@ -187,6 +190,61 @@ def test_pov_holds_back_beyond_its_limit_then_catches_up_in_capped_children(
         core.on_book_top(top(ts, bid=100_0000, ask=100_0100, qty=10_000))
     assert [r.order.quantity for r in core.orders.records()] == [40, 40, 20]
     assert core.orders.position("AAA").quantity == -100
+
+
+def pov_under_the_duplicate_window(tmp_path: Path, **params: object) -> tuple[TradingCore, object]:
+    """A POV child per print of 10 shares at 10%: every child is 1 share at the same touch,
+    inside the risk manager's default 250 ms duplicate window of the ones before."""
+    clock = ManualClock(10**12)
+    limits = RiskLimits(max_messages_per_second=10**6)  # duplicate_window_ms at its default
+    assert limits.duplicate_window_ms == 250
+    core = TradingCore(tmp_path, [AAA], PaperVenue([AAA]), limits, fsync=False, clock_ns=clock)
+    core.strategies.add("pov", "pov", {"symbol": "AAA", "side": "B", "quantity": 100,
+                                       "participation": 0.1, **params})  # fmt: skip
+    core.strategies.start("pov")
+    return core, clock
+
+
+def test_pov_children_alike_inside_the_duplicate_window_are_not_held_back(
+    tmp_path: Path,
+) -> None:
+    # Each child equal to the last (1 share at the touch) was refused as duplicate_order and
+    # the POV stayed short until a print made the next child differ.
+    core, clock = pov_under_the_duplicate_window(tmp_path)
+    core.on_book_top(top(1, qty=1000))
+    for step in range(1, 31):
+        clock.now += 100_000_000
+        core.on_trade(trade(10, step * 100_000_000))  # a print every 100 ms (feed and wall)
+        assert core.orders.position("AAA").quantity == step  # at the target after every print
+    records = core.orders.records()
+    assert [r.state for r in records] == [OrderState.FILLED] * 30
+    assert core.risk.counters.reject_reasons == {}
+    # Every share traded at the touch: the repeats went a tick through it, within its size.
+    assert core.orders.position("AAA").average_price == 100_0100
+    assert {r.order.price for r in records} == {100_0100, 100_0101, 100_0102}
+
+
+@pytest.mark.parametrize(
+    ("params", "shown"),
+    [({"limit_price": 100_0100}, 1000), ({}, 1)],
+    ids=["touch_is_the_limit", "one_share_shown"],
+)
+def test_pov_repeat_with_no_free_price_waits_instead_of_being_refused(
+    tmp_path: Path, params: dict, shown: int
+) -> None:
+    # No tick through the limit, and none past the displayed size (it could sweep the next
+    # level): the alike child waits, and goes once the window has passed.
+    core, clock = pov_under_the_duplicate_window(tmp_path, **params)
+    core.on_book_top(top(1, qty=shown))
+    core.on_trade(trade(10, 10_000_000))
+    clock.now += 10_000_000
+    core.on_trade(trade(10, 20_000_000))
+    assert [r.order.price for r in core.orders.records()] == [100_0100]
+    assert core.risk.counters.reject_reasons == {}
+    clock.now += 300_000_000
+    core.on_book_top(top(320_000_000, qty=shown))
+    assert [r.order.price for r in core.orders.records()] == [100_0100, 100_0100]
+    assert core.orders.position("AAA").quantity == 2
 
 
 @pytest.mark.parametrize("kind", ["vwap", "pov"])

@@ -9,6 +9,7 @@ every strategy and cancels its working orders, and stopping a strategy cancels i
 from __future__ import annotations
 
 import math
+from collections import deque
 
 from pydantic import Field, model_validator
 from velocimex.control.strategy import Intent, PlaceOrder, Strategy, StrategyContext, StrategyParams
@@ -220,6 +221,12 @@ class PovParams(_TakingParams):
     min_child: int = Field(1, ge=1, description="smallest child, except the last one")
     max_child: int | None = Field(None, ge=1, description="largest child")
     limit_price: int | None = Field(None, ge=1, description="never pay more (buy) / less (sell)")
+    repeat_window_ms: int = Field(
+        250,
+        ge=0,
+        description="the risk limit duplicate_window_ms: a child equal in price and size to one "
+        "sent this recently (feed time) is priced a tick through the touch instead",
+    )
 
     @model_validator(mode="after")
     def _child_bounds(self) -> PovParams:
@@ -234,7 +241,18 @@ class Pov(_ParentStrategy):
     parent). Each trade print (and each book top, to catch up what the limit held back) may
     send one IOC at the touch of at least ``min_child`` (the parent's last shares excepted)
     and at most ``max_child`` shares. V counts every print of the feed, ours included when we
-    trade on that venue."""
+    trade on that venue.
+
+    Steady prints make consecutive children alike: the same touch, the same few shares owed.
+    The risk manager refuses an order equal (strategy, symbol, side, price, size) to one sent
+    within its duplicate window that is still working or filled, so such a child was refused
+    and the shares waited for the next print (and the next alike child was refused again). A
+    child equal to one sent within ``repeat_window_ms`` of feed time therefore goes one tick
+    (up to three) through the touch, only while it and the children already sent against this
+    top fit in the size displayed at the touch (it still trades at the touch, never sweeps the
+    next level) and never through ``limit_price``; when no such price is free it is held (not
+    sent only to be refused) until a print changes its size or the window has passed. Set
+    ``repeat_window_ms`` to the risk limit (0 when duplicate detection is off)."""
 
     name = "pov"
     Params = PovParams
@@ -244,6 +262,9 @@ class Pov(_ParentStrategy):
         super().__init__(strategy_id, params)
         self.volume = 0
         self.last_top: BookTop | None = None
+        self._feed_ns = 0  # the latest feed timestamp seen (print or top)
+        self._sent: deque[tuple[int, int, int]] = deque()  # (feed ns, price, size) per child
+        self._taken = 0  # shares our children were sent against the current top
 
     def target(self) -> int:
         return min(self.params.quantity, int(self.volume * self.params.participation))
@@ -258,16 +279,53 @@ class Pov(_ParentStrategy):
         if price is None:
             return []
         size = missing if p.max_child is None else min(missing, p.max_child)
+        price = self._unrepeated_price(price, size, ctx)
+        if price is None:
+            return []  # risk would refuse it as a duplicate: wait for a print or the window
+        self._sent.append((self._feed_ns, price, size))
+        self._taken += size
         return [PlaceOrder(p.symbol, p.side, size, price, OrderType.IOC, p.route)]
+
+    def _unrepeated_price(self, touch: int, size: int, ctx: StrategyContext) -> int | None:
+        p = self.params
+        window = p.repeat_window_ms * 1_000_000
+        sent = self._sent
+        if not window:  # as risk with duplicate_window_ms=0: no repeat is refused
+            sent.clear()
+            return touch
+        while sent and self._feed_ns - sent[0][0] > window:
+            sent.popleft()
+        used = {(price, qty) for _, price, qty in sent}
+        top = self.last_top
+        if (touch, size) not in used or top is None:
+            return touch
+        buying = p.side is Side.BUY
+        if self._taken + size > (top.ask_qty if buying else top.bid_qty):
+            return None  # a price through the touch could trade at the next level
+        instrument = ctx.instruments.get(p.symbol)
+        tick = instrument.tick if instrument is not None else 1
+        for ticks in range(1, 4):
+            price = touch + ticks * tick if buying else touch - ticks * tick
+            if price <= 0 or (
+                p.limit_price is not None
+                and (price > p.limit_price if buying else price < p.limit_price)
+            ):
+                break
+            if (price, size) not in used:
+                return price
+        return None
 
     def on_book_top(self, symbol: str, top: BookTop, ctx: StrategyContext) -> list[Intent]:
         if symbol != self.params.symbol:
             return []
         self.last_top = top
+        self._taken = 0
+        self._feed_ns = max(self._feed_ns, top.timestamp)
         return self.next_child(ctx)
 
     def on_trade(self, symbol: str, trade: Trade, ctx: StrategyContext) -> list[Intent]:
         if symbol != self.params.symbol:
             return []
         self.volume += trade.quantity
+        self._feed_ns = max(self._feed_ns, trade.timestamp)
         return self.next_child(ctx)
