@@ -256,22 +256,26 @@ class OuchVenue(VenueSessionBase):
                 "quantity": order.quantity,
                 "order_type": str(order.order_type),
                 "price": order.price,
-            }
+            },
+            wake=False,  # its group fsync starts once the order has been handed on (below)
         )
         self._orders[ref] = order
         self._ref_of[order.client_order_id] = ref
         ioc = order.order_type in (OrderType.IOC, OrderType.MARKET)
-        self._send(
-            self._enter_order.pack(
-                ref,
-                order.side,
-                order.quantity,
-                order.symbol,
-                order.price,
-                ouch.TIF_IOC if ioc else ouch.TIF_DAY,
-                order.client_order_id[:14],
+        try:
+            self._send(
+                self._enter_order.pack(
+                    ref,
+                    order.side,
+                    order.quantity,
+                    order.symbol,
+                    order.price,
+                    ouch.TIF_IOC if ioc else ouch.TIF_DAY,
+                    order.client_order_id[:14],
+                )
             )
-        )
+        finally:
+            self._refs.wake()
 
     def _transmit_cancel(self, order: Order) -> None:
         ref = self._ref_of.get(order.client_order_id)
