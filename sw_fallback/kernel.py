@@ -259,10 +259,11 @@ def _le64(d, p):
 
 @nb.njit(inline="always", cache=True)
 def _better(side, a, b):
-    # Bids rank by higher price, asks by lower.
-    if side == BID:
-        return a > b
-    return a < b
+    # Bids rank by higher price, asks by lower. Flipping all 32 bits of both prices (asks)
+    # reverses their unsigned order, so both sides share one compare: no branch on the
+    # side, which is a coin toss from one message to the next.
+    m = np.uint64(side) * LOW32
+    return (np.uint64(a) ^ m) > (np.uint64(b) ^ m)
 
 
 @nb.njit(inline="always", cache=True)
@@ -387,6 +388,8 @@ def _run_tables(
     expected = sess[S_EXPECTED]
     gap_seen = sess[S_GAP_SEEN] != 0
     has_ref = _HAS_REF
+    n_messages = 0  # counted here, added to the counters once per call
+    n_book = 0
     ahead = start  # the prefetch cursor: a block up to LOOKAHEAD blocks past `pos`
     ahead_n = 0
     for mi in range(n_msgs):
@@ -425,7 +428,7 @@ def _run_tables(
                 gap_seen = True
         started = True
         expected = seq + one
-        counters[C_MESSAGES] += one
+        n_messages += 1
         if ln == 0:
             counters[C_BAD_LENGTH] += one
             continue
@@ -454,7 +457,7 @@ def _run_tables(
         is_replace = mtype == 85  # 'U'
         if not (is_add or is_reduce or is_replace):
             continue
-        counters[C_BOOK] += one
+        n_book += 1
         # --- decode into micro-operations --------------------------------------------
         red0 = -1  # order-table index to reduce first
         red0_n = np.uint32(0)
@@ -621,43 +624,49 @@ def _run_tables(
         # --- records: the other instrument first, then the message's own ------------------
         ts = _ld_be64(data, p + 3) & LOW48  # bytes 5..10
         k0 = k
+        gap_flag = np.uint64(F_GAP) if gap_seen else np.uint64(0)
         for r in range(2):
             rloc = other if r == 0 else main
             if rloc < 0:
                 continue
             after = _tops(lvl, side_st, levels, rloc)
-            if after == (before_other if r == 0 else before_main):
-                continue
+            before = before_other if r == 0 else before_main
+            # The record is written whether or not the top changed and kept only if it did:
+            # whether a message moves the top is unpredictable, a branch on it mispredicts
+            # about every other message. `out` holds two records per message, so the slot
+            # exists either way.
+            changed = (
+                (after[0] ^ before[0]) | (after[1] ^ before[1])
+                | (after[2] ^ before[2]) | (after[3] ^ before[3])
+            ) != 0  # fmt: skip
             sb = SIDE_ST * 2 * np.int64(rloc)
             sa = sb + SIDE_ST
-            flags = 0
-            if side_st[sb] == 0 and side_st[sb + 1] > 0:
-                flags |= F_BID_UNKNOWN
-            if side_st[sa] == 0 and side_st[sa + 1] > 0:
-                flags |= F_ASK_UNKNOWN
-            if side_st[sb + 1] > 0 or side_st[sa + 1] > 0:
-                flags |= F_DEPTH
-            if lost[rloc] != 0:
-                flags |= F_LOST
-            if gap_seen:
-                flags |= F_GAP
+            bid_beyond = side_st[sb + 1] > 0
+            ask_beyond = side_st[sa + 1] > 0
+            flags = (
+                np.uint64((side_st[sb] == 0) & bid_beyond) * np.uint64(F_BID_UNKNOWN)
+                | np.uint64((side_st[sa] == 0) & ask_beyond) * np.uint64(F_ASK_UNKNOWN)
+                | np.uint64(bid_beyond | ask_beyond) * np.uint64(F_DEPTH)
+                | np.uint64(lost[rloc] != 0) * np.uint64(F_LOST)
+                | gap_flag
+            )
             w = RECORD_WORDS * k
             out[w] = seq
             out[w + 1] = ts
             out[w + 2] = (
-                np.uint64(rloc)
-                | (np.uint64(flags) << np.uint64(16))
-                | (np.uint64(after[0]) << SHIFT32)
+                np.uint64(rloc) | (flags << np.uint64(16)) | (np.uint64(after[0]) << SHIFT32)
             )
             out[w + 3] = np.uint64(after[1]) | (np.uint64(after[2]) << SHIFT32)
             out[w + 4] = np.uint64(after[3]) | (np.uint64(mtype) << SHIFT32)
-            k += 1
+            k += np.int64(changed)
         if k - k0 == 2:
             counters[C_DUAL] += one
     sess[S_STARTED] = 1 if started else 0
     sess[S_EXPECTED] = expected
     sess[S_GAP_SEEN] = 1 if gap_seen else 0
     counters[C_RECORDS] += np.uint64(k)
+    counters[C_MESSAGES] += np.uint64(n_messages)
+    counters[C_BOOK] += np.uint64(n_book)
     return k, pos
 
 
