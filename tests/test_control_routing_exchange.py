@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import zmq
 from velocimex.control.core import TradingCore
+from velocimex.control.journal import Journal
 from velocimex.control.ouch_venue import OuchVenue
 from velocimex.control.risk import RiskLimits
 from velocimex.control.routing import ParentState, RoutingVenue, SmartRouter
@@ -18,7 +19,7 @@ from velocimex.control.venue_set import VenueSet
 from tests.exchange_rig import ExchangeRig, venue_config, wait_for
 from tests.serve_process import admin_token, call, free_port, spawn_serve, stop_process
 from velocimex.book_contract import RECORD_DTYPE
-from velocimex.domain import BookTop, Instrument, Side
+from velocimex.domain import BookTop, Instrument, OrderState, Side
 from velocimex.feed.bus import topic
 from velocimex.wire import ouch
 
@@ -57,21 +58,23 @@ def exchanges():  # type: ignore[no-untyped-def]
 
 
 def make_router(
-    tmp_path: Path, x: Exchange, y: Exchange
+    tmp_path: Path, x: Exchange, y: Exchange, *, durable: bool = False
 ) -> tuple[TradingCore, SmartRouter, VenueSet]:
+    """``durable``: the journals a user gets by default (group commit, routing.jsonl too)."""
     sessions = {
         name: OuchVenue(
-            ex.host, ex.port, "alice", "pw1", tmp_path / f"refs_{name}.jsonl", fsync=False
+            ex.host, ex.port, "alice", "pw1", tmp_path / f"refs_{name}.jsonl", fsync=durable
         )
         for name, ex in (("X", x), ("Y", y))
     }
-    venues = VenueSet(sessions, tmp_path / "venue_seq.jsonl", fsync=False)
-    core = TradingCore(tmp_path, [AAPL], venues, RiskLimits(), fsync=False)
+    venues = VenueSet(sessions, tmp_path / "venue_seq.jsonl", fsync=durable)
+    core = TradingCore(tmp_path, [AAPL], venues, RiskLimits(), fsync=durable)
     router = SmartRouter(
         core,
         [RoutingVenue("X"), RoutingVenue("Y")],
         venues.on_venue_book_top,
         session_problem=venues.session_problem,
+        journal=Journal(tmp_path / "routing.jsonl", group_commit=True) if durable else None,
     )
     return core, router, venues
 
@@ -229,6 +232,64 @@ def test_restart_replays_both_exchanges_streams_exactly_once(tmp_path: Path, exc
             assert venues2.next_sequence(name) == stream.next_sequence
         again.orders.cancel(cid_y)  # the restarted session still owns its orders
         wait_for(lambda: ours(y) == [])
+    finally:
+        venues2.close()
+        again.close()
+
+
+def test_children_whose_journal_records_were_lost_are_recovered_from_both_replays(
+    tmp_path: Path, exchanges
+) -> None:
+    # Group commit and a power loss right after a routed parent traded on both exchanges:
+    # the group-committed journals lose everything written since the snapshot below
+    # (venue_seq.jsonl fsyncs each record and keeps its mappings).
+    x, y = exchanges
+    x.bob_rests_sell(200, PX + 100)
+    y.bob_rests_sell(300, PX)
+    wait_for_offer(x, 200)
+    wait_for_offer(y, 300)
+    core, router, venues = make_router(tmp_path, x, y, durable=True)
+    assert core.journal.group_commit and router.journal is not None
+    assert router.journal.group_commit
+    names = ["orders.jsonl", "audit.jsonl", "refs_X.jsonl", "refs_Y.jsonl", "routing.jsonl"]
+    snapshot = {n: (tmp_path / n).stat().st_size for n in names if (tmp_path / n).exists()}
+    router.on_venue_book_top("X", x.top())
+    router.on_venue_book_top("Y", y.top())
+    parent = router.submit("AAPL", Side.BUY, 400, PX + 100, time_in_force="ioc")
+    wait_for(lambda: router.snapshot(parent.parent_id).state is ParentState.FILLED)
+    children = sorted(router.snapshot(parent.parent_id).children.items(), key=lambda c: c[1])
+    venues.close()
+    core.close()
+    for name in names:
+        path = tmp_path / name
+        with open(path, "r+b") as fh:
+            fh.truncate(snapshot.get(name, 0))
+    entered = (x.venue.gateway.counters.orders_entered, y.venue.gateway.counters.orders_entered)
+
+    again, router2, venues2 = make_router(tmp_path, x, y, durable=True)
+    try:
+        assert again.orders.anomalies == {"recovered_from_venue": 2}
+        got = [(cid, again.orders.get(cid)) for cid, _ in children]
+        assert [
+            (r.order.venue, r.order.quantity, r.order.price, r.filled_quantity) for _, r in got
+        ] == [("X", 100, PX + 100, 100), ("Y", 300, PX, 300)]
+        assert again.orders.position("AAPL").quantity == 400
+        counters = (
+            x.venue.gateway.counters.orders_entered,
+            y.venue.gateway.counters.orders_entered,
+        )
+        assert counters == entered  # nothing was sent again
+        assert router2.parents == {}  # the parent's record was lost: not resumed
+        # New orders take fresh ids and UserRefNums on both sessions.
+        router2.on_venue_book_top("X", x.top())
+        router2.on_venue_book_top("Y", y.top())
+        for venue_name in ("X", "Y"):
+            rec = again.orders.submit("AAPL", Side.BUY, 10, price=PX - 1000, venue=venue_name)
+            assert rec.reason == "" and rec.order.client_order_id not in dict(children)
+            cid = rec.order.client_order_id
+            wait_for(lambda c=cid: again.orders.get(c).state is OrderState.ACKNOWLEDGED)
+        assert x.venue.gateway.counters.duplicate_user_ref == 0
+        assert y.venue.gateway.counters.duplicate_user_ref == 0
     finally:
         venues2.close()
         again.close()
