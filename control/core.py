@@ -35,16 +35,22 @@ BookTopListener = Callable[[BookTop], None]
 # orders and costs ~60 us, and every tenth a middle one of ~1 ms (gc callbacks in the order
 # path bench): an order-path tail of the collector's making. A higher first threshold makes
 # them rare; objects alive once the core is built (imports, the replayed history) are frozen
-# out of every later collection.
+# out of every later collection, once per process (a frozen object is never collected, so
+# freezing again for every core a backtest sweep builds would keep each run's garbage).
 GC_THRESHOLD0 = 50_000
+_gc_frozen = False
 
 
 def tune_gc_for_order_path() -> None:
-    """Raise the young-generation threshold (never lowers it) and freeze what is alive now."""
+    """Raise the young-generation threshold (never lowers it); the first time, freeze what
+    is alive now."""
+    global _gc_frozen
     threshold0, threshold1, threshold2 = gc.get_threshold()
     if threshold0 and threshold0 < GC_THRESHOLD0:
         gc.set_threshold(GC_THRESHOLD0, threshold1, threshold2)
-    gc.freeze()
+    if not _gc_frozen:
+        _gc_frozen = True
+        gc.freeze()
 
 
 class TradingCore:

@@ -408,3 +408,23 @@ def test_orders_replay_from_fast_records_after_restart(tmp_path: Path) -> None:
     again, _ = make_core(tmp_path, RecordingVenue())
     for rec in sent:
         assert again.orders.get(rec.order.client_order_id).order == rec.order
+
+
+def test_core_raises_the_young_gc_threshold_unless_told_not_to(tmp_path: Path) -> None:
+    import gc
+
+    from velocimex.control import core as core_module
+
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        TradingCore(tmp_path / "a", [], RecordingVenue(), fsync=False, tune_gc=False).close()
+        assert gc.get_threshold() == (700, 10, 10)
+        TradingCore(tmp_path / "b", [], RecordingVenue(), fsync=False).close()
+        assert gc.get_threshold() == (core_module.GC_THRESHOLD0, 10, 10)
+        assert core_module._gc_frozen and gc.get_freeze_count() > 0
+        gc.set_threshold(0)  # collection switched off by the application: left alone
+        TradingCore(tmp_path / "c", [], RecordingVenue(), fsync=False).close()
+        assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*saved)
