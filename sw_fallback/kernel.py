@@ -236,25 +236,20 @@ _ld_be64 = _wide_load(64, swap=True)
 _ld_le64 = _wide_load(64, swap=False)
 
 
+# The same on an array or bytes object (the arena header, a packet's framing).
 @nb.njit(inline="always", cache=True)
 def _be16(d, p):
-    return (np.int64(d[p]) << 8) | np.int64(d[p + 1])
+    return np.int64(_ld_be16(_address(d), p))
 
 
 @nb.njit(inline="always", cache=True)
 def _be64(d, p):
-    v = np.uint64(0)
-    for i in range(8):
-        v = (v << np.uint64(8)) | np.uint64(d[p + i])
-    return v
+    return _ld_be64(_address(d), p)
 
 
 @nb.njit(inline="always", cache=True)
 def _le64(d, p):
-    v = np.uint64(0)
-    for i in range(7, -1, -1):
-        v = (v << np.uint64(8)) | np.uint64(d[p + i])
-    return v
+    return _ld_le64(_address(d), p)
 
 
 @nb.njit(inline="always", cache=True)
