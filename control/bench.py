@@ -291,6 +291,37 @@ def bench_strategy(name: str, n: int) -> dict[str, float]:
     return {**_percentiles(lat, cpu), "updates": n, "intents": intents}
 
 
+def _load_revision(rev: str) -> None:
+    """Rebind the journal and order manager used by the core and this bench to the source of
+    ``rev`` (``git show``), so one tree measures both sides of a change to them."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    from velocimex.control import core
+
+    checkout = Path(__file__).resolve().parent.parent
+    loaded = {}
+    for name in ("journal", "order_manager"):
+        source = subprocess.run(
+            ["git", "-C", str(checkout), "show", f"{rev}:control/{name}.py"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        module_name = f"velocimex.control.{name}"
+        spec = importlib.util.spec_from_loader(module_name, loader=None)
+        assert spec is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module  # the old order manager imports the old journal
+        exec(compile(source, f"{rev}:control/{name}.py", "exec"), module.__dict__)
+        loaded[name] = module
+    core.Journal = loaded["journal"].Journal  # type: ignore[attr-defined]
+    core.OrderManager = loaded["order_manager"].OrderManager  # type: ignore[attr-defined]
+    globals()["Journal"] = loaded["journal"].Journal
+    globals()["OrderManager"] = loaded["order_manager"].OrderManager
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=20_000, help="orders per measurement")
@@ -308,7 +339,15 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(DURABILITY_MODES),
         help="durability modes to measure, comma separated (default: all)",
     )
+    parser.add_argument(
+        "--journal-rev",
+        metavar="REV",
+        help="A/B against earlier code: the order path with control/journal.py and "
+        "control/order_manager.py as of git revision REV of this checkout, the rest as is",
+    )
     args = parser.parse_args(argv)
+    if args.journal_rev:
+        _load_revision(args.journal_rev)
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         checks = bench_risk_checks(args.orders, tmp)
