@@ -20,15 +20,24 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 from velocimex.control.order_manager import OrderError, OrderManager
 
-from velocimex.domain import BookTop, Instrument, OrderEvent, OrderType, Side, Trade
+from velocimex.domain import BookTop, Instrument, OrderEvent, OrderState, OrderType, Side, Trade
 
 _LIMIT = OrderType.LIMIT
+_CANCEL_PENDING = OrderState.CANCEL_PENDING
 
 
-# Intents are built on a strategy's per-update path. A frozen dataclass's generated __init__
-# sets each field through object.__setattr__ (about 0.6 us for PlaceOrder on CPython 3.11);
-# these write the instance dict directly, which the frozen __setattr__ does not guard. Equality,
-# hashing, repr, replace() and immutability are still the dataclass's own.
+# Intents, working orders and contexts are built on every strategy decision. A frozen
+# dataclass's generated __init__ sets each field through object.__setattr__ (about 0.6 us for
+# PlaceOrder on CPython 3.11); these fill the instance dict directly, which the frozen
+# __setattr__ does not guard. Equality, hashing, repr, replace() and immutability are still the
+# dataclass's own, and tests/test_control_strategy.py holds each __init__ to its fields.
+#
+# Two ways, by how the object is read afterwards. An intent is read once, by the host: writing
+# into ``self.__dict__`` is the cheapest build. A working order or a context is read in the
+# strategy's per-update loop: it gets a dict of its own (``_set_dict``), because on 3.11 the
+# first way leaves a dict that shares the class's keys, and reads from that are never
+# specialised.
+_set_dict = object.__setattr__
 
 
 @dataclass(frozen=True, init=False)
@@ -71,7 +80,7 @@ class CancelOrder:
 Intent = PlaceOrder | CancelOrder
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class WorkingOrder:
     client_order_id: str
     symbol: str
@@ -80,8 +89,30 @@ class WorkingOrder:
     leaves_quantity: int
     cancel_pending: bool
 
+    def __init__(
+        self,
+        client_order_id: str,
+        symbol: str,
+        side: Side,
+        price: int | None,
+        leaves_quantity: int,
+        cancel_pending: bool,
+    ) -> None:
+        _set_dict(
+            self,
+            "__dict__",
+            {
+                "client_order_id": client_order_id,
+                "symbol": symbol,
+                "side": side,
+                "price": price,
+                "leaves_quantity": leaves_quantity,
+                "cancel_pending": cancel_pending,
+            },
+        )
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class StrategyContext:
     """What a strategy may know about itself when it decides."""
 
@@ -89,6 +120,24 @@ class StrategyContext:
     positions: Mapping[str, int]
     working: Sequence[WorkingOrder]
     instruments: Mapping[str, Instrument]
+
+    def __init__(
+        self,
+        now_ns: int,
+        positions: Mapping[str, int],
+        working: Sequence[WorkingOrder],
+        instruments: Mapping[str, Instrument],
+    ) -> None:
+        _set_dict(
+            self,
+            "__dict__",
+            {
+                "now_ns": now_ns,
+                "positions": positions,
+                "working": working,
+                "instruments": instruments,
+            },
+        )
 
 
 class StrategyParams(BaseModel):
@@ -250,16 +299,18 @@ class StrategyHost:
     # ------------------------------------------------------------------ internals
     def _working(self, slot: StrategySlot) -> list[WorkingOrder]:
         out = []
+        order_ids = slot.order_ids
         for rec in self.orders.open_records():
-            if rec.order.client_order_id in slot.order_ids:
+            order = rec.order
+            if order.client_order_id in order_ids:
                 out.append(
                     WorkingOrder(
-                        rec.order.client_order_id,
-                        rec.order.symbol,
-                        rec.order.side,
-                        rec.order.price,
+                        order.client_order_id,
+                        order.symbol,
+                        order.side,
+                        order.price,
                         rec.leaves_quantity,
-                        rec.state.value == "cancel_pending",
+                        rec.state is _CANCEL_PENDING,
                     )
                 )
         return out

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from pathlib import Path
 
+import pytest
 from velocimex.control.core import TradingCore
 from velocimex.control.paper_venue import PaperVenue
 from velocimex.control.risk import RiskLimits
 from velocimex.control.strategies.market_maker import InventoryMarketMaker, MarketMakerParams
-from velocimex.control.strategy import PlaceOrder, Strategy, StrategyContext, load_strategy_class
+from velocimex.control.strategy import (
+    CancelOrder,
+    PlaceOrder,
+    Strategy,
+    StrategyContext,
+    WorkingOrder,
+    load_strategy_class,
+)
 
 from velocimex.book_contract import FLAG_SEQ_GAP
-from velocimex.domain import BookTop, Instrument, OrderState, Side
+from velocimex.domain import BookTop, Instrument, OrderState, OrderType, Side
 
 AAPL = Instrument("AAPL", locate=7, tick=100)
 BID, ASK = 1_500_000, 1_500_400
@@ -166,3 +176,40 @@ def test_new_params_take_effect_on_the_next_book_update(tmp_path: Path) -> None:
     assert core.orders.open_records() == []
     core.on_book_top(top())
     assert [o.order.quantity for o in core.orders.open_records()] == [40, 40]
+
+
+@pytest.mark.parametrize(
+    ("cls", "args"),
+    [
+        (PlaceOrder, ("AAPL", Side.BUY, 100, BID, OrderType.IOC, True)),
+        (CancelOrder, ("VX1",)),
+        (WorkingOrder, ("VX1", "AAPL", Side.SELL, ASK, 40, True)),
+        (StrategyContext, (5, {"AAPL": 3}, [], {"AAPL": AAPL})),
+    ],
+)
+def test_hand_written_inits_keep_the_dataclass_contract(cls: type, args: tuple) -> None:
+    # These classes build their instance dict by hand (speed); the constructor must still take
+    # exactly the fields, in order, with the fields' defaults, and the object stay frozen.
+    names = [f.name for f in dataclasses.fields(cls)]
+    params = list(inspect.signature(cls).parameters.values())
+    assert [p.name for p in params] == names
+    for f, p in zip(dataclasses.fields(cls), params, strict=True):
+        assert p.default == (
+            inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default
+        )
+    positional = cls(*args)
+    by_name = cls(**dict(zip(names, args, strict=True)))
+    assert positional == by_name and vars(positional) == dict(zip(names, args, strict=True))
+    copy = dataclasses.replace(positional)
+    assert copy == positional and copy is not positional
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(positional, names[0], args[0])
+    if cls is not StrategyContext:  # a context holds dicts: unhashable, as before
+        assert hash(positional) == hash(by_name)
+
+
+def test_place_order_defaults_to_an_unrouted_limit_order() -> None:
+    intent = PlaceOrder("AAPL", Side.BUY, 10, BID)
+    assert (intent.order_type, intent.route) == (OrderType.LIMIT, False)
+    assert intent == PlaceOrder("AAPL", Side.BUY, 10, BID, OrderType.LIMIT, False)
+    assert intent != PlaceOrder("AAPL", Side.BUY, 10, BID, OrderType.IOC)

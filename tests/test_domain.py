@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from velocimex.book_contract import FLAG_ASK_UNKNOWN, FLAG_SEQ_GAP, RECORD_DTYPE
+from velocimex.book_contract import FLAG_ASK_UNKNOWN, FLAG_BID_UNKNOWN, FLAG_SEQ_GAP, RECORD_DTYPE
 from velocimex.domain import (
     EVENT_TYPES,
     BookTop,
@@ -131,3 +131,22 @@ def test_book_top_from_record_reads_flags() -> None:
     assert top.has_sequence_gap
     assert top.best_ask is None
     assert top.mid is None
+
+
+@pytest.mark.parametrize(
+    ("flags", "bid_px", "ask_px"),
+    [
+        (0, 1_000_000, 1_000_200),
+        (0, 0, 1_000_200),
+        (0, 1_000_000, 0),
+        (0, 0, 0),
+        (FLAG_SEQ_GAP, 1_000_000, 1_000_200),
+        (FLAG_ASK_UNKNOWN, 1_000_000, 1_000_200),
+        (FLAG_BID_UNKNOWN, 1_000_000, 1_000_200),
+        (FLAG_BID_UNKNOWN | FLAG_ASK_UNKNOWN, 1_000_000, 1_000_200),
+    ],
+)
+def test_book_top_touch_is_both_best_prices_only_without_a_gap(flags, bid_px, ask_px) -> None:
+    top = BookTop(7, 1, 0, flags, bid_px, 100, ask_px, 100)
+    usable = top.best_bid is not None and top.best_ask is not None and not top.has_sequence_gap
+    assert top.touch() == ((top.best_bid, top.best_ask) if usable else None)
