@@ -105,6 +105,43 @@ def job_sw_batch(path: str, csv_out: str) -> dict:
     }
 
 
+def job_sw_kernel(path: str, reps: int) -> dict:
+    """The book kernel alone: the capture's chunks read into memory first, then `reps` runs
+    of a fresh engine over them, each timed in the calling thread's CPU time (time the
+    thread is descheduled on a shared machine does not count; cache contention does).
+    `digest` (sha256 of every record and the final counters) is equal across versions of
+    the kernel exactly when their output is bit-identical."""
+    import hashlib
+
+    from velocimex.sw_fallback.engine import BookEngine
+    from velocimex.wire.capture import CaptureReader
+
+    chunks = [(bytes(c.data), np.ascontiguousarray(c.seqs, np.uint64)) for c in CaptureReader(path)]
+    messages = sum(len(s) for _, s in chunks)
+    runs, digests = [], set()
+    for _ in range(reps):
+        engine = BookEngine()
+        engine.process_view(b"", np.zeros(0, np.uint64))  # JIT load, not timed
+        digest = hashlib.sha256()
+        cpu = 0.0
+        for data, seqs in chunks:
+            t0 = time.thread_time()
+            records = engine.process_view(data, seqs)
+            cpu += time.thread_time() - t0
+            digest.update(records.tobytes())
+        digest.update(engine.state.counters.tobytes())
+        digests.add(digest.hexdigest())
+        runs.append(cpu / messages * 1e9)
+    return {
+        "messages": messages,
+        "ns_per_msg_runs": runs,
+        "ns_per_msg_min": min(runs),
+        "ns_per_msg_median": float(np.median(runs)),
+        "digest": digests.pop() if len(digests) == 1 else sorted(digests),
+        "peak_rss_mb": _own_peak_mb(),
+    }
+
+
 def job_itch_book(path: str) -> dict:
     import itch_book
 
@@ -269,6 +306,7 @@ def run_all(out_dir: Path, messages: int) -> dict:
         ("generate_1m", lambda: _child("generate", [pcap_file, "1000000"])),
         ("generate_big", lambda: _child("generate", [itch_file, str(messages)])),
         ("sw_batch", lambda: _child("sw_batch", [itch_file, str(data / "bench.csv")])),
+        ("sw_kernel", lambda: _child("sw_kernel", [itch_file, "5"])),
         ("itch_book", lambda: _child("itch_book", [itch_file])),
         ("compare", lambda: _child("compare", [itch_file])),
         ("sw_stream", lambda: _child("sw_stream", [pcap_file, "20000"])),
@@ -317,6 +355,18 @@ def render_markdown(r: dict) -> str:
         ("records emitted", f"{sw['records']:,}"),
         ("CSV writing (separate)", f"{sw['csv_seconds']:.2f} s"),
         ("software engine peak memory (whole process)", f"{sw['peak_rss_mb']:.0f} MB"),
+    ]
+    if "sw_kernel" in r:
+        k = r["sw_kernel"]
+        rows.append(
+            (
+                "software kernel alone (chunks in memory), thread CPU time per message: "
+                f"min / median of {len(k['ns_per_msg_runs'])} runs",
+                f"{k['ns_per_msg_min']:.1f} / {k['ns_per_msg_median']:.1f} ns "
+                f"({1e3 / k['ns_per_msg_min']:.1f} M msg/s at the min)",
+            )
+        )
+    rows += [
         (
             f"itch-book {ib['version']} `bbo`, same file",
             f"{ib['msgs_per_second'] / 1e6:.2f} M msg/s "
@@ -371,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         jobs = {
             "generate": lambda: job_generate(a.rest[0], int(a.rest[1])),
             "sw_batch": lambda: job_sw_batch(a.rest[0], a.rest[1]),
+            "sw_kernel": lambda: job_sw_kernel(a.rest[0], int(a.rest[1])),
             "itch_book": lambda: job_itch_book(a.rest[0]),
             "compare": lambda: job_compare(a.rest[0]),
             "sw_stream": lambda: job_sw_stream(a.rest[0], int(a.rest[1])),
