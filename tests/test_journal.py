@@ -190,3 +190,11 @@ def test_sync_cuts_the_batch_gathering_wait_short(tmp_path: Path) -> None:
     started = time.monotonic()
     journal.close()
     assert time.monotonic() - started < 5
+
+
+def test_serve_group_commits_by_default_and_fsyncs_per_record_on_request() -> None:
+    from velocimex.cli import build_parser
+
+    assert build_parser().parse_args(["serve"]).journal_group_commit is True
+    strict = build_parser().parse_args(["serve", "--journal-fsync-per-record"])
+    assert strict.journal_group_commit is False
