@@ -334,3 +334,23 @@ def test_full_order_set_drops_the_add_and_flags_the_instrument_from_then_on():
         (4, bc.FLAG_ORDERS_LOST),
     ]
     assert eng.counters()["orders_lost"] == 1
+
+
+def test_a_full_packet_of_deletes_each_moving_the_top_fits_the_packet_record_buffer():
+    # The kernel writes a record slot for every book message and keeps it only when the top
+    # changed; the packet buffer must hold the most a 65,535-byte payload can produce. Deletes
+    # are the shortest book messages (21-byte blocks), and each one here takes the best bid's
+    # aggregate down, so every one of them keeps its record.
+    n = (0xFFFF - moldudp64.HEADER_LEN) // 21
+    adds = [add(1, ref, "B", 1, 5000) for ref in range(1, n + 1)]
+    deletes = [encode("D", stock_locate=1, order_ref=ref, timestamp=ref) for ref in range(1, n + 1)]
+    data, seqs = frame(*adds, *deletes)
+    want = BookEngine(ROOMY).process(data, seqs)
+    eng = BookEngine(ROOMY)
+    eng.process(*frame(*adds))
+    payload = _packets(data, seqs, [n])[1]
+    assert len(payload) == moldudp64.HEADER_LEN + 21 * n
+    got = eng.process_packet(payload)
+    assert len(got) == n
+    assert got.tobytes() == want[n:].tobytes()
+    assert tops(got[-1:]) == [(2 * n, 1, 0, 0, 0, 0)]
