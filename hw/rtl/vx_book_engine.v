@@ -1,22 +1,18 @@
 // Book core: ITCH message beats in, top-of-book records out (docs/book-engine.md, bit for
-// bit; docs/hardware-book-core.md describes the pipeline).
+// bit; docs/hardware-book-core.md describes the pipeline, its hazards and its latency).
 //
-// One table message (A F E C X D U, or R) is in flight at a time, as a short sequence of
-// states; the next one is accepted in the cycle its predecessor finishes, so a book message
-// costs 2 cycles (one more, plus one for U, when a duplicate reference sits on another
-// instrument), never more than the shortest book message's wire time. Other messages only
-// bump counters and are accepted every cycle, even while a book message is in flight.
-// Cycle by cycle for the common case (beat accepted in cycle 0):
-//   0 IDLE  : order-set read issued straight from s_axis_tdata
-//   1 RD1   : ways compared (the previous message's same-edge writes forwarded);
-//             level words (bid, ask) and instrument state read
-//   2 OWN   : levels updated, order entry and level words written, record registered
-//   3       : m_axis_tvalid
-// U: RD1 frees the original and reads the new reference's set and the original's instrument;
-// RD2 compares the new set and, unless the new reference is live on another instrument, does
-// the OWN pass in the same cycle (record valid in cycle 3 too). A duplicate reference on
-// another instrument adds an OTHER pass before OWN whose record goes out first.
-//
+// Pipelined so that no register-to-register path holds more than a compare or an add and a
+// few selects (target 156.25 MHz on ECP5):
+//   decode    : beat decoded, counted; table messages (A F E C X D U, R that sets tracking)
+//               written to the input queue (vx_book_fifo)
+//   order O0-O4: a queued message is issued at most every 2 cycles when no message in flight
+//               writes its order sets (scoreboard); both order sets (ref1, U's ref2) are read
+//               on two copies of the order table, registered, compared, selected, decided;
+//               the message becomes a descriptor of up to 3 micro-ops in the descriptor queue
+//   level L0-L4: one micro-op every 2 cycles: read the instrument's level words, register
+//               them, compare (bypassing the previous micro-op's words when it wrote the same
+//               instrument), apply and write back (with the order-table write the micro-op
+//               carries), build the record; records leave through the output queue
 // After reset a clear sweep writes every table entry to zero: 2**max(ORDER_SET_BITS,
 // LOCATE_BITS) cycles with s_axis_tready low.
 `resetall
@@ -68,8 +64,8 @@ module vx_book_engine #(
 // Widths derived from the capacities.
 localparam SB = ORDER_SET_BITS;
 localparam WAYS = ORDER_WAYS;
-localparam WAY_BITS = (WAYS > 1) ? $clog2(WAYS) : 1;
 localparam TAG_W = 64 - SB;
+localparam LB = LOCATE_BITS;
 // Counts of orders per level and beyond the held levels: up to every order in the table.
 localparam CNT_W = SB + $clog2(WAYS) + 1;
 localparam NH_W = $clog2(LEVELS + 1);
@@ -77,22 +73,21 @@ localparam LVL_W = 64 + CNT_W;
 localparam LVLS_W = LEVELS * LVL_W;
 localparam SIDE_W = LVLS_W + NH_W + CNT_W + 32;  // + bound
 // Order entry: {valid, tag, locate, bid, price, shares}
-localparam ENT_W = 1 + TAG_W + LOCATE_BITS + 1 + 64;
+localparam ENT_W = 1 + TAG_W + LB + 1 + 64;
 localparam E_PRICE = 32;
 localparam E_BID = 64;
 localparam E_LOC = 65;
-localparam E_TAG = 65 + LOCATE_BITS;
+localparam E_TAG = 65 + LB;
 localparam E_VALID = ENT_W - 1;
-localparam CLR_BITS = (SB > LOCATE_BITS) ? SB : LOCATE_BITS;
+localparam CLR_BITS = (SB > LB) ? SB : LB;
 localparam NC = NUM_BOOK_COUNTERS;
-
-localparam [2:0]
-    ST_CLEAR = 3'd0,
-    ST_IDLE = 3'd1,
-    ST_RD1 = 3'd2,
-    ST_RD2 = 3'd3,
-    ST_OTHER = 3'd4,
-    ST_OWN = 3'd5;
+// Queues: input 16 deep, descriptors 8, records 8 (each plus its output register).
+localparam IQ_AW = 4;
+localparam DQ_AW = 3;
+localparam OQ_AW = 3;
+// Messages in flight between issue and their last order-table write.
+localparam SBN = 8;
+localparam SBN_W = 3;
 
 localparam [7:0]
     T_A = 8'h41, T_F = 8'h46, T_E = 8'h45, T_C = 8'h43, T_X = 8'h58, T_D = 8'h44,
@@ -152,8 +147,89 @@ function automatic [31:0] be32(input [319:0] d, input integer off);
     end
 endfunction
 
+// One-hot select of a way's entry (static AND-OR, no index mux).
+function automatic [ENT_W-1:0] pick_way(input [WAYS*ENT_W-1:0] ways, input [WAYS-1:0] sel);
+    integer k;
+    begin
+        pick_way = 0;
+        for (k = 0; k < WAYS; k = k + 1) begin
+            pick_way = pick_way | (ways[k*ENT_W +: ENT_W] & {ENT_W{sel[k]}});
+        end
+    end
+endfunction
+
+// Lowest set bit, one-hot.
+function automatic [WAYS-1:0] lowest_way(input [WAYS-1:0] v);
+    integer k;
+    reg seen;
+    begin
+        lowest_way = 0;
+        seen = 1'b0;
+        for (k = 0; k < WAYS; k = k + 1) begin
+            lowest_way[k] = v[k] && !seen;
+            seen = seen || v[k];
+        end
+    end
+endfunction
+
 // ---------------------------------------------------------------------------------------
-// Input decode (combinational on the presented beat)
+// Reset: clear sweep
+reg clearing_reg;
+reg [CLR_BITS-1:0] clr_addr_reg;
+
+always @(posedge clk) begin
+    if (clearing_reg) begin
+        clr_addr_reg <= clr_addr_reg + 1'b1;
+        if (&clr_addr_reg) begin
+            clearing_reg <= 1'b0;
+        end
+    end
+    if (rst) begin
+        clearing_reg <= 1'b1;
+        clr_addr_reg <= 0;
+    end
+end
+
+// ---------------------------------------------------------------------------------------
+// Counters: every counter has a single source stage, which handles at most one message or
+// micro-op per cycle.
+reg [63:0] counter_reg [0:NC-1];
+reg [NC-1:0] cnt_dec_inc;   // decode
+reg [NC-1:0] cnt_ord_inc;   // order phase O4
+reg [NC-1:0] cnt_lvl_inc;   // level phase L3
+reg [NC-1:0] cnt_rec_inc;   // record push
+// Cycles with a table message at the head of the input queue that was not issued (order-set
+// conflict, scoreboard or descriptor queue full, issue spacing): read by the testbench
+// through the hierarchy, not a contract counter.
+/* verilator lint_off UNUSEDSIGNAL */
+reg [63:0] issue_stalls_reg;
+/* verilator lint_on UNUSEDSIGNAL */
+integer ci;
+
+always @(posedge clk) begin
+    for (ci = 0; ci < NC; ci = ci + 1) begin
+        counter_reg[ci] <= counter_reg[ci] +
+            {63'd0, cnt_dec_inc[ci] | cnt_ord_inc[ci] | cnt_lvl_inc[ci] | cnt_rec_inc[ci]};
+    end
+    if (rst) begin
+        for (ci = 0; ci < NC; ci = ci + 1) begin
+            counter_reg[ci] <= 64'd0;
+        end
+    end
+end
+
+genvar gc;
+generate
+    for (gc = 0; gc < NC; gc = gc + 1) begin : cnt
+        // The framer owns the sequence counters; their slots read zero here.
+        assign stat_counters[64*gc +: 64] =
+            (gc == `VX_CNT_SEQ_GAPS || gc == `VX_CNT_SEQ_DUPLICATES) ? 64'd0 : counter_reg[gc];
+    end
+endgenerate
+
+
+// ---------------------------------------------------------------------------------------
+// Decode (combinational on the presented beat), registered into the input queue's write
 wire [7:0] in_type = s_axis_tdata[7:0];
 wire [15:0] in_len = s_axis_tuser[79:64];
 wire in_gap = s_axis_tuser[80];
@@ -180,22 +256,16 @@ wire [47:0] in_ts = be48(s_axis_tdata, `VX_ITCH_A_TIMESTAMP_OFFSET);
 wire in_bid = s_axis_tdata[8*`VX_ITCH_A_SIDE_OFFSET +: 8] == "B";
 // The stock field as on the wire, byte 0 in bits 7:0: compared with cfg_sub_wr_symbol as is.
 wire [63:0] in_stock = s_axis_tdata[8*`VX_ITCH_R_STOCK_OFFSET +: 64];
-wire in_locate_ok = (in_locate >> LOCATE_BITS) == 0;
+wire in_locate_ok = (in_locate >> LB) == 0;
 
-// ---------------------------------------------------------------------------------------
-// Subscription table (registers: every entry is compared in parallel on an R message)
+reg s_ready_reg;
+wire accept = s_axis_tvalid && s_ready_reg;
+assign s_axis_tready = s_ready_reg;
+
+// Subscription table (registers). The per-entry compares are registered with the decoded
+// beat; their OR is taken on the way into the queue.
 reg [63:0] sub_symbol_reg [0:SUB_SYMBOLS-1];
-reg sub_match;
 integer si;
-
-always @* begin
-    sub_match = 1'b0;
-    for (si = 0; si < SUB_SYMBOLS; si = si + 1) begin
-        if (si < cfg_sub_count && sub_symbol_reg[si] == in_stock) begin
-            sub_match = 1'b1;
-        end
-    end
-end
 
 always @(posedge clk) begin
     if (cfg_sub_wr_en) begin
@@ -203,249 +273,673 @@ always @(posedge clk) begin
     end
 end
 
+// Queue entry: {r_match, gap, ref2, ref1, price, shares, bid, locate, ts, seq, type}
+localparam Q_W = 8 + 64 + 48 + 16 + 1 + 32 + 32 + 64 + 64 + 1 + 1;
+reg gap_sticky_reg;
+reg dq_valid_reg;   // decoded beat is a table message
+reg [Q_W-2:0] dq_fields_reg;
+reg [SUB_SYMBOLS-1:0] dq_match_reg;
+
+always @(posedge clk) begin
+    dq_valid_reg <= 1'b0;
+    cnt_dec_inc <= 0;
+    if (accept) begin
+        gap_sticky_reg <= gap_sticky_reg || in_gap;
+        cnt_dec_inc[`VX_CNT_MESSAGES] <= 1'b1;
+        cnt_dec_inc[`VX_CNT_UNKNOWN_TYPE] <= in_unknown;
+        cnt_dec_inc[`VX_CNT_BAD_LENGTH] <= in_bad_len;
+        cnt_dec_inc[`VX_CNT_BOOK_MESSAGES] <= in_is_book;
+        // An R decides tracking only when the subscription table is in use (an empty table
+        // tracks every locate) and the locate is in range.
+        dq_valid_reg <= in_is_book || (in_is_r && in_locate_ok && cfg_sub_count != 0);
+        dq_fields_reg <= {gap_sticky_reg || in_gap, in_ref2, in_ref1, in_price, in_shares,
+            in_bid, in_locate, in_ts, s_axis_tuser[63:0], in_type};
+        for (si = 0; si < SUB_SYMBOLS; si = si + 1) begin
+            dq_match_reg[si] <= si < cfg_sub_count && sub_symbol_reg[si] == in_stock;
+        end
+    end
+    if (rst) begin
+        gap_sticky_reg <= 1'b0;
+        dq_valid_reg <= 1'b0;
+        cnt_dec_inc <= 0;
+    end
+end
+
+wire [Q_W-1:0] iq_in = {|dq_match_reg, dq_fields_reg};
+wire [Q_W-1:0] iq_out;
+wire iq_valid;
+wire iq_pop;
+wire [IQ_AW:0] iq_count;
+
+vx_book_fifo #(.WIDTH(Q_W), .ADDR_WIDTH(IQ_AW)) in_queue (
+    .clk(clk), .rst(rst),
+    .in_data(iq_in), .in_valid(dq_valid_reg),
+    .out_data(iq_out), .out_valid(iq_valid), .out_pop(iq_pop),
+    .count(iq_count)
+);
+
+// Room for the beats that may already be on their way: accepted in this cycle, in the
+// decode register, and the one accepted while this register was computed.
+always @(posedge clk) begin
+    s_ready_reg <= !clearing_reg && iq_count <= (1 << IQ_AW) - 4;
+    if (rst) begin
+        s_ready_reg <= 1'b0;
+    end
+end
+
+wire [7:0] h_type = iq_out[7:0];
+wire h_is_r = h_type == T_R;
+wire h_is_u = h_type == T_U;
+// Order sets of the named reference and of U's new reference.
+wire [SB-1:0] h_set1 = iq_out[201 +: SB];
+wire [SB-1:0] h_set2 = iq_out[265 +: SB];
+
 // ---------------------------------------------------------------------------------------
 // Tables
-reg ord_rd_en;
-reg [SB-1:0] ord_rd_addr;
-wire [WAYS*ENT_W-1:0] ord_rd_data;
 reg [WAYS-1:0] ord_wr_en;
-reg [WAYS*SB-1:0] ord_wr_addr;
-reg [WAYS*ENT_W-1:0] ord_wr_data;
+reg [SB-1:0] ord_wr_addr;
+reg [ENT_W-1:0] ord_wr_data;
+wire [WAYS*ENT_W-1:0] ord_a_rd_data;
+wire [WAYS*ENT_W-1:0] ord_b_rd_data;
+wire ord_rd_en;
 
-reg lvl_rd_en;
-reg [LOCATE_BITS-1:0] lvl_rd_addr;
+reg [LB-1:0] lvl_rd_addr;
 wire [SIDE_W-1:0] bid_rd_data;
 wire [SIDE_W-1:0] ask_rd_data;
-wire trk_rd_data;
-wire lost_rd_data;
+wire [1:0] inst_rd_data;   // {orders_lost, tracked}
 reg lvl_wr_en;
-reg [LOCATE_BITS-1:0] lvl_wr_addr;
+reg [LB-1:0] lvl_wr_addr;
 reg [SIDE_W-1:0] bid_wr_data;
 reg [SIDE_W-1:0] ask_wr_data;
-reg lost_wr_en;
-reg lost_wr_data;
-reg trk_wr_en;
-reg [LOCATE_BITS-1:0] trk_wr_addr;
-reg trk_wr_data;
+reg [1:0] inst_wr_data;
 
+// Two copies of every way, written alike: copy A is read at the named reference's set,
+// copy B at U's new reference's set, in the same cycle.
 genvar gw;
 generate
     for (gw = 0; gw < WAYS; gw = gw + 1) begin : way
-        vx_book_ram #(.WIDTH(ENT_W), .ADDR_WIDTH(SB)) order_ram (
+        vx_book_ram #(.WIDTH(ENT_W), .ADDR_WIDTH(SB)) order_ram_a (
             .clk(clk),
-            .wr_en(ord_wr_en[gw]),
-            .wr_addr(ord_wr_addr[gw*SB +: SB]),
-            .wr_data(ord_wr_data[gw*ENT_W +: ENT_W]),
-            .rd_en(ord_rd_en),
-            .rd_addr(ord_rd_addr),
-            .rd_data(ord_rd_data[gw*ENT_W +: ENT_W])
+            .wr_en(ord_wr_en[gw]), .wr_addr(ord_wr_addr), .wr_data(ord_wr_data),
+            .rd_en(ord_rd_en), .rd_addr(h_set1),
+            .rd_data(ord_a_rd_data[gw*ENT_W +: ENT_W])
+        );
+        vx_book_ram #(.WIDTH(ENT_W), .ADDR_WIDTH(SB)) order_ram_b (
+            .clk(clk),
+            .wr_en(ord_wr_en[gw]), .wr_addr(ord_wr_addr), .wr_data(ord_wr_data),
+            .rd_en(ord_rd_en), .rd_addr(h_set2),
+            .rd_data(ord_b_rd_data[gw*ENT_W +: ENT_W])
         );
     end
 endgenerate
 
-vx_book_ram #(.WIDTH(SIDE_W), .ADDR_WIDTH(LOCATE_BITS)) bid_ram (
+vx_book_ram #(.WIDTH(SIDE_W), .ADDR_WIDTH(LB)) bid_ram (
     .clk(clk), .wr_en(lvl_wr_en), .wr_addr(lvl_wr_addr), .wr_data(bid_wr_data),
-    .rd_en(lvl_rd_en), .rd_addr(lvl_rd_addr), .rd_data(bid_rd_data)
+    .rd_en(1'b1), .rd_addr(lvl_rd_addr), .rd_data(bid_rd_data)
 );
 
-vx_book_ram #(.WIDTH(SIDE_W), .ADDR_WIDTH(LOCATE_BITS)) ask_ram (
+vx_book_ram #(.WIDTH(SIDE_W), .ADDR_WIDTH(LB)) ask_ram (
     .clk(clk), .wr_en(lvl_wr_en), .wr_addr(lvl_wr_addr), .wr_data(ask_wr_data),
-    .rd_en(lvl_rd_en), .rd_addr(lvl_rd_addr), .rd_data(ask_rd_data)
+    .rd_en(1'b1), .rd_addr(lvl_rd_addr), .rd_data(ask_rd_data)
 );
 
-// Separate from lost_ram: an R accepted in the cycle a pass writes its orders_lost bit
-// writes tracked on the same edge.
-vx_book_ram #(.WIDTH(1), .ADDR_WIDTH(LOCATE_BITS)) tracked_ram (
-    .clk(clk), .wr_en(trk_wr_en), .wr_addr(trk_wr_addr), .wr_data(trk_wr_data),
-    .rd_en(lvl_rd_en), .rd_addr(lvl_rd_addr), .rd_data(trk_rd_data)
-);
-
-vx_book_ram #(.WIDTH(1), .ADDR_WIDTH(LOCATE_BITS)) lost_ram (
-    .clk(clk), .wr_en(lost_wr_en), .wr_addr(lvl_wr_addr), .wr_data(lost_wr_data),
-    .rd_en(lvl_rd_en), .rd_addr(lvl_rd_addr), .rd_data(lost_rd_data)
+vx_book_ram #(.WIDTH(2), .ADDR_WIDTH(LB)) inst_ram (
+    .clk(clk), .wr_en(lvl_wr_en), .wr_addr(lvl_wr_addr), .wr_data(inst_wr_data),
+    .rd_en(1'b1), .rd_addr(lvl_rd_addr), .rd_data(inst_rd_data)
 );
 
 // ---------------------------------------------------------------------------------------
-// Registers
-reg [2:0] state_reg, state_next;
-reg [CLR_BITS-1:0] clr_addr_reg, clr_addr_next;
-reg gap_sticky_reg, gap_sticky_next;
+// Order phase. Scoreboard: the order sets of every message between issue and its last
+// order-table write; a message whose sets meet one of them waits (no forwarding needed).
+reg [SBN-1:0] sb_valid_reg;
+reg [SBN-1:0] sb_use1_reg;
+reg [SBN-1:0] sb_use2_reg;
+reg [SB-1:0] sb_set1_reg [0:SBN-1];
+reg [SB-1:0] sb_set2_reg [0:SBN-1];
+reg [SBN-1:0] sb_free_ord;   // freed by O4 (a message without micro-ops)
+reg [SBN-1:0] sb_free_lvl;   // freed by L3 (a message's last micro-op)
+reg conflict_ok_reg;
+wire h_use1 = !h_is_r;
+wire h_use2 = h_is_u;
+reg h_conflict;
+reg [SBN-1:0] sb_alloc;
+reg [SBN_W-1:0] sb_alloc_idx;
+reg sb_seen;
+integer ei;
 
-reg [7:0] msg_type_reg, msg_type_next;
-reg [63:0] msg_seq_reg, msg_seq_next;
-reg [47:0] msg_ts_reg, msg_ts_next;
-reg [15:0] msg_locate_reg, msg_locate_next;
-reg msg_bid_reg, msg_bid_next;
-reg [31:0] msg_shares_reg, msg_shares_next;
-reg [31:0] msg_price_reg, msg_price_next;
-reg [63:0] msg_ref1_reg, msg_ref1_next;
-reg [63:0] msg_ref2_reg, msg_ref2_next;
-reg msg_gap_reg, msg_gap_next;
-
-// The order the message names (E C X D target, U original)
-reg [WAY_BITS-1:0] tgt_way_reg, tgt_way_next;
-reg [LOCATE_BITS-1:0] tgt_locate_reg, tgt_locate_next;
-reg tgt_bid_reg, tgt_bid_next;
-reg [31:0] tgt_price_reg, tgt_price_next;
-reg [31:0] tgt_shares_reg, tgt_shares_next;
-// A live order holding the reference being added (A F ref, U new ref)
-reg dup_en_reg, dup_en_next;
-reg dup_in_own_reg, dup_in_own_next;
-reg [WAY_BITS-1:0] dup_way_reg, dup_way_next;
-reg [LOCATE_BITS-1:0] dup_locate_reg, dup_locate_next;
-reg dup_bid_reg, dup_bid_next;
-reg [31:0] dup_price_reg, dup_price_next;
-reg [31:0] dup_shares_reg, dup_shares_next;
-// Where the new order goes
-reg [WAY_BITS-1:0] ins_way_reg, ins_way_next;
-reg ins_full_reg, ins_full_next;
-reg rejected_reg, rejected_next;
-reg own_en_reg, own_en_next;
-reg [LOCATE_BITS-1:0] own_locate_reg, own_locate_next;
-reg other_emit_reg, other_emit_next;
-
-// Writes of the last edge, to forward into a read issued on that same edge.
-reg [WAYS-1:0] fwd_we_reg;
-reg [WAYS*SB-1:0] fwd_addr_reg;
-reg [WAYS*ENT_W-1:0] fwd_data_reg;
-reg [SB-1:0] ord_rd_addr_reg;
-
-reg out_valid_reg, out_valid_next;
-reg [319:0] out_data_reg, out_data_next;
-
-reg [63:0] counter_reg [0:NC-1];
-reg [NC-1:0] cnt_inc;
-
-assign m_axis_tdata = out_data_reg;
-assign m_axis_tkeep = {40{1'b1}};
-assign m_axis_tvalid = out_valid_reg;
-assign m_axis_tlast = 1'b1;
-
-genvar gc;
-generate
-    for (gc = 0; gc < NC; gc = gc + 1) begin : cnt
-        // The framer owns the sequence counters; their slots read zero here.
-        assign stat_counters[64*gc +: 64] =
-            (gc == `VX_CNT_SEQ_GAPS || gc == `VX_CNT_SEQ_DUPLICATES) ? 64'd0 : counter_reg[gc];
+always @* begin
+    h_conflict = 1'b0;
+    sb_alloc = 0;
+    sb_alloc_idx = 0;
+    sb_seen = 1'b0;
+    for (ei = 0; ei < SBN; ei = ei + 1) begin
+        if (sb_valid_reg[ei] && (
+                (h_use1 && sb_use1_reg[ei] && sb_set1_reg[ei] == h_set1) ||
+                (h_use1 && sb_use2_reg[ei] && sb_set2_reg[ei] == h_set1) ||
+                (h_use2 && sb_use1_reg[ei] && sb_set1_reg[ei] == h_set2) ||
+                (h_use2 && sb_use2_reg[ei] && sb_set2_reg[ei] == h_set2))) begin
+            h_conflict = 1'b1;
+        end
+        if (!sb_valid_reg[ei] && !sb_seen) begin
+            sb_alloc[ei] = 1'b1;
+            sb_alloc_idx = ei[SBN_W-1:0];
+        end
+        sb_seen = sb_seen || !sb_valid_reg[ei];
     end
-endgenerate
+end
 
-// ---------------------------------------------------------------------------------------
-// Order-set lookup (RD1: the named reference; RD2: U's new reference)
-reg [ENT_W-1:0] way_ent [0:WAYS-1];
-reg [WAYS-1:0] way_valid;
-reg lk_hit;
-reg [WAY_BITS-1:0] lk_way;
-reg [ENT_W-1:0] lk_ent;
-/* verilator lint_off UNUSEDSIGNAL */
-reg [63:0] lk_ref;  // the low bits chose the set
-/* verilator lint_on UNUSEDSIGNAL */
-reg [WAYS-1:0] lk_free;
-reg lk_full;
-reg [WAY_BITS-1:0] lk_free_way;
+wire [DQ_AW:0] dq_count;
+wire dq_room = dq_count <= (1 << DQ_AW) - 3;
+wire issue = iq_valid && conflict_ok_reg && !(&sb_valid_reg) && dq_room;
+assign iq_pop = issue;
+assign ord_rd_en = issue;
+
+always @(posedge clk) begin
+    // Computed for the head as it stands; it only goes stale towards "conflict" (a slot
+    // freed meanwhile), never towards "free": nothing is allocated without an issue, and an
+    // issue clears it.
+    conflict_ok_reg <= iq_valid && !issue && !h_conflict;
+    if (iq_valid && !issue && !clearing_reg) begin
+        issue_stalls_reg <= issue_stalls_reg + 1'b1;
+    end
+    sb_valid_reg <= (sb_valid_reg & ~sb_free_ord & ~sb_free_lvl) | (issue ? sb_alloc : 0);
+    if (issue) begin
+        sb_use1_reg[sb_alloc_idx] <= h_use1;
+        sb_use2_reg[sb_alloc_idx] <= h_use2;
+        sb_set1_reg[sb_alloc_idx] <= h_set1;
+        sb_set2_reg[sb_alloc_idx] <= h_set2;
+    end
+    if (rst) begin
+        conflict_ok_reg <= 1'b0;
+        sb_valid_reg <= 0;
+        issue_stalls_reg <= 64'd0;
+    end
+end
+
+// Order stages: O1 (read data out of the RAM), O2 (compare), O3 (select), O4 (decide).
+localparam M_W = Q_W + SBN_W;   // message bundle: queue entry + scoreboard slot
+reg p1_valid, p2_valid, p3_valid, p4_valid;
+reg [M_W-1:0] p1_msg, p2_msg, p3_msg, p4_msg;
+reg p1_same, p2_same, p3_same;
+reg [WAYS*ENT_W-1:0] p2_ways_a, p2_ways_b, p3_ways_a, p3_ways_b;
+reg [WAYS-1:0] p3_eq_a, p3_eq_b, p3_valid_a, p3_valid_b;
+reg p4_tgt_hit, p4_dup_hit, p4_full;
+reg [WAYS-1:0] p4_tgt_way, p4_dup_way, p4_free_way;
+reg [ENT_W-1:0] p4_tgt_ent, p4_dup_ent;
+
+reg [WAYS-1:0] o2_eq_a, o2_eq_b, o2_valid_a, o2_valid_b;
 integer wi;
 
 always @* begin
-    lk_ref = (state_reg == ST_RD2) ? msg_ref2_reg : msg_ref1_reg;
-    lk_hit = 1'b0;
-    lk_way = 0;
     for (wi = 0; wi < WAYS; wi = wi + 1) begin
-        if (fwd_we_reg[wi] && fwd_addr_reg[wi*SB +: SB] == ord_rd_addr_reg) begin
-            way_ent[wi] = fwd_data_reg[wi*ENT_W +: ENT_W];
+        o2_valid_a[wi] = p2_ways_a[wi*ENT_W + E_VALID];
+        o2_valid_b[wi] = p2_ways_b[wi*ENT_W + E_VALID];
+        o2_eq_a[wi] = o2_valid_a[wi] &&
+            p2_ways_a[wi*ENT_W + E_TAG +: TAG_W] == p2_msg[201 + SB +: TAG_W];
+        o2_eq_b[wi] = o2_valid_b[wi] &&
+            p2_ways_b[wi*ENT_W + E_TAG +: TAG_W] == p2_msg[265 + SB +: TAG_W];
+    end
+end
+
+// O3: the named order (ref1 in copy A), the live holder of the reference being added (A F:
+// ref1 in A; U: ref2 in B, where the original's way counts as free and not as a holder when
+// both references share a set) and the lowest free way of the add's set.
+wire p3_is_u = p3_msg[7:0] == T_U;
+wire [WAYS-1:0] o3_orig_in_b = p3_same ? p3_eq_a : {WAYS{1'b0}};
+wire [WAYS-1:0] o3_dup_u = p3_eq_b & ~o3_orig_in_b;
+wire [WAYS-1:0] o3_dup = p3_is_u ? o3_dup_u : p3_eq_a;
+wire [WAYS-1:0] o3_free = p3_is_u ? (~p3_valid_b | o3_orig_in_b | o3_dup_u) :
+    (~p3_valid_a | p3_eq_a);
+wire [ENT_W-1:0] o3_tgt_ent = pick_way(p3_ways_a, p3_eq_a);
+
+always @(posedge clk) begin
+    p1_valid <= issue;
+    p1_msg <= {sb_alloc_idx, iq_out};
+    p1_same <= h_set1 == h_set2;
+    p2_valid <= p1_valid;
+    p2_msg <= p1_msg;
+    p2_same <= p1_same;
+    p2_ways_a <= ord_a_rd_data;
+    p2_ways_b <= ord_b_rd_data;
+    p3_valid <= p2_valid;
+    p3_msg <= p2_msg;
+    p3_same <= p2_same;
+    p3_ways_a <= p2_ways_a;
+    p3_ways_b <= p2_ways_b;
+    p3_eq_a <= o2_eq_a;
+    p3_eq_b <= o2_eq_b;
+    p3_valid_a <= o2_valid_a;
+    p3_valid_b <= o2_valid_b;
+    p4_valid <= p3_valid;
+    p4_msg <= p3_msg;
+    p4_tgt_hit <= |p3_eq_a;
+    p4_tgt_way <= p3_eq_a;
+    p4_tgt_ent <= o3_tgt_ent;
+    p4_dup_hit <= |o3_dup;
+    p4_dup_way <= o3_dup;
+    p4_dup_ent <= p3_is_u ? pick_way(p3_ways_b, o3_dup_u) : o3_tgt_ent;
+    p4_free_way <= lowest_way(o3_free);
+    p4_full <= o3_free == 0;
+    if (rst) begin
+        p1_valid <= 1'b0;
+        p2_valid <= 1'b0;
+        p3_valid <= 1'b0;
+        p4_valid <= 1'b0;
+    end
+end
+
+// O4: what the message does (docs/book-engine.md, per message), as up to 3 micro-ops.
+wire [7:0] m_type = p4_msg[7:0];
+wire [15:0] m_locate = p4_msg[120 +: 16];
+wire m_bid = p4_msg[136];
+wire [31:0] m_shares = p4_msg[137 +: 32];
+wire [31:0] m_price = p4_msg[169 +: 32];
+wire [63:0] m_ref1 = p4_msg[201 +: 64];
+wire [63:0] m_ref2 = p4_msg[265 +: 64];
+wire m_rval = p4_msg[330];
+wire [SBN_W-1:0] m_slot = p4_msg[Q_W +: SBN_W];
+wire m_is_af = m_type == T_A || m_type == T_F;
+wire m_is_u = m_type == T_U;
+wire m_is_d = m_type == T_D;
+wire m_is_r = m_type == T_R;
+wire m_oor = (m_locate >> LB) != 0;
+wire m_rejected = m_shares == 0 || m_price == 0;
+wire [LB-1:0] tgt_loc = p4_tgt_ent[E_LOC +: LB];
+wire tgt_bid = p4_tgt_ent[E_BID];
+wire [31:0] tgt_shares = p4_tgt_ent[31:0];
+wire [LB-1:0] dup_loc = p4_dup_ent[E_LOC +: LB];
+wire [LB-1:0] own_loc = (m_is_af || m_is_r) ? m_locate[LB-1:0] : tgt_loc;
+wire own_bid = m_is_af ? m_bid : tgt_bid;
+// E C X: reduce by min(message shares, shares left); the order leaves at zero.
+wire tgt_lt = m_shares < tgt_shares;
+wire [31:0] tgt_left = tgt_shares - m_shares;
+wire tgt_remove = m_is_d || m_is_u || !tgt_lt;
+wire [31:0] tgt_qty = tgt_remove ? tgt_shares : m_shares;
+wire [63:0] add_ref = m_is_u ? m_ref2 : m_ref1;
+wire [ENT_W-1:0] ins_ent = {1'b1, add_ref[63:SB], own_loc, own_bid, m_price, m_shares};
+wire dup_other = m_is_af ? (m_oor || dup_loc != m_locate[LB-1:0]) : dup_loc != tgt_loc;
+// Micro-op mask, in issue order: [0] duplicate on another instrument (its record first),
+// [1] the named order (E C X D, U's original), [2] duplicate on the same instrument,
+// [3] insert, [4] R's tracked bit.
+reg [4:0] m_mask;
+
+always @* begin
+    m_mask = 5'd0;
+    cnt_ord_inc = 0;
+    if (p4_valid) begin
+        if (m_is_r) begin
+            m_mask[4] = 1'b1;
+        end else if (m_is_af) begin
+            if (m_rejected) begin
+                // The live order with this reference (if any) stays.
+                cnt_ord_inc[`VX_CNT_REJECTED_ADD] = 1'b1;
+            end else begin
+                cnt_ord_inc[`VX_CNT_DUPLICATE_REF] = p4_dup_hit;
+                cnt_ord_inc[`VX_CNT_LOCATE_OUT_OF_RANGE] = m_oor;
+                m_mask[0] = p4_dup_hit && dup_other;
+                m_mask[2] = p4_dup_hit && !dup_other;
+                m_mask[3] = !m_oor;
+            end
+        end else if (!p4_tgt_hit) begin
+            cnt_ord_inc[`VX_CNT_UNKNOWN_REF] = 1'b1;
+        end else if (m_is_u) begin
+            cnt_ord_inc[`VX_CNT_DUPLICATE_REF] = p4_dup_hit;
+            cnt_ord_inc[`VX_CNT_REJECTED_ADD] = m_rejected;
+            m_mask[0] = p4_dup_hit && dup_other;
+            m_mask[1] = 1'b1;
+            m_mask[2] = p4_dup_hit && !dup_other;
+            m_mask[3] = !m_rejected;
         end else begin
-            way_ent[wi] = ord_rd_data[wi*ENT_W +: ENT_W];
-        end
-        way_valid[wi] = way_ent[wi][E_VALID];
-        if (!lk_hit && way_valid[wi] && way_ent[wi][E_TAG +: TAG_W] == lk_ref[63:SB]) begin
-            lk_hit = 1'b1;
-            lk_way = wi[WAY_BITS-1:0];
+            m_mask[1] = 1'b1;
         end
     end
-    lk_ent = way_ent[lk_way];
-    // Free ways once the live holder of the reference is removed; lowest one is used.
-    lk_free = ~way_valid;
-    if (lk_hit) begin
-        lk_free[lk_way] = 1'b1;
+    sb_free_ord = 0;
+    if (p4_valid && m_mask == 0) begin
+        sb_free_ord[m_slot] = 1'b1;
     end
-    lk_full = lk_free == 0;
-    lk_free_way = 0;
-    for (wi = WAYS - 1; wi >= 0; wi = wi - 1) begin
-        if (lk_free[wi]) begin
-            lk_free_way = wi[WAY_BITS-1:0];
-        end
+end
+
+// Descriptor: {mask, slot, rval, ins(full, way, ent), dup(way, ent), tgt(remove, left, qty,
+// way, ent), add_set, set1, own_loc, gap, ts, seq, type}
+localparam D_W = 5 + SBN_W + 1 + (1 + WAYS + ENT_W) + (WAYS + ENT_W) +
+    (1 + 32 + 32 + WAYS + ENT_W) + SB + SB + LB + 1 + 48 + 64 + 8;
+wire [D_W-1:0] dq_in = {m_mask, m_slot, m_rval,
+    p4_full, p4_free_way, ins_ent,
+    p4_dup_way, p4_dup_ent,
+    tgt_remove, tgt_left, tgt_qty, p4_tgt_way, p4_tgt_ent,
+    add_ref[SB-1:0], m_ref1[SB-1:0], own_loc,
+    p4_msg[329], p4_msg[72 +: 48], p4_msg[8 +: 64], m_type};
+wire [D_W-1:0] dq_out;
+wire dq_valid;
+wire dq_pop;
+
+vx_book_fifo #(.WIDTH(D_W), .ADDR_WIDTH(DQ_AW)) desc_queue (
+    .clk(clk), .rst(rst),
+    .in_data(dq_in), .in_valid(p4_valid && m_mask != 0),
+    .out_data(dq_out), .out_valid(dq_valid), .out_pop(dq_pop),
+    .count(dq_count)
+);
+
+localparam D_OWN = 121;
+localparam D_SET1 = D_OWN + LB;
+localparam D_ADDSET = D_SET1 + SB;
+localparam D_TGT_ENT = D_ADDSET + SB;
+localparam D_TGT_WAY = D_TGT_ENT + ENT_W;
+localparam D_TGT_QTY = D_TGT_WAY + WAYS;
+localparam D_TGT_LEFT = D_TGT_QTY + 32;
+localparam D_TGT_RM = D_TGT_LEFT + 32;
+localparam D_DUP_ENT = D_TGT_RM + 1;
+localparam D_DUP_WAY = D_DUP_ENT + ENT_W;
+localparam D_INS_ENT = D_DUP_WAY + WAYS;
+localparam D_INS_WAY = D_INS_ENT + ENT_W;
+localparam D_INS_FULL = D_INS_WAY + WAYS;
+localparam D_RVAL = D_INS_FULL + 1;
+localparam D_SLOT = D_RVAL + 1;
+localparam D_MASK = D_SLOT + SBN_W;
+
+// ---------------------------------------------------------------------------------------
+// Micro-op sequencer: one micro-op of the head descriptor every 2 cycles, while the output
+// queue has room for the record of every micro-op in flight.
+wire [OQ_AW:0] oq_count;
+reg seq_started_reg;
+reg [4:0] seq_mask_reg;
+reg seq_emitted_reg;
+wire [4:0] d_mask = dq_out[D_MASK +: 5];
+wire [4:0] seq_mask = seq_started_reg ? seq_mask_reg : d_mask;
+wire [4:0] seq_sel = seq_mask & ~(seq_mask - 1'b1);
+wire [4:0] seq_rest = seq_mask & ~seq_sel;
+wire seq_emit = dq_valid && !seq_emitted_reg && oq_count <= (1 << OQ_AW) - 4;
+assign dq_pop = seq_emit && seq_rest == 0;
+// The message's own instrument: micro-ops 1..3; its record compares the top before the
+// first of them with the top after the last.
+wire [2:0] own_ops = d_mask[3:1];
+wire [2:0] own_first = own_ops & ~(own_ops - 1'b1);
+wire [2:0] own_last = own_ops[2] ? 3'b100 : own_ops[1] ? 3'b010 : 3'b001;
+
+wire [ENT_W-1:0] d_tgt_ent = dq_out[D_TGT_ENT +: ENT_W];
+wire [ENT_W-1:0] d_dup_ent = dq_out[D_DUP_ENT +: ENT_W];
+wire [ENT_W-1:0] d_ins_ent = dq_out[D_INS_ENT +: ENT_W];
+
+// Micro-op at L0
+reg u0_valid;
+reg u0_add, u0_sub, u0_r, u0_remove, u0_bid, u0_first, u0_last, u0_other, u0_has_other;
+reg u0_msg_last, u0_check_tracked, u0_set_full, u0_rval, u0_ord_we;
+reg [LB-1:0] u0_loc;
+reg [31:0] u0_price, u0_qty;
+reg [WAYS-1:0] u0_ord_way;
+reg [SB-1:0] u0_ord_set;
+reg [ENT_W-1:0] u0_ord_data;
+reg [SBN_W-1:0] u0_slot;
+reg [120:0] u0_msg;   // {gap, ts, seq, type}
+
+always @(posedge clk) begin
+    seq_emitted_reg <= seq_emit;
+    u0_valid <= seq_emit;
+    if (seq_emit) begin
+        seq_started_reg <= seq_rest != 0;
+        seq_mask_reg <= seq_rest;
+    end
+    u0_add <= seq_sel[3];
+    u0_sub <= |seq_sel[2:0];
+    u0_r <= seq_sel[4];
+    u0_other <= seq_sel[0];
+    u0_has_other <= d_mask[0];
+    u0_first <= seq_sel[0] || |(seq_sel[3:1] & own_first);
+    u0_last <= seq_sel[0] || |(seq_sel[3:1] & own_last);
+    u0_msg_last <= seq_rest == 0;
+    u0_check_tracked <= dq_out[7:0] == T_A || dq_out[7:0] == T_F;
+    u0_set_full <= dq_out[D_INS_FULL];
+    u0_rval <= dq_out[D_RVAL];
+    u0_slot <= dq_out[D_SLOT +: SBN_W];
+    u0_msg <= dq_out[120:0];
+    u0_ord_we <= !seq_sel[4];
+    if (seq_sel[1]) begin
+        u0_loc <= d_tgt_ent[E_LOC +: LB];
+        u0_bid <= d_tgt_ent[E_BID];
+        u0_price <= d_tgt_ent[E_PRICE +: 32];
+        u0_qty <= dq_out[D_TGT_QTY +: 32];
+        u0_remove <= dq_out[D_TGT_RM];
+        u0_ord_way <= dq_out[D_TGT_WAY +: WAYS];
+        u0_ord_set <= dq_out[D_SET1 +: SB];
+        // E C X leave the order with its shares left; D, U and a full execution free the way.
+        u0_ord_data <= dq_out[D_TGT_RM] ? {ENT_W{1'b0}} :
+            {d_tgt_ent[ENT_W-1:32], dq_out[D_TGT_LEFT +: 32]};
+    end else if (seq_sel[3]) begin
+        u0_loc <= dq_out[D_OWN +: LB];
+        u0_bid <= d_ins_ent[E_BID];
+        u0_price <= d_ins_ent[E_PRICE +: 32];
+        u0_qty <= d_ins_ent[31:0];
+        u0_remove <= 1'b0;
+        u0_ord_way <= dq_out[D_INS_WAY +: WAYS];
+        u0_ord_set <= dq_out[D_ADDSET +: SB];
+        u0_ord_data <= d_ins_ent;
+    end else if (seq_sel[4]) begin
+        u0_loc <= dq_out[D_OWN +: LB];
+        u0_bid <= 1'b0;
+        u0_price <= 32'd0;
+        u0_qty <= 32'd0;
+        u0_remove <= 1'b0;
+        u0_ord_way <= 0;
+        u0_ord_set <= 0;
+        u0_ord_data <= 0;
+    end else begin
+        // a duplicate reference: the live order leaves its instrument
+        u0_loc <= d_dup_ent[E_LOC +: LB];
+        u0_bid <= d_dup_ent[E_BID];
+        u0_price <= d_dup_ent[E_PRICE +: 32];
+        u0_qty <= d_dup_ent[31:0];
+        u0_remove <= 1'b1;
+        u0_ord_way <= dq_out[D_DUP_WAY +: WAYS];
+        u0_ord_set <= dq_out[D_ADDSET +: SB];
+        u0_ord_data <= 0;
+    end
+    if (rst) begin
+        seq_started_reg <= 1'b0;
+        seq_emitted_reg <= 1'b0;
+        u0_valid <= 1'b0;
     end
 end
 
 // ---------------------------------------------------------------------------------------
-// Level update chain for the pass in progress: up to two removals then one insert, on the
-// words of one instrument.
-wire is_af = msg_type_reg == T_A || msg_type_reg == T_F;
-wire is_u = msg_type_reg == T_U;
-wire is_d = msg_type_reg == T_D;
-wire in_other = state_reg == ST_OTHER;
-wire tracked = trk_rd_data || cfg_sub_count == 0;
-wire [31:0] reduce_by = (msg_shares_reg < tgt_shares_reg) ? msg_shares_reg : tgt_shares_reg;
+// Level phase: L0 read, L1 register the RAM outputs, L2 bypass + compare, L3 apply and
+// write back, L4 record.
+//
+// Micro-ops are at least 2 cycles apart, so of the micro-ops before this one only the
+// previous one can write after this one's read edge (its L3 is this one's L1, or this one's
+// L0 when 3 apart). Its written words are kept (lw_*) and replace the RAM data in L2 when it
+// wrote the same instrument; the select is found in L1, against the micro-op in L3 then or
+// else the last one written.
+reg u1_valid, u2_valid, u3_valid, u4_valid;
+reg u1_add, u2_add, u3_add;
+reg u1_sub, u2_sub, u3_sub;
+reg u1_r, u2_r, u3_r;
+reg u1_remove, u2_remove, u3_remove;
+reg u1_bid, u2_bid, u3_bid;
+reg u1_first, u2_first, u3_first;
+reg u1_last, u2_last, u3_last, u4_last;
+reg u1_other, u2_other, u3_other, u4_other;
+reg u1_has_other, u2_has_other, u3_has_other, u4_has_other;
+reg u1_msg_last, u2_msg_last, u3_msg_last;
+reg u1_check_tracked, u2_check_tracked;
+reg u1_set_full, u2_set_full;
+reg u1_rval, u2_rval, u3_rval;
+reg u1_ord_we, u2_ord_we, u3_ord_we;
+reg [LB-1:0] u1_loc, u2_loc, u3_loc, u4_loc;
+reg [31:0] u1_price, u2_price, u3_price;
+reg [31:0] u1_qty, u2_qty, u3_qty;
+reg [WAYS-1:0] u1_ord_way, u2_ord_way, u3_ord_way;
+reg [SB-1:0] u1_ord_set, u2_ord_set, u3_ord_set;
+reg [ENT_W-1:0] u1_ord_data, u2_ord_data, u3_ord_data;
+reg [SBN_W-1:0] u1_slot, u2_slot, u3_slot;
+reg [120:0] u1_msg, u2_msg, u3_msg, u4_msg;
 
-// U finishes in RD2 when the new reference's holder (if any) is on the same instrument: the
-// chain then takes the duplicate and the free way straight from the lookup, not the registers.
-wire merged = state_reg == ST_RD2;
-wire rd2_other = lk_hit && lk_ent[E_LOC +: LOCATE_BITS] != tgt_locate_reg;
-wire pass_go = !out_valid_reg || m_axis_tready;  // a pass registers a record
-wire own_now = pass_go && (state_reg == ST_OWN || (merged && !rd2_other));
-wire dup_in_own_c = merged ? lk_hit : dup_in_own_reg;
-wire [WAY_BITS-1:0] dup_way_c = merged ? lk_way : dup_way_reg;
-wire dup_bid_c = merged ? lk_ent[E_BID] : dup_bid_reg;
-wire [31:0] dup_price_c = merged ? lk_ent[E_PRICE +: 32] : dup_price_reg;
-wire [31:0] dup_shares_c = merged ? lk_ent[31:0] : dup_shares_reg;
-wire [WAY_BITS-1:0] ins_way_c = merged ? lk_free_way : ins_way_reg;
-wire ins_full_c = merged ? lk_full : ins_full_reg;
-wire rejected_c = merged ? (msg_shares_reg == 0 || msg_price_reg == 0) : rejected_reg;
+always @* begin
+    lvl_rd_addr = u0_loc;
+end
 
-wire s1_en = in_other || !is_af || dup_in_own_c;
-wire s1_from_dup = in_other || is_af;
-wire s1_bid = s1_from_dup ? dup_bid_c : tgt_bid_reg;
-wire [31:0] s1_price = s1_from_dup ? dup_price_c : tgt_price_reg;
-wire [31:0] s1_qty = s1_from_dup ? dup_shares_c : (is_d || is_u) ? tgt_shares_reg : reduce_by;
-wire s1_remove = s1_from_dup || is_d || is_u || reduce_by == tgt_shares_reg;
-wire s2_en = !in_other && is_u && dup_in_own_c;
-wire add_req = !in_other && ((is_af && tracked) || (is_u && !rejected_c));
-wire add_bid = is_af ? msg_bid_reg : tgt_bid_reg;
-wire add_overflow;
-wire add_apply = add_req && !ins_full_c && !add_overflow;
-wire add_to_beyond;
-wire add_evicted;
+// L1
+reg [SIDE_W-1:0] w2_bid_ram, w2_ask_ram;
+reg [1:0] w2_inst_ram;
+reg byp_sel_reg;
+reg lw_valid_reg;
+reg [LB-1:0] lw_loc_reg;
+reg [SIDE_W-1:0] lw_bid_reg, lw_ask_reg;
+reg [1:0] lw_inst_reg;
 
-wire [SIDE_W-1:0] s1_out, s2_out, add_out;
-wire [SIDE_W-1:0] bid1 = s1_bid ? s1_out : bid_rd_data;
-wire [SIDE_W-1:0] ask1 = s1_bid ? ask_rd_data : s1_out;
-wire [SIDE_W-1:0] bid2 = dup_bid_c ? s2_out : bid1;
-wire [SIDE_W-1:0] ask2 = dup_bid_c ? ask1 : s2_out;
-wire [SIDE_W-1:0] bid3 = add_bid ? add_out : bid2;
-wire [SIDE_W-1:0] ask3 = add_bid ? ask2 : add_out;
+always @(posedge clk) begin
+    w2_bid_ram <= bid_rd_data;
+    w2_ask_ram <= ask_rd_data;
+    w2_inst_ram <= inst_rd_data;
+    byp_sel_reg <= u3_valid ? u3_loc == u1_loc : lw_valid_reg && lw_loc_reg == u1_loc;
+end
 
-vx_book_level_sub #(.LEVELS(LEVELS), .CNT_W(CNT_W)) sub1 (
-    .enable(s1_en), .side_in(s1_bid ? bid_rd_data : ask_rd_data),
-    .price(s1_price), .qty(s1_qty), .remove_order(s1_remove), .side_out(s1_out)
+// L2
+wire [SIDE_W-1:0] l2_bid = byp_sel_reg ? lw_bid_reg : w2_bid_ram;
+wire [SIDE_W-1:0] l2_ask = byp_sel_reg ? lw_ask_reg : w2_ask_ram;
+wire [1:0] l2_inst = byp_sel_reg ? lw_inst_reg : w2_inst_ram;
+wire [SIDE_W-1:0] l2_side = u2_bid ? l2_bid : l2_ask;
+// An A F inserts only into a tracked instrument; a U's insert ignores tracking.
+wire l2_tracked = l2_inst[0] || cfg_sub_count == 0;
+wire l2_add_req = u2_add && (!u2_check_tracked || l2_tracked);
+
+wire [LEVELS-1:0] c_eq, c_better, c_qty_carry, c_cnt_one;
+wire [LEVELS*32-1:0] c_qty_sum, c_qty_diff;
+wire [LEVELS*CNT_W-1:0] c_cnt_inc, c_cnt_dec;
+wire c_to_beyond, c_worst_sets_bound, c_price_sets_bound, c_full;
+wire [CNT_W-1:0] c_beyond_inc, c_beyond_dec, c_beyond_evict;
+wire [NH_W-1:0] c_n_held_inc, c_n_held_dec;
+
+vx_book_level_cmp #(.LEVELS(LEVELS), .CNT_W(CNT_W)) level_cmp (
+    .is_bid(u2_bid), .side_in(l2_side), .price(u2_price), .qty(u2_qty),
+    .eq(c_eq), .better(c_better), .qty_sum(c_qty_sum), .qty_carry(c_qty_carry),
+    .qty_diff(c_qty_diff), .cnt_inc(c_cnt_inc), .cnt_dec(c_cnt_dec), .cnt_one(c_cnt_one),
+    .to_beyond(c_to_beyond), .worst_sets_bound(c_worst_sets_bound),
+    .price_sets_bound(c_price_sets_bound), .full(c_full),
+    .beyond_inc(c_beyond_inc), .beyond_dec(c_beyond_dec), .beyond_evict(c_beyond_evict),
+    .n_held_inc(c_n_held_inc), .n_held_dec(c_n_held_dec)
 );
 
-vx_book_level_sub #(.LEVELS(LEVELS), .CNT_W(CNT_W)) sub2 (
-    .enable(s2_en), .side_in(dup_bid_c ? bid1 : ask1),
-    .price(dup_price_c), .qty(dup_shares_c), .remove_order(1'b1), .side_out(s2_out)
+reg [SIDE_W-1:0] w3_bid, w3_ask, w3_side;
+reg [1:0] w3_inst;
+reg u3_add_req, u3_add_ready, u3_untracked;
+reg [LEVELS-1:0] r_eq, r_better, r_qty_carry, r_cnt_one;
+reg [LEVELS*32-1:0] r_qty_sum, r_qty_diff;
+reg [LEVELS*CNT_W-1:0] r_cnt_inc, r_cnt_dec;
+reg r_to_beyond, r_worst_sets_bound, r_price_sets_bound, r_full;
+reg [CNT_W-1:0] r_beyond_inc, r_beyond_dec, r_beyond_evict;
+reg [NH_W-1:0] r_n_held_inc, r_n_held_dec;
+
+always @(posedge clk) begin
+    w3_bid <= l2_bid;
+    w3_ask <= l2_ask;
+    w3_side <= l2_side;
+    w3_inst <= l2_inst;
+    u3_add_req <= l2_add_req;
+    u3_add_ready <= l2_add_req && !u2_set_full;
+    u3_untracked <= u2_add && u2_check_tracked && !l2_tracked;
+    r_eq <= c_eq;
+    r_better <= c_better;
+    r_qty_carry <= c_qty_carry;
+    r_cnt_one <= c_cnt_one;
+    r_qty_sum <= c_qty_sum;
+    r_qty_diff <= c_qty_diff;
+    r_cnt_inc <= c_cnt_inc;
+    r_cnt_dec <= c_cnt_dec;
+    r_to_beyond <= c_to_beyond;
+    r_worst_sets_bound <= c_worst_sets_bound;
+    r_price_sets_bound <= c_price_sets_bound;
+    r_full <= c_full;
+    r_beyond_inc <= c_beyond_inc;
+    r_beyond_dec <= c_beyond_dec;
+    r_beyond_evict <= c_beyond_evict;
+    r_n_held_inc <= c_n_held_inc;
+    r_n_held_dec <= c_n_held_dec;
+end
+
+// L3
+wire [SIDE_W-1:0] a_side;
+wire a_qty_overflow, a_added, a_added_beyond, a_evicted;
+
+vx_book_level_apply #(.LEVELS(LEVELS), .CNT_W(CNT_W)) level_apply (
+    .op_add(u3_add), .add_ready(u3_add_ready), .op_sub(u3_sub), .remove_order(u3_remove),
+    .price(u3_price), .qty(u3_qty), .side_in(w3_side),
+    .eq(r_eq), .better(r_better), .qty_sum(r_qty_sum), .qty_carry(r_qty_carry),
+    .qty_diff(r_qty_diff), .cnt_inc(r_cnt_inc), .cnt_dec(r_cnt_dec), .cnt_one(r_cnt_one),
+    .to_beyond(r_to_beyond), .worst_sets_bound(r_worst_sets_bound),
+    .price_sets_bound(r_price_sets_bound), .full(r_full),
+    .beyond_inc(r_beyond_inc), .beyond_dec(r_beyond_dec), .beyond_evict(r_beyond_evict),
+    .n_held_inc(r_n_held_inc), .n_held_dec(r_n_held_dec),
+    .side_out(a_side), .qty_overflow(a_qty_overflow), .added(a_added),
+    .added_beyond(a_added_beyond), .evicted(a_evicted)
 );
 
-vx_book_level_add #(.LEVELS(LEVELS), .CNT_W(CNT_W)) add (
-    .enable(add_apply), .is_bid(add_bid), .side_in(add_bid ? bid2 : ask2),
-    .price(msg_price_reg), .qty(msg_shares_reg), .side_out(add_out),
-    .qty_overflow(add_overflow), .to_beyond(add_to_beyond), .evicted(add_evicted)
-);
+// The set was full or a held level would overflow: the add is dropped, sticky orders_lost.
+reg u3_set_full_reg;
+wire l3_lost = u3_add_req && (u3_set_full_reg || a_qty_overflow);
+wire [SIDE_W-1:0] l3_bid = u3_bid ? a_side : w3_bid;
+wire [SIDE_W-1:0] l3_ask = u3_bid ? w3_ask : a_side;
+wire [1:0] l3_inst = {w3_inst[1] || l3_lost, u3_r ? u3_rval : w3_inst[0]};
+integer owi;
 
-// Top of book as the record shows it: price and aggregate of the first held level, zeros
-// for an empty side (or an unknown one).
+always @* begin
+    lvl_wr_en = u3_valid;
+    lvl_wr_addr = u3_loc;
+    bid_wr_data = l3_bid;
+    ask_wr_data = l3_ask;
+    inst_wr_data = l3_inst;
+    ord_wr_en = 0;
+    ord_wr_addr = u3_ord_set;
+    ord_wr_data = u3_ord_data;
+    for (owi = 0; owi < WAYS; owi = owi + 1) begin
+        ord_wr_en[owi] = u3_valid && u3_ord_we && u3_ord_way[owi] && (!u3_add || a_added);
+    end
+    cnt_lvl_inc = 0;
+    if (u3_valid) begin
+        cnt_lvl_inc[`VX_CNT_UNTRACKED] = u3_untracked;
+        cnt_lvl_inc[`VX_CNT_ORDERS_LOST] = u3_add_req && u3_set_full_reg;
+        cnt_lvl_inc[`VX_CNT_QTY_OVERFLOW] = u3_add_req && !u3_set_full_reg && a_qty_overflow;
+        cnt_lvl_inc[`VX_CNT_LEVEL_EVICTIONS] = a_evicted;
+        cnt_lvl_inc[`VX_CNT_BEYOND_LEVELS] = a_added_beyond;
+    end
+    sb_free_lvl = 0;
+    if (u3_valid && u3_msg_last) begin
+        sb_free_lvl[u3_slot] = 1'b1;
+    end
+    if (clearing_reg) begin
+        ord_wr_en = {WAYS{1'b1}};
+        ord_wr_addr = clr_addr_reg[SB-1:0];
+        ord_wr_data = 0;
+        lvl_wr_en = 1'b1;
+        lvl_wr_addr = clr_addr_reg[LB-1:0];
+        bid_wr_data = 0;
+        ask_wr_data = 0;
+        inst_wr_data = 0;
+    end
+end
+
+// Top of book as the record shows it: slot 0's price and aggregate (zeros for an empty
+// side, whose slots are zero).
+reg [127:0] before_quad_reg;
+reg other_emit_reg;
+
+always @(posedge clk) begin
+    lw_valid_reg <= lw_valid_reg || u3_valid;
+    if (u3_valid) begin
+        lw_loc_reg <= u3_loc;
+        lw_bid_reg <= l3_bid;
+        lw_ask_reg <= l3_ask;
+        lw_inst_reg <= l3_inst;
+        if (u3_first) begin
+            before_quad_reg <= {w3_ask[63:0], w3_bid[63:0]};
+        end
+    end
+    if (rst) begin
+        lw_valid_reg <= 1'b0;
+    end
+end
+
+// L4: the record, when this is the last micro-op on the instrument and the top changed.
 /* verilator lint_off UNUSEDSIGNAL */
-function automatic [63:0] side_top(input [SIDE_W-1:0] w);
-    side_top = (w[LVLS_W +: NH_W] != 0) ? w[63:0] : 64'd0;
-endfunction
-
 function automatic side_unknown(input [SIDE_W-1:0] w);
     side_unknown = w[LVLS_W +: NH_W] == 0 && w[LVLS_W + NH_W +: CNT_W] != 0;
 endfunction
@@ -453,402 +947,99 @@ endfunction
 function automatic side_truncated(input [SIDE_W-1:0] w);
     side_truncated = w[LVLS_W + NH_W +: CNT_W] != 0;
 endfunction
-
-wire [127:0] quad_before = {side_top(ask_rd_data), side_top(bid_rd_data)};
-wire [127:0] quad_after = {side_top(ask3), side_top(bid3)};
-wire top_changed = quad_before != quad_after;
-wire lost_set = add_req && (ins_full_c || add_overflow);
-wire lost_after = lost_rd_data || lost_set;
-wire [LOCATE_BITS-1:0] pass_locate = in_other ? dup_locate_reg : own_locate_reg;
-wire [15:0] rec_flags = {11'd0, msg_gap_reg, lost_after,
-    side_truncated(bid3) || side_truncated(ask3), side_unknown(ask3), side_unknown(bid3)};
-wire [15:0] rec_locate = {{16-LOCATE_BITS{1'b0}}, pass_locate};
-wire [319:0] rec_data = {24'd0, msg_type_reg, quad_after[127:96], quad_after[95:64],
-    quad_after[63:32], quad_after[31:0], rec_flags, rec_locate, 16'd0, msg_ts_reg, msg_seq_reg};
-
-function automatic [ENT_W-1:0] make_entry(input [63:0] order_ref, input [LOCATE_BITS-1:0] loc,
-                                          input bid, input [31:0] price, input [31:0] shares);
-    make_entry = {1'b1, order_ref[63:SB], loc, bid, price, shares};
-endfunction
 /* verilator lint_on UNUSEDSIGNAL */
 
-// ---------------------------------------------------------------------------------------
-reg fsm_done;
-reg accept;
-reg s_ready;
-reg [63:0] ins_ref;
-reg [SB-1:0] ins_set;
-integer ci;
-// Ways are written through static per-way compares: a part-select at way*ENT_W synthesises
-// as a barrel shifter over all ways' entries.
-integer owi;
+wire [127:0] l4_quad = {lw_ask_reg[63:0], lw_bid_reg[63:0]};
+wire l4_changed = l4_quad != before_quad_reg;
+wire l4_emit = u4_valid && u4_last && l4_changed;
+wire [15:0] l4_flags = {11'd0, u4_msg[120], lw_inst_reg[1],
+    side_truncated(lw_bid_reg) || side_truncated(lw_ask_reg),
+    side_unknown(lw_ask_reg), side_unknown(lw_bid_reg)};
+wire [15:0] l4_locate = {{16-LB{1'b0}}, u4_loc};
+reg r5_valid;
+reg r5_dual;
+reg [319:0] r5_data;
 
-assign s_axis_tready = s_ready;
-
-always @* begin
-    state_next = state_reg;
-    clr_addr_next = clr_addr_reg;
-    gap_sticky_next = gap_sticky_reg;
-    msg_type_next = msg_type_reg;
-    msg_seq_next = msg_seq_reg;
-    msg_ts_next = msg_ts_reg;
-    msg_locate_next = msg_locate_reg;
-    msg_bid_next = msg_bid_reg;
-    msg_shares_next = msg_shares_reg;
-    msg_price_next = msg_price_reg;
-    msg_ref1_next = msg_ref1_reg;
-    msg_ref2_next = msg_ref2_reg;
-    msg_gap_next = msg_gap_reg;
-    tgt_way_next = tgt_way_reg;
-    tgt_locate_next = tgt_locate_reg;
-    tgt_bid_next = tgt_bid_reg;
-    tgt_price_next = tgt_price_reg;
-    tgt_shares_next = tgt_shares_reg;
-    dup_en_next = dup_en_reg;
-    dup_in_own_next = dup_in_own_reg;
-    dup_way_next = dup_way_reg;
-    dup_locate_next = dup_locate_reg;
-    dup_bid_next = dup_bid_reg;
-    dup_price_next = dup_price_reg;
-    dup_shares_next = dup_shares_reg;
-    ins_way_next = ins_way_reg;
-    ins_full_next = ins_full_reg;
-    rejected_next = rejected_reg;
-    own_en_next = own_en_reg;
-    own_locate_next = own_locate_reg;
-    other_emit_next = other_emit_reg;
-    out_valid_next = out_valid_reg && !m_axis_tready;
-    out_data_next = out_data_reg;
-
-    // Loop index assigned on every path, or synthesis infers a latch for it.
-    owi = 0;
-    cnt_inc = 0;
-    fsm_done = 1'b0;
-    ord_rd_en = 1'b0;
-    ord_rd_addr = in_ref1[SB-1:0];
-    ord_wr_en = 0;
-    ord_wr_addr = 0;
-    ord_wr_data = 0;
-    lvl_rd_en = 1'b0;
-    lvl_rd_addr = own_locate_reg;
-    lvl_wr_en = 1'b0;
-    lvl_wr_addr = pass_locate;
-    bid_wr_data = bid3;
-    ask_wr_data = ask3;
-    lost_wr_en = 1'b0;
-    lost_wr_data = lost_after;
-    trk_wr_en = 1'b0;
-    trk_wr_addr = in_locate[LOCATE_BITS-1:0];
-    trk_wr_data = sub_match;
-
-    ins_ref = is_u ? msg_ref2_reg : msg_ref1_reg;
-    ins_set = ins_ref[SB-1:0];
-
-    case (state_reg)
-        ST_CLEAR: begin
-            ord_wr_en = {WAYS{1'b1}};
-            ord_wr_addr = {WAYS{clr_addr_reg[SB-1:0]}};
-            lvl_wr_en = 1'b1;
-            lvl_wr_addr = clr_addr_reg[LOCATE_BITS-1:0];
-            bid_wr_data = 0;
-            ask_wr_data = 0;
-            lost_wr_en = 1'b1;
-            lost_wr_data = 1'b0;
-            trk_wr_en = 1'b1;
-            trk_wr_addr = clr_addr_reg[LOCATE_BITS-1:0];
-            trk_wr_data = 1'b0;
-            clr_addr_next = clr_addr_reg + 1'b1;
-            if (&clr_addr_reg) begin
-                state_next = ST_IDLE;
-            end
-        end
-        ST_RD1: begin
-            if (is_af) begin
-                dup_en_next = lk_hit;
-                dup_way_next = lk_way;
-                dup_locate_next = lk_ent[E_LOC +: LOCATE_BITS];
-                dup_bid_next = lk_ent[E_BID];
-                dup_price_next = lk_ent[E_PRICE +: 32];
-                dup_shares_next = lk_ent[31:0];
-                ins_way_next = lk_free_way;
-                ins_full_next = lk_full;
-                own_locate_next = msg_locate_reg[LOCATE_BITS-1:0];
-                other_emit_next = 1'b0;
-                if (msg_shares_reg == 0 || msg_price_reg == 0) begin
-                    // The live order with this reference (if any) stays.
-                    cnt_inc[`VX_CNT_REJECTED_ADD] = 1'b1;
-                    fsm_done = 1'b1;
-                end else begin
-                    cnt_inc[`VX_CNT_DUPLICATE_REF] = lk_hit;
-                    if ((msg_locate_reg >> LOCATE_BITS) != 0) begin
-                        cnt_inc[`VX_CNT_LOCATE_OUT_OF_RANGE] = 1'b1;
-                        own_en_next = 1'b0;
-                        dup_in_own_next = 1'b0;
-                        if (lk_hit) begin
-                            state_next = ST_OTHER;
-                            lvl_rd_en = 1'b1;
-                            lvl_rd_addr = lk_ent[E_LOC +: LOCATE_BITS];
-                        end else begin
-                            fsm_done = 1'b1;
-                        end
-                    end else if (lk_hit &&
-                            lk_ent[E_LOC +: LOCATE_BITS] != msg_locate_reg[LOCATE_BITS-1:0]) begin
-                        own_en_next = 1'b1;
-                        dup_in_own_next = 1'b0;
-                        state_next = ST_OTHER;
-                        lvl_rd_en = 1'b1;
-                        lvl_rd_addr = lk_ent[E_LOC +: LOCATE_BITS];
-                    end else begin
-                        dup_in_own_next = lk_hit;
-                        state_next = ST_OWN;
-                        lvl_rd_en = 1'b1;
-                        lvl_rd_addr = msg_locate_reg[LOCATE_BITS-1:0];
-                    end
-                end
-            end else begin
-                tgt_way_next = lk_way;
-                tgt_locate_next = lk_ent[E_LOC +: LOCATE_BITS];
-                tgt_bid_next = lk_ent[E_BID];
-                tgt_price_next = lk_ent[E_PRICE +: 32];
-                tgt_shares_next = lk_ent[31:0];
-                own_locate_next = lk_ent[E_LOC +: LOCATE_BITS];
-                dup_en_next = 1'b0;
-                dup_in_own_next = 1'b0;
-                other_emit_next = 1'b0;
-                if (!lk_hit) begin
-                    cnt_inc[`VX_CNT_UNKNOWN_REF] = 1'b1;
-                    fsm_done = 1'b1;
-                end else if (is_u) begin
-                    // Free the original now: RD2's read of the new reference's set is issued
-                    // on this edge and sees the write through forwarding.
-                    for (owi = 0; owi < WAYS; owi = owi + 1) begin
-                        if (owi[WAY_BITS-1:0] == lk_way) begin
-                            ord_wr_en[owi] = 1'b1;
-                            ord_wr_addr[owi*SB +: SB] = msg_ref1_reg[SB-1:0];
-                            ord_wr_data[owi*ENT_W +: ENT_W] = 0;
-                        end
-                    end
-                    ord_rd_en = 1'b1;
-                    ord_rd_addr = msg_ref2_reg[SB-1:0];
-                    // The original's instrument is read now so RD2 can finish the message.
-                    lvl_rd_en = 1'b1;
-                    lvl_rd_addr = lk_ent[E_LOC +: LOCATE_BITS];
-                    state_next = ST_RD2;
-                end else begin
-                    state_next = ST_OWN;
-                    lvl_rd_en = 1'b1;
-                    lvl_rd_addr = lk_ent[E_LOC +: LOCATE_BITS];
-                end
-            end
-        end
-        ST_RD2: begin
-            dup_en_next = lk_hit;
-            dup_way_next = lk_way;
-            dup_locate_next = lk_ent[E_LOC +: LOCATE_BITS];
-            dup_bid_next = lk_ent[E_BID];
-            dup_price_next = lk_ent[E_PRICE +: 32];
-            dup_shares_next = lk_ent[31:0];
-            ins_way_next = lk_free_way;
-            ins_full_next = lk_full;
-            cnt_inc[`VX_CNT_DUPLICATE_REF] = lk_hit;
-            rejected_next = msg_shares_reg == 0 || msg_price_reg == 0;
-            cnt_inc[`VX_CNT_REJECTED_ADD] = msg_shares_reg == 0 || msg_price_reg == 0;
-            if (rd2_other) begin
-                own_en_next = 1'b1;
-                dup_in_own_next = 1'b0;
-                state_next = ST_OTHER;
-                lvl_rd_en = 1'b1;
-                lvl_rd_addr = lk_ent[E_LOC +: LOCATE_BITS];
-            end else if (!pass_go) begin
-                // Output slot busy: finish in OWN, re-reading the (unchanged) instrument.
-                dup_in_own_next = lk_hit;
-                state_next = ST_OWN;
-                lvl_rd_en = 1'b1;
-                lvl_rd_addr = tgt_locate_reg;
-            end
-            // else: the OWN pass runs in this cycle (own_now)
-        end
-        ST_OTHER: begin
-            if (pass_go) begin
-                // The duplicate's instrument: only the removal applies here.
-                lvl_wr_en = 1'b1;
-                for (owi = 0; owi < WAYS; owi = owi + 1) begin
-                    if (owi[WAY_BITS-1:0] == dup_way_reg) begin
-                        ord_wr_en[owi] = 1'b1;
-                        ord_wr_addr[owi*SB +: SB] = ins_set;
-                        ord_wr_data[owi*ENT_W +: ENT_W] = 0;
-                    end
-                end
-                other_emit_next = top_changed;
-                if (top_changed) begin
-                    out_valid_next = 1'b1;
-                    out_data_next = rec_data;
-                    cnt_inc[`VX_CNT_RECORDS] = 1'b1;
-                end
-                if (own_en_reg) begin
-                    state_next = ST_OWN;
-                    lvl_rd_en = 1'b1;
-                    lvl_rd_addr = own_locate_reg;
-                end else begin
-                    fsm_done = 1'b1;
-                end
-            end
-        end
-        default: begin
-        end
-    endcase
-
-    if (own_now) begin
-        // The message's own instrument: removals, insert, write-back and its record.
-        lvl_wr_en = 1'b1;
-        lost_wr_en = 1'b1;
-        fsm_done = 1'b1;
-        if (!is_af && !is_u) begin
-            for (owi = 0; owi < WAYS; owi = owi + 1) begin
-                if (owi[WAY_BITS-1:0] == tgt_way_reg) begin
-                    ord_wr_en[owi] = 1'b1;
-                    ord_wr_addr[owi*SB +: SB] = msg_ref1_reg[SB-1:0];
-                    if (s1_remove) begin
-                        ord_wr_data[owi*ENT_W +: ENT_W] = 0;
-                    end else begin
-                        ord_wr_data[owi*ENT_W +: ENT_W] = make_entry(msg_ref1_reg,
-                            tgt_locate_reg, tgt_bid_reg, tgt_price_reg,
-                            tgt_shares_reg - reduce_by);
-                    end
-                end
-            end
-        end else begin
-            // Both writes fall in the new reference's set; when the new order
-            // takes the duplicate's way the insert write wins.
-            if (dup_in_own_c) begin
-                for (owi = 0; owi < WAYS; owi = owi + 1) begin
-                    if (owi[WAY_BITS-1:0] == dup_way_c) begin
-                        ord_wr_en[owi] = 1'b1;
-                        ord_wr_addr[owi*SB +: SB] = ins_set;
-                        ord_wr_data[owi*ENT_W +: ENT_W] = 0;
-                    end
-                end
-            end
-            if (add_apply) begin
-                for (owi = 0; owi < WAYS; owi = owi + 1) begin
-                    if (owi[WAY_BITS-1:0] == ins_way_c) begin
-                        ord_wr_en[owi] = 1'b1;
-                        ord_wr_addr[owi*SB +: SB] = ins_set;
-                        ord_wr_data[owi*ENT_W +: ENT_W] = make_entry(ins_ref,
-                            own_locate_reg, add_bid, msg_price_reg, msg_shares_reg);
-                    end
-                end
-            end
-        end
-        if (is_af && !tracked) begin
-            cnt_inc[`VX_CNT_UNTRACKED] = 1'b1;
-        end
-        cnt_inc[`VX_CNT_ORDERS_LOST] = add_req && ins_full_c;
-        cnt_inc[`VX_CNT_QTY_OVERFLOW] = add_req && !ins_full_c && add_overflow;
-        cnt_inc[`VX_CNT_LEVEL_EVICTIONS] = add_evicted;
-        cnt_inc[`VX_CNT_BEYOND_LEVELS] = add_to_beyond;
-        if (top_changed) begin
-            out_valid_next = 1'b1;
-            out_data_next = rec_data;
-            cnt_inc[`VX_CNT_RECORDS] = 1'b1;
-            cnt_inc[`VX_CNT_DUAL_RECORDS] = other_emit_reg;
-        end
+always @(posedge clk) begin
+    r5_valid <= l4_emit;
+    r5_dual <= l4_emit && !u4_other && u4_has_other && other_emit_reg;
+    r5_data <= {24'd0, u4_msg[7:0], l4_quad[127:96], l4_quad[95:64], l4_quad[63:32],
+        l4_quad[31:0], l4_flags, l4_locate, 16'd0, u4_msg[119:72], u4_msg[71:8]};
+    if (u4_valid && u4_other) begin
+        other_emit_reg <= l4_changed;
     end
-
-    if (fsm_done) begin
-        state_next = ST_IDLE;
-    end
-
-    // Table messages enter only when the table pipeline is free; everything else enters
-    // every cycle (it only counts).
-    s_ready = state_reg != ST_CLEAR &&
-        (!(in_is_book || in_is_r) || state_reg == ST_IDLE || fsm_done);
-    accept = s_axis_tvalid && s_ready;
-
-    if (accept) begin
-        gap_sticky_next = gap_sticky_reg || in_gap;
-        cnt_inc[`VX_CNT_MESSAGES] = 1'b1;
-        cnt_inc[`VX_CNT_UNKNOWN_TYPE] = in_unknown;
-        cnt_inc[`VX_CNT_BAD_LENGTH] = in_bad_len;
-        cnt_inc[`VX_CNT_BOOK_MESSAGES] = in_is_book;
-        if (in_is_r) begin
-            // The subscription decides tracking only when the table is in use
-            // (an empty table tracks every locate).
-            trk_wr_en = in_locate_ok && cfg_sub_count != 0;
-        end
-        if (in_is_book) begin
-            msg_type_next = in_type;
-            msg_seq_next = s_axis_tuser[63:0];
-            msg_ts_next = in_ts;
-            msg_locate_next = in_locate;
-            msg_bid_next = in_bid;
-            msg_shares_next = in_shares;
-            msg_price_next = in_price;
-            msg_ref1_next = in_ref1;
-            msg_ref2_next = in_ref2;
-            msg_gap_next = gap_sticky_reg || in_gap;
-            ord_rd_en = 1'b1;
-            ord_rd_addr = in_ref1[SB-1:0];
-            state_next = ST_RD1;
-        end
+    if (rst) begin
+        r5_valid <= 1'b0;
+        other_emit_reg <= 1'b0;
     end
 end
 
+always @* begin
+    cnt_rec_inc = 0;
+    cnt_rec_inc[`VX_CNT_RECORDS] = r5_valid;
+    cnt_rec_inc[`VX_CNT_DUAL_RECORDS] = r5_dual;
+end
+
+vx_book_fifo #(.WIDTH(320), .ADDR_WIDTH(OQ_AW)) out_queue (
+    .clk(clk), .rst(rst),
+    .in_data(r5_data), .in_valid(r5_valid),
+    .out_data(m_axis_tdata), .out_valid(m_axis_tvalid), .out_pop(m_axis_tready),
+    .count(oq_count)
+);
+
+assign m_axis_tkeep = {40{1'b1}};
+assign m_axis_tlast = 1'b1;
+
+// Micro-op stage registers
 always @(posedge clk) begin
-    state_reg <= state_next;
-    clr_addr_reg <= clr_addr_next;
-    gap_sticky_reg <= gap_sticky_next;
-    msg_type_reg <= msg_type_next;
-    msg_seq_reg <= msg_seq_next;
-    msg_ts_reg <= msg_ts_next;
-    msg_locate_reg <= msg_locate_next;
-    msg_bid_reg <= msg_bid_next;
-    msg_shares_reg <= msg_shares_next;
-    msg_price_reg <= msg_price_next;
-    msg_ref1_reg <= msg_ref1_next;
-    msg_ref2_reg <= msg_ref2_next;
-    msg_gap_reg <= msg_gap_next;
-    tgt_way_reg <= tgt_way_next;
-    tgt_locate_reg <= tgt_locate_next;
-    tgt_bid_reg <= tgt_bid_next;
-    tgt_price_reg <= tgt_price_next;
-    tgt_shares_reg <= tgt_shares_next;
-    dup_en_reg <= dup_en_next;
-    dup_in_own_reg <= dup_in_own_next;
-    dup_way_reg <= dup_way_next;
-    dup_locate_reg <= dup_locate_next;
-    dup_bid_reg <= dup_bid_next;
-    dup_price_reg <= dup_price_next;
-    dup_shares_reg <= dup_shares_next;
-    ins_way_reg <= ins_way_next;
-    ins_full_reg <= ins_full_next;
-    rejected_reg <= rejected_next;
-    own_en_reg <= own_en_next;
-    own_locate_reg <= own_locate_next;
-    other_emit_reg <= other_emit_next;
-    out_valid_reg <= out_valid_next;
-    out_data_reg <= out_data_next;
-
-    fwd_we_reg <= ord_wr_en;
-    fwd_addr_reg <= ord_wr_addr;
-    fwd_data_reg <= ord_wr_data;
-    if (ord_rd_en) begin
-        ord_rd_addr_reg <= ord_rd_addr;
-    end
-
-    for (ci = 0; ci < NC; ci = ci + 1) begin
-        counter_reg[ci] <= counter_reg[ci] + {63'd0, cnt_inc[ci]};
-    end
-
+    u1_valid <= u0_valid;
+    u2_valid <= u1_valid;
+    u3_valid <= u2_valid;
+    u4_valid <= u3_valid;
+    {u1_add, u1_sub, u1_r, u1_remove, u1_bid, u1_first, u1_last, u1_other, u1_has_other,
+     u1_msg_last, u1_check_tracked, u1_set_full, u1_rval, u1_ord_we} <=
+        {u0_add, u0_sub, u0_r, u0_remove, u0_bid, u0_first, u0_last, u0_other, u0_has_other,
+         u0_msg_last, u0_check_tracked, u0_set_full, u0_rval, u0_ord_we};
+    {u2_add, u2_sub, u2_r, u2_remove, u2_bid, u2_first, u2_last, u2_other, u2_has_other,
+     u2_msg_last, u2_check_tracked, u2_set_full, u2_rval, u2_ord_we} <=
+        {u1_add, u1_sub, u1_r, u1_remove, u1_bid, u1_first, u1_last, u1_other, u1_has_other,
+         u1_msg_last, u1_check_tracked, u1_set_full, u1_rval, u1_ord_we};
+    {u3_add, u3_sub, u3_r, u3_remove, u3_bid, u3_first, u3_last, u3_other, u3_has_other,
+     u3_msg_last, u3_set_full_reg, u3_rval, u3_ord_we} <=
+        {u2_add, u2_sub, u2_r, u2_remove, u2_bid, u2_first, u2_last, u2_other, u2_has_other,
+         u2_msg_last, u2_set_full, u2_rval, u2_ord_we};
+    {u4_last, u4_other, u4_has_other} <= {u3_last, u3_other, u3_has_other};
+    u1_loc <= u0_loc;
+    u2_loc <= u1_loc;
+    u3_loc <= u2_loc;
+    u4_loc <= u3_loc;
+    u1_price <= u0_price;
+    u2_price <= u1_price;
+    u3_price <= u2_price;
+    u1_qty <= u0_qty;
+    u2_qty <= u1_qty;
+    u3_qty <= u2_qty;
+    u1_ord_way <= u0_ord_way;
+    u2_ord_way <= u1_ord_way;
+    u3_ord_way <= u2_ord_way;
+    u1_ord_set <= u0_ord_set;
+    u2_ord_set <= u1_ord_set;
+    u3_ord_set <= u2_ord_set;
+    u1_ord_data <= u0_ord_data;
+    u2_ord_data <= u1_ord_data;
+    u3_ord_data <= u2_ord_data;
+    u1_slot <= u0_slot;
+    u2_slot <= u1_slot;
+    u3_slot <= u2_slot;
+    u1_msg <= u0_msg;
+    u2_msg <= u1_msg;
+    u3_msg <= u2_msg;
+    u4_msg <= u3_msg;
     if (rst) begin
-        state_reg <= ST_CLEAR;
-        clr_addr_reg <= 0;
-        gap_sticky_reg <= 1'b0;
-        out_valid_reg <= 1'b0;
-        fwd_we_reg <= 0;
-        for (ci = 0; ci < NC; ci = ci + 1) begin
-            counter_reg[ci] <= 64'd0;
-        end
+        u1_valid <= 1'b0;
+        u2_valid <= 1'b0;
+        u3_valid <= 1'b0;
+        u4_valid <= 1'b0;
     end
 end
 

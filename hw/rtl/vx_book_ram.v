@@ -3,10 +3,11 @@
 // pipeline keeps its read data.
 //
 // A read of the address written on the same edge is undefined in block RAM (the model here
-// returns the old word). vx_book_engine never uses such a word: it forwards same-edge order
-// writes over the read data, and never reads a level word on the edge that writes it. So
-// the memory is marked no_rw_check: without it Yosys adds collision logic around every
-// DP16KD (per level RAM at SYNTH_CAPACITY: 1,338 flip-flops and 677 LUTs in the read path).
+// returns the old word). vx_book_engine never uses such a word: it never reads an order set
+// that an in-flight message still writes (scoreboard), and a level word read on the edge
+// that writes it is replaced by the written word it keeps (bypass). So the memory is marked
+// no_rw_check: without it Yosys adds collision logic around every DP16KD (per level RAM at
+// SYNTH_CAPACITY: 1,338 flip-flops and 677 LUTs in the read path).
 `resetall
 `timescale 1ns / 1ps
 `default_nettype none

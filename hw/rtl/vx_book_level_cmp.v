@@ -1,0 +1,112 @@
+// Level stage 1 of 2 (L2): compare one side of an instrument's level word with a micro-op's
+// price and quantity, every held level in parallel, and precompute every sum and difference
+// the apply stage (vx_book_level_apply) may pick. Combinational; the core registers the
+// outputs. Nothing here chains one level's result into another's.
+//
+// Side word layout (shared with vx_book_level_apply and vx_book_engine), LVL_W = 64 + CNT_W:
+//   level i at [i*LVL_W +: LVL_W] = {count[CNT_W], qty[32], price[32]}, best first
+//   n_held  at [LEVELS*LVL_W +: NH_W]
+//   beyond  at [LEVELS*LVL_W + NH_W +: CNT_W]
+//   bound   at [LEVELS*LVL_W + NH_W + CNT_W +: 32] (best price beyond; valid while beyond > 0)
+// Slots at and past n_held are kept zero so equal books have equal words, and a zero slot
+// never equals a live order's price (zero-price adds are rejected).
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+module vx_book_level_cmp #(
+    parameter LEVELS = 16,
+    parameter CNT_W = 19,
+    parameter NH_W = $clog2(LEVELS + 1),
+    parameter LVL_W = 64 + CNT_W,
+    parameter SIDE_W = LEVELS * LVL_W + NH_W + CNT_W + 32
+) (
+    input  wire                    is_bid,
+    input  wire [SIDE_W-1:0]       side_in,
+    input  wire [31:0]             price,
+    input  wire [31:0]             qty,
+
+    // per level: price equal; strictly better than `price` (held levels only)
+    output reg  [LEVELS-1:0]       eq,
+    output reg  [LEVELS-1:0]       better,
+    // per level: qty + `qty` (and its carry), qty - `qty`, count + 1, count - 1, count == 1
+    output reg  [LEVELS*32-1:0]    qty_sum,
+    output reg  [LEVELS-1:0]       qty_carry,
+    output reg  [LEVELS*32-1:0]    qty_diff,
+    output reg  [LEVELS*CNT_W-1:0] cnt_inc,
+    output reg  [LEVELS*CNT_W-1:0] cnt_dec,
+    output reg  [LEVELS-1:0]       cnt_one,
+    // the array is full and `price` is no better than its worst level, or orders lie beyond
+    // and `price` is no better than `bound`: an add goes beyond (docs/book-engine.md, Insert)
+    output reg                     to_beyond,
+    // a full array's worst level is better than bound (or nothing is beyond): it becomes bound
+    output reg                     worst_sets_bound,
+    // nothing beyond yet, or `price` better than bound: an add going beyond becomes bound
+    output reg                     price_sets_bound,
+    output reg                     full,
+    output reg  [CNT_W-1:0]        beyond_inc,
+    output reg  [CNT_W-1:0]        beyond_dec,
+    output reg  [CNT_W-1:0]        beyond_evict,
+    output reg  [NH_W-1:0]         n_held_inc,
+    output reg  [NH_W-1:0]         n_held_dec
+);
+
+localparam LVLS_W = LEVELS * LVL_W;
+localparam BOUND_LSB = LVLS_W + NH_W + CNT_W;
+/* verilator lint_off WIDTHTRUNC */
+localparam [NH_W-1:0] FULL = LEVELS;
+/* verilator lint_on WIDTHTRUNC */
+
+function automatic better_px(input bid, input [31:0] a, input [31:0] b);
+    // a strictly better than b: higher for bids, lower for asks
+    better_px = bid ? (a > b) : (a < b);
+endfunction
+
+integer i;
+reg [NH_W-1:0] n_held;
+reg [CNT_W-1:0] beyond;
+reg [31:0] bound;
+reg [31:0] px_i;
+reg [31:0] q_i;
+reg [CNT_W-1:0] c_i;
+reg [32:0] s_i;
+reg [31:0] worst_px;
+reg [CNT_W-1:0] worst_cnt;
+
+always @* begin
+    n_held = side_in[LVLS_W +: NH_W];
+    beyond = side_in[LVLS_W + NH_W +: CNT_W];
+    bound = side_in[BOUND_LSB +: 32];
+    // Only a full array evicts or compares with its worst level, and then the worst level is
+    // the last slot: no select by n_held.
+    worst_px = side_in[(LEVELS-1)*LVL_W +: 32];
+    worst_cnt = side_in[(LEVELS-1)*LVL_W + 64 +: CNT_W];
+    for (i = 0; i < LEVELS; i = i + 1) begin
+        px_i = side_in[i*LVL_W +: 32];
+        q_i = side_in[i*LVL_W + 32 +: 32];
+        c_i = side_in[i*LVL_W + 64 +: CNT_W];
+        eq[i] = px_i == price;
+        better[i] = (i < n_held) && better_px(is_bid, px_i, price);
+        s_i = {1'b0, q_i} + {1'b0, qty};
+        qty_sum[i*32 +: 32] = s_i[31:0];
+        qty_carry[i] = s_i[32];
+        qty_diff[i*32 +: 32] = q_i - qty;
+        cnt_inc[i*CNT_W +: CNT_W] = c_i + 1'b1;
+        cnt_dec[i*CNT_W +: CNT_W] = c_i - 1'b1;
+        cnt_one[i] = c_i == 1;
+    end
+    full = n_held == FULL;
+    to_beyond = (full && !better_px(is_bid, price, worst_px)) ||
+        (beyond != 0 && !better_px(is_bid, price, bound));
+    worst_sets_bound = beyond == 0 || better_px(is_bid, worst_px, bound);
+    price_sets_bound = beyond == 0 || better_px(is_bid, price, bound);
+    beyond_inc = beyond + 1'b1;
+    beyond_dec = beyond - 1'b1;
+    beyond_evict = beyond + worst_cnt;
+    n_held_inc = n_held + 1'b1;
+    n_held_dec = n_held - 1'b1;
+end
+
+endmodule
+
+`resetall
