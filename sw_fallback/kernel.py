@@ -38,6 +38,8 @@ _HAS_REF[[ord(t) for t in "AFECXDU"]] = 1
 # How many blocks ahead of the one being applied the kernel prefetches order-table sets.
 # A miss to memory takes a few messages' worth of work to arrive.
 LOOKAHEAD = 8
+# How many of a side's best levels a price search compares at once (see `_level_index`).
+TOP_WINDOW = 4
 
 # Counter indices as module constants so numba folds them.
 C_MESSAGES = bc.COUNTER["messages"]
@@ -290,11 +292,23 @@ def _tops(lvl, side_st, levels, loc):
 @nb.njit(inline="always", cache=True)
 def _level_index(lvl, side_st, levels, sl, price):
     # Levels are stored worst first with the best at the back (the touch, where most
-    # changes happen, then moves the fewest entries); the scan starts at the best and stops
-    # at the first price worse than the one sought.
+    # changes happen, then moves the fewest entries). The four best are compared at once,
+    # the matches gathered in a mask: where a scan stops among them is data-dependent and
+    # its exit mispredicted; the one branch here (a match or not) mostly goes one way. Below
+    # them the scan goes on down and stops at the first price worse than the one sought.
     b = sl * levels * 3
     side = sl & 1
-    for k in range(np.int64(side_st[SIDE_ST * sl]) - 1, -1, -1):
+    n = np.int64(side_st[SIDE_ST * sl])
+    start = n - 1
+    if n >= TOP_WINDOW:
+        t = b + 3 * (n - 1)
+        hits = np.uint64(0)
+        for j in range(TOP_WINDOW):
+            hits |= np.uint64(lvl[t - 3 * j] == price) << np.uint64(j)
+        if hits != 0:  # held prices are distinct: one bit at most
+            return n - 1 - _cttz(hits)
+        start = n - 1 - TOP_WINDOW
+    for k in range(start, -1, -1):
         level_price = lvl[b + 3 * k]
         if level_price == price:
             return k
@@ -314,6 +328,19 @@ def _pointer_at(typingctx, arena, offset, dtype):
         return builder.bitcast(address, context.get_value_type(pointer))
 
     return pointer(arena, offset, dtype), codegen
+
+
+@intrinsic
+def _cttz(typingctx, x):
+    """Count of trailing zero bits of a uint64 (LLVM's llvm.cttz, one instruction)."""
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        fnty = ir.FunctionType(i64, [i64, ir.IntType(1)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.cttz.i64")
+        return builder.call(fn, [args[0], ir.Constant(ir.IntType(1), 0)])
+
+    return types.int64(types.uint64), codegen
 
 
 @intrinsic
