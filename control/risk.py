@@ -49,6 +49,9 @@ _BUY = Side.BUY
 _MARKET = OrderType.MARKET
 _HALTED = TradingState.HALTED
 _REDUCING_ONLY = TradingState.REDUCING_ONLY
+# RiskDecision's generated ``__new__`` is a Python lambda around ``tuple.__new__``; calling the
+# latter builds the same named tuple without a Python frame per order.
+_new_tuple = tuple.__new__
 # A duplicate of an order that ended in one of these is a re-send, not a duplicate.
 _RESENDABLE = frozenset({OrderState.CANCELLED, OrderState.REJECTED, OrderState.EXPIRED})
 
@@ -166,10 +169,10 @@ class RiskManager:
         self.counters = RiskCounters()
         self._market: dict[str, _MarketView] = {}
         self._message_times: deque[int] = deque()
-        # (strategy, symbol, side, price, qty, venue) -> (when, client order id) of the last
+        # (strategy, symbol, buying, price, qty, venue) -> (when, client order id) of the last
         # approval. The venue is part of it: a router splitting a parent sends equal children to
         # two venues on purpose.
-        self._recent: dict[tuple[str, str, Side, int | None, int, str], tuple[int, str]] = {}
+        self._recent: dict[tuple[str, str, bool, int | None, int, str], tuple[int, str]] = {}
         self._sent_times: deque[int] = deque()
         self._venue_reject_times: deque[int] = deque()
         self._book: OrderBookView | None = None
@@ -274,11 +277,14 @@ class RiskManager:
         self._lock.acquire()
         try:
             now = self.clock_ns()
-            self.counters.checked += 1
+            counters = self.counters
+            counters.checked += 1
+            # The side as a bool, not the Side member: hashing an enum member runs the Python
+            # level Enum.__hash__, and the key is hashed twice per order.
             key = (
                 order.strategy_id,
                 order.symbol,
-                order.side,
+                order.side is _BUY,
                 order.price,
                 order.quantity,
                 order.venue,
@@ -288,15 +294,16 @@ class RiskManager:
                 self._message_times.append(now)
                 self._sent_times.append(now)
                 self._recent[key] = (now, order.client_order_id)
-                self.counters.approved += 1
+                counters.approved += 1
                 approval = self._authority.mint(order.client_order_id, "new")
-                decision = RiskDecision(True, "", priced, approval)
+                decision = _new_tuple(RiskDecision, (True, "", priced, approval))
+                self._audit_order_check(order, priced.price, True, "")
             else:
-                self.counters.rejected += 1
+                counters.rejected += 1
                 code = reason.split(":", 1)[0]
-                self.counters.reject_reasons[code] = self.counters.reject_reasons.get(code, 0) + 1
-                decision = RiskDecision(False, reason, priced)
-            self._audit_order_check(order, priced.price, decision.approved, reason or "")
+                counters.reject_reasons[code] = counters.reject_reasons.get(code, 0) + 1
+                decision = _new_tuple(RiskDecision, (False, reason, priced, None))
+                self._audit_order_check(order, priced.price, False, reason)
             return decision
         finally:
             self._lock.release()
@@ -304,15 +311,19 @@ class RiskManager:
     def _first_failure(
         self, order: Order, book: OrderBookView, now: int, key: tuple[Any, ...]
     ) -> tuple[str | None, Order]:
-        lim = self._plain
         if self.kill_switch:
             return "kill_switch: trading killed", order
         if self.state is _HALTED:
             return "halted: trading state is halted", order
-        if order.symbol not in self.instruments:
-            return f"unknown_instrument: {order.symbol}", order
-        if order.quantity > lim.max_order_quantity:
-            return f"max_order_quantity: {order.quantity} > {lim.max_order_quantity}", order
+        symbol = order.symbol
+        # Only configured instruments ever get a market view: one lookup serves both checks.
+        view = self._market.get(symbol)
+        if view is None and symbol not in self.instruments:
+            return f"unknown_instrument: {symbol}", order
+        lim = self._plain
+        quantity = order.quantity
+        if quantity > lim.max_order_quantity:
+            return f"max_order_quantity: {quantity} > {lim.max_order_quantity}", order
 
         window = self._duplicate_window_ns
         if window:
@@ -324,31 +335,41 @@ class RiskManager:
                 if prior not in _RESENDABLE:
                     return "duplicate_order: same order inside the duplicate window", order
 
-        view = self._market.get(order.symbol)
         if view is None:
             return "stale_market_data: no market data", order
-        problem = self._market_view_problem(view, now)
-        if problem is not None:
+        if view.gap or now - view.received_ns >= self._stale_after_ns:
             # Never price a market order, or judge a collar, from data we cannot trust.
-            return f"stale_market_data: {problem}", order
+            return f"stale_market_data: {self._market_view_problem(view, now)}", order
+        buying = order.side is _BUY
         if order.order_type is _MARKET:
             order, why = self._price_market_order(order, view.top)
             if why:
                 return why, order
-        collar = self._collar_failure(order, view.bid, view.ask)
-        if collar:
-            return collar, order
         price = order.price
         assert price is not None
-        quantity = order.quantity
+        # The collar, inline: a method call here costs about as much as the arithmetic.
+        bps = lim.price_collar_bps
+        if buying:
+            reference = view.ask if view.ask is not None else view.bid
+            if reference is None:
+                return "no_market: empty book, cannot collar", order
+            ceiling = reference * (10_000 + bps) // 10_000
+            if price > ceiling:
+                return f"price_collar: buy {price} above {ceiling}", order
+        else:
+            reference = view.bid if view.bid is not None else view.ask
+            if reference is None:
+                return "no_market: empty book, cannot collar", order
+            floor = -(-reference * (10_000 - bps) // 10_000)
+            if price < floor:
+                return f"price_collar: sell {price} below {floor}", order
         notional = price * quantity
         if notional > lim.max_order_notional:
             return f"max_order_notional: {notional} > {lim.max_order_notional}", order
 
         position, open_buy, open_sell, open_count, open_notional, gross_positions = book.exposure(
-            order.symbol, self._marks
+            symbol, self._marks
         )
-        buying = order.side is _BUY
         # Our working leaves on the other side are already in hand: only when there are some
         # can the new order meet one of ours, so the common case reads no order record.
         if self._self_trade_prevention and (open_sell if buying else open_buy):
@@ -383,7 +404,7 @@ class RiskManager:
         # A market order goes out as an aggressive limit at the far edge of the collar, so it
         # can sweep the book but never trade through the collar.
         bps = self._plain.price_collar_bps
-        if order.side is Side.BUY:
+        if order.side is _BUY:
             if top.best_ask is None:
                 return order, "no_market: no offer to price a market buy"
             price = min(MAX_ITCH_PRICE, top.best_ask * (10_000 + bps) // 10_000)
@@ -392,25 +413,6 @@ class RiskManager:
                 return order, "no_market: no bid to price a market sell"
             price = max(1, -(-top.best_bid * (10_000 - bps) // 10_000))
         return order.priced(price), ""
-
-    def _collar_failure(self, order: Order, best_bid: int | None, best_ask: int | None) -> str:
-        bps = self._plain.price_collar_bps
-        assert order.price is not None
-        if order.side is _BUY:
-            reference = best_ask if best_ask is not None else best_bid
-            if reference is None:
-                return "no_market: empty book, cannot collar"
-            ceiling = reference * (10_000 + bps) // 10_000
-            if order.price > ceiling:
-                return f"price_collar: buy {order.price} above {ceiling}"
-        else:
-            reference = best_bid if best_bid is not None else best_ask
-            if reference is None:
-                return "no_market: empty book, cannot collar"
-            floor = -(-reference * (10_000 - bps) // 10_000)
-            if order.price < floor:
-                return f"price_collar: sell {order.price} below {floor}"
-        return ""
 
     @staticmethod
     def _self_trade_failure(order: Order, book: OrderBookView) -> str:
