@@ -422,12 +422,13 @@ def _run_tables(
             if a_p + a_ln > end:
                 ahead = end
                 break
-            a_type = data[a_p]
-            if a_ln >= 19 and has_ref[a_type] != 0:
+            # The type byte is read only in a block long enough to hold a reference (an
+            # empty last block would put it one byte past the buffer).
+            if a_ln >= 19 and has_ref[data[a_p]] != 0:
                 a_base = np.int64(_ld_be64(data, a_p + 11) & set_mask) * ways
                 _prefetch(ord_, 2 * a_base)
                 _prefetch(ord_sl, a_base)
-                if a_type == 85 and a_ln >= 27:  # 'U' also looks up its new reference
+                if data[a_p] == 85 and a_ln >= 27:  # 'U' also looks up its new reference
                     a_base = np.int64(_ld_be64(data, a_p + 19) & set_mask) * ways
                     _prefetch(ord_, 2 * a_base)
                     _prefetch(ord_sl, a_base)
