@@ -3,7 +3,9 @@
 Measures, on this machine, with journals in a temporary directory:
 - pre-trade checks per second: ``RiskManager.check_order`` on orders that pass every check
   (duplicate detection on, every order distinct), each decision's audit record written to the
-  OS; the median and best of several batches, and the CPU time per check;
+  OS; the median and best of several batches, and the CPU time per check; then the same with
+  ten of our own sells working above the buys (``risk_checks_with_working_sells``), so the
+  self-trade check reads our working orders on every check;
 - order path latency p50/p99/p99.9: ``OrderManager.submit`` (what a strategy's intent calls)
   -> risk checks -> audit + write-ahead order journal -> OUCH Enter Order in a SoupBinTCP
   packet written to a socket, in each journal durability mode: ``group`` (records written to
@@ -64,6 +66,8 @@ DURABILITY_MODES = {
     "none": (False, False),
 }
 DEFAULT_MODE = "group"
+# Our own working sells in the second risk figure: a market maker's few quote levels.
+SELF_TRADE_SELLS = 10
 _SOUP_HEADER = struct.Struct(">Hc")
 
 
@@ -114,11 +118,24 @@ def _percentiles(ns: np.ndarray, cpu_ns: np.ndarray | None = None) -> dict[str, 
     return out
 
 
-def bench_risk_checks(n: int, tmp: Path, batches: int = 5) -> dict[str, float]:
-    audit = Journal(tmp / "risk_audit.jsonl", fsync=False)
+def bench_risk_checks(
+    n: int, tmp: Path, batches: int = 5, working_sells: int = 0
+) -> dict[str, float]:
+    """Checks per second of buys that pass every check. With ``working_sells``, that many of
+    our own sells rest above every bench buy first: the self-trade check then reads the
+    working orders on every check (and finds no cross)."""
+    name = f"risk_{working_sells}"
+    audit = Journal(tmp / f"{name}_audit.jsonl", fsync=False)
     risk = RiskManager(RecordingVenue(), audit, [AAPL], LIMITS)
     risk.on_book_top(BookTop(7, 1, 0, 0, BID, 100, ASK, 100))
-    book = OrderManager(Journal(tmp / "risk_orders.jsonl", fsync=False), risk)
+    book = OrderManager(Journal(tmp / f"{name}_orders.jsonl", fsync=False), risk)
+    # Wired as TradingCore wires them: the self-trade check keeps its index from the events.
+    risk.attach_order_book(book, book.cancel_all)
+    book.subscribe(risk.on_order_event)
+    for k in range(working_sells):
+        resting = book.submit("AAPL", Side.SELL, 100, price=ASK + 100 * k, strategy_id="mm")
+        if resting.reason:
+            raise RuntimeError(f"bench resting sell refused: {resting.reason}")
     per_batch = max(1, n // batches)
     rates, cpu = [], []
     for b in range(batches):
@@ -136,12 +153,13 @@ def bench_risk_checks(n: int, tmp: Path, batches: int = 5) -> dict[str, float]:
         cpu.append(proc / per_batch * 1e6)
     audit.close()
     book.journal.close()
-    return {
+    figures = {
         "median_per_second": round(statistics.median(rates)),
         "best_per_second": round(max(rates)),
         "cpu_us_per_check": round(statistics.median(cpu), 2),
         "checks": per_batch * batches,
     }
+    return {**figures, "working_sells": working_sells} if working_sells else figures
 
 
 def bench_order_path(n: int, tmp: Path, mode: str, *, tune_gc: bool = True) -> dict[str, Any]:
@@ -351,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         checks = bench_risk_checks(args.orders, tmp)
+        # Quoting both sides: every new buy has our own sells working against it.
+        checks_quoting = bench_risk_checks(args.orders, tmp, working_sells=SELF_TRADE_SELLS)
         paths = {
             mode: bench_order_path(
                 min(args.orders, args.fsync_orders) if mode == "fsync" else args.orders,
@@ -363,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     strategies = {name: bench_strategy(name, args.orders) for name in STRATEGY_CASES}
     figures = {
         "risk_checks": checks,
+        "risk_checks_with_working_sells": checks_quoting,
         "order_path": {"default_mode": DEFAULT_MODE, **paths},
         "strategy_evaluation": strategies,
         "orders": args.orders,

@@ -11,6 +11,7 @@ kill switch and limits are restored from that log on start.
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from collections import deque
@@ -23,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from velocimex.control.journal import Journal
 from velocimex.control.order_manager import OrderBookView, RiskDecision
+from velocimex.control.order_state import OrderRecord
 from velocimex.control.venue import ApprovalAuthority, Venue
 
 from velocimex.domain import (
@@ -30,11 +32,15 @@ from velocimex.domain import (
     BookTop,
     Instrument,
     Order,
+    OrderCancelled,
     OrderEvent,
+    OrderExpired,
     OrderFilled,
     OrderPartiallyFilled,
     OrderRejected,
+    OrderReplaced,
     OrderState,
+    OrderSubmitted,
     OrderType,
     Side,
     TradingState,
@@ -54,6 +60,42 @@ _REDUCING_ONLY = TradingState.REDUCING_ONLY
 _new_tuple = tuple.__new__
 # A duplicate of an order that ended in one of these is a re-send, not a duplicate.
 _RESENDABLE = frozenset({OrderState.CANCELLED, OrderState.REJECTED, OrderState.EXPIRED})
+_FINISHED = frozenset(s for s in OrderState if s.is_terminal)
+_FINISHING_EVENTS = (OrderFilled, OrderCancelled, OrderRejected, OrderExpired)
+
+
+_FINISHED_OR_UNKNOWN = _FINISHED | {None}
+
+
+def _self_trade_reason(order: Order, against_id: str, resting: int | None) -> str:
+    side, against = ("buy", "sell") if order.side is _BUY else ("sell", "buy")
+    at = "market" if order.order_type is _MARKET else str(order.price)
+    return (
+        f"self_trade: {side} at {at} would trade against our own working {against}"
+        f" {against_id} at {resting}"
+    )
+
+
+def _self_trade_scan(order: Order, records: Iterable[OrderRecord]) -> str:
+    """The self-trade check over every open order: what the index answers in one look."""
+    buying = order.side is _BUY
+    market = order.order_type is _MARKET
+    price = order.price
+    assert price is not None
+    for record in records:
+        other = record.order
+        if (
+            other.side is order.side
+            or other.symbol != order.symbol
+            or other.account_id != order.account_id
+            or record.leaves_quantity <= 0
+            or record.state in _FINISHED
+        ):
+            continue
+        resting = other.price
+        if market or resting is None or (price >= resting if buying else price <= resting):
+            return _self_trade_reason(order, other.client_order_id, resting)
+    return ""
 
 
 class RiskLimits(BaseModel):
@@ -177,6 +219,13 @@ class RiskManager:
         self._venue_reject_times: deque[int] = deque()
         self._book: OrderBookView | None = None
         self._cancel_all: Callable[[str], object] | None = None
+        # Our working orders for the self-trade check, kept from the attached book's events:
+        # client order id -> ((symbol, buying), heap key, price), and per (symbol, buying) a
+        # heap whose top is the best working price (a buy's key is -price, a sell's price), so
+        # a check looks at one order, not all of them. Entries of finished or repriced orders
+        # are dropped when they reach the top.
+        self._working: dict[str, tuple[tuple[str, bool], int, int | None]] = {}
+        self._resting: dict[tuple[str, bool], list[tuple[int, str]]] = {}
         self._lock = threading.RLock()
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
         self._restore()
@@ -199,9 +248,13 @@ class RiskManager:
     def attach_order_book(
         self, book: OrderBookView, cancel_all: Callable[[str], object] | None = None
     ) -> None:
-        """The order manager's view (positions, open orders) and its cancel-all."""
-        self._book = book
-        self._cancel_all = cancel_all
+        """The order manager's view (positions, open orders) and its cancel-all. Its events
+        must reach :meth:`on_order_event` (``TradingCore`` subscribes it)."""
+        with self._lock:
+            self._book = book
+            self._cancel_all = cancel_all
+            # Orders restored from the journal are working before any event is seen.
+            self._reindex(book.open_records())
 
     def subscribe(self, listener: Callable[[dict[str, Any]], None]) -> None:
         self._listeners.append(listener)
@@ -373,7 +426,7 @@ class RiskManager:
         # Our working leaves on the other side are already in hand: only when there are some
         # can the new order meet one of ours, so the common case reads no order record.
         if self._self_trade_prevention and (open_sell if buying else open_buy):
-            crossed = self._self_trade_failure(order, book)
+            crossed = self._self_trade_failure(order, book, open_count)
             if crossed:
                 return crossed, order
         if self.state is _REDUCING_ONLY:
@@ -414,34 +467,76 @@ class RiskManager:
             price = max(1, -(-top.best_bid * (10_000 - bps) // 10_000))
         return order.priced(price), ""
 
-    @staticmethod
-    def _self_trade_failure(order: Order, book: OrderBookView) -> str:
+    def _self_trade_failure(self, order: Order, book: OrderBookView, open_count: int) -> str:
         """The reason ``order`` would trade against one of our own working orders (same
         instrument and account, other side, price that meets it), or "". Any venue counts: a
         buy here and a sell there that meet are still a wash trade of one account. A market
-        order meets every working order on the other side, whatever the collar priced it at."""
+        order meets every working order on the other side, whatever the collar priced it at.
+
+        From the index when it holds exactly the book's open orders (the attached book, every
+        event seen); otherwise every open order is read, and the index rebuilt from them."""
+        if book is self._book and len(self._working) == open_count:
+            reason = self._self_trade_from_index(order, book)
+            if reason is not None:
+                return reason
+        records = book.open_records()
+        if book is self._book:
+            self._reindex(records)
+        return _self_trade_scan(order, records)
+
+    def _self_trade_from_index(self, order: Order, book: OrderBookView) -> str | None:
+        """None when the index has no working order on the other side although the book shows
+        working leaves there: it missed something, the caller reads the book instead."""
         buying = order.side is _BUY
-        market = order.order_type is _MARKET
-        price = order.price
-        assert price is not None
-        for record in book.open_records():
-            other = record.order
-            if (
-                other.side is order.side
-                or other.symbol != order.symbol
-                or other.account_id != order.account_id
-                or record.leaves_quantity <= 0
-            ):
+        heap = self._resting.get((order.symbol, not buying))
+        working = self._working
+        while heap:
+            heap_key, cid = heap[0]
+            entry = working.get(cid)
+            if entry is None or entry[1] != heap_key:
+                heapq.heappop(heap)  # finished, or repriced (its new price has its own entry)
                 continue
-            resting = other.price
-            if market or resting is None or (price >= resting if buying else price <= resting):
-                side, against = ("buy", "sell") if buying else ("sell", "buy")
-                at = "market" if market else str(price)
-                return (
-                    f"self_trade: {side} at {at} would trade against our own working {against}"
-                    f" {other.client_order_id} at {resting}"
+            if book.order_state(cid) in _FINISHED_OR_UNKNOWN:
+                heapq.heappop(heap)  # its finishing event never reached us
+                del working[cid]
+                continue
+            resting = entry[2]
+            if (
+                order.order_type is _MARKET
+                or resting is None
+                or (order.price >= resting if buying else order.price <= resting)  # type: ignore[operator]
+            ):
+                return _self_trade_reason(order, cid, resting)
+            return ""  # the best of ours on the other side does not meet it: none does
+        return None
+
+    def _track_working(self, cid: str, side_key: tuple[str, bool], price: int | None) -> None:
+        buying = side_key[1]
+        if price is None:  # (never sent unpriced; if so, it meets anything)
+            heap_key = -(MAX_ITCH_PRICE + 1) if buying else 0
+        else:
+            heap_key = -price if buying else price
+        working = self._working
+        working[cid] = (side_key, heap_key, price)
+        heap = self._resting.get(side_key)
+        if heap is None:
+            heap = self._resting[side_key] = []
+        heapq.heappush(heap, (heap_key, cid))
+        if len(heap) > 64 and len(heap) > 4 * len(working):
+            # Entries of finished orders below a long-lived best one never reach the top:
+            # rebuild from the live ones now and then, so the heap stays the size of the book.
+            heap[:] = [(e[1], c) for c, e in working.items() if e[0] == side_key]
+            heapq.heapify(heap)
+
+    def _reindex(self, records: Iterable[OrderRecord]) -> None:
+        self._working = {}
+        self._resting = {}
+        for record in records:
+            order = record.order
+            if record.state not in _FINISHED and record.leaves_quantity > 0:
+                self._track_working(
+                    order.client_order_id, (order.symbol, order.side is _BUY), order.price
                 )
-        return ""
 
     @staticmethod
     def _expire(times: deque[int], horizon: int) -> None:
@@ -476,7 +571,23 @@ class RiskManager:
 
     # ------------------------------------------------------------------ events
     def on_order_event(self, event: OrderEvent) -> None:
-        """Listener on the order manager: feeds the reject-rate and loss breakers."""
+        """Listener on the order manager: feeds the reject-rate and loss breakers and keeps
+        the working-order index of the self-trade check."""
+        if isinstance(event, OrderSubmitted):
+            order = event.order
+            with self._lock:
+                self._track_working(
+                    order.client_order_id, (order.symbol, order.side is _BUY), order.price
+                )
+            return
+        if isinstance(event, _FINISHING_EVENTS):
+            with self._lock:
+                self._working.pop(event.client_order_id, None)
+        elif isinstance(event, OrderReplaced) and event.new_price:
+            with self._lock:
+                entry = self._working.get(event.client_order_id)
+                if entry is not None:
+                    self._track_working(event.client_order_id, entry[0], event.new_price)
         if isinstance(event, OrderRejected) and not event.by_risk:
             with self._lock:
                 now = self.clock_ns()

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
+from velocimex.control import risk as risk_module
 from velocimex.control.core import TradingCore
+from velocimex.control.journal import Journal
 from velocimex.control.metrics import CoreCollector
-from velocimex.control.risk import RiskLimits
+from velocimex.control.order_manager import OrderManager
+from velocimex.control.risk import RiskLimits, RiskManager
 from velocimex.control.venue import (
     ApprovalAuthority,
     ApprovalError,
@@ -29,6 +32,7 @@ from velocimex.domain import (
     OrderCancelled,
     OrderFillReported,
     OrderRejected,
+    OrderReplaced,
     OrderState,
     OrderType,
     Side,
@@ -619,3 +623,66 @@ def test_self_trade_refusal_is_audited_and_counted_in_the_metrics(tmp_path: Path
     registry.register(CoreCollector(core))
     text = generate_latest(registry).decode()
     assert 'vx_risk_rejects_total{check="self_trade"} 1.0' in text
+
+
+def test_a_price_the_venue_replaces_is_the_one_the_self_trade_check_sees(tmp_path: Path) -> None:
+    core, venue, _ = make_core(tmp_path)
+    offer = sell(core, 100, ASK + 500)
+    cid = offer.order.client_order_id
+    venue.report(OrderAccepted(cid, 0))
+    assert buy(core, 10, ASK).state is OrderState.NEW  # under our offer
+    venue.report(OrderReplaced(cid, 0, new_quantity=100, new_price=ASK))
+    assert rejected_for(buy(core, 10, ASK), "self_trade")
+    venue.report(OrderReplaced(cid, 0, new_quantity=100, new_price=ASK + 100))
+    assert buy(core, 11, ASK).state is OrderState.NEW
+
+
+def test_working_orders_restored_on_start_are_seen_by_the_self_trade_check(
+    tmp_path: Path,
+) -> None:
+    core, _, _ = make_core(tmp_path)
+    resting = sell(core, 100, ASK)
+    core.close()
+    again, _, _ = make_core(tmp_path, venue=RecordingVenue())
+    assert again.orders.get(resting.order.client_order_id).state.is_open
+    assert rejected_for(buy(again, 10, ASK), "self_trade")
+
+
+def test_self_trade_check_reads_every_open_order_of_a_book_it_has_no_events_from(
+    tmp_path: Path,
+) -> None:
+    # Not wired as TradingCore wires them: the risk manager never sees this book's events.
+    risk = RiskManager(
+        RecordingVenue(), Journal(tmp_path / "audit.jsonl", fsync=False), [AAPL], RiskLimits()
+    )
+    risk.on_book_top(BookTop(7, 1, 0, 0, BID, 100, ASK, 100))
+    book = OrderManager(Journal(tmp_path / "orders.jsonl", fsync=False), risk)
+    assert book.submit("AAPL", Side.SELL, 100, price=ASK).state is OrderState.NEW
+    crossing = Order("X1", "AAPL", Side.BUY, 10, price=ASK)
+    assert risk.check_order(crossing, book).reason.startswith("self_trade")
+    assert risk.check_order(Order("X2", "AAPL", Side.BUY, 10, price=BID), book).approved
+    # Attached but still deaf to its events: the index cannot match the book, so it is read.
+    risk.attach_order_book(book)
+    assert book.submit("AAPL", Side.SELL, 100, price=ASK - 50).state is OrderState.NEW
+    crossing = Order("X3", "AAPL", Side.BUY, 10, price=ASK - 50)
+    assert risk.check_order(crossing, book).reason.startswith("self_trade")
+
+
+def test_self_trade_index_stays_the_size_of_the_book_under_quote_churn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    core, venue, _ = make_core(tmp_path)
+
+    def no_scan(*_: object) -> str:
+        raise AssertionError("the index should have answered without reading every order")
+
+    monkeypatch.setattr(risk_module, "_self_trade_scan", no_scan)
+    best = sell(core, 100, ASK)  # works all along, at the top of the sell side
+    for k in range(1_000):
+        quote_ = sell(core, 100, ASK + 100 + k)
+        venue.report(OrderCancelled(quote_.order.client_order_id, 0))
+    assert rejected_for(buy(core, 10, ASK), "self_trade")
+    assert buy(core, 10, ASK - 1).state is OrderState.NEW
+    assert core.orders.get(best.order.client_order_id).state.is_open
+    heaps = core.risk._resting  # the index's heaps, one per instrument and side
+    assert max(len(h) for h in heaps.values()) <= 64 + 4 * len(core.orders.open_records())
