@@ -77,7 +77,6 @@ LOW32 = np.uint64(0xFFFFFFFF)
 LOW48 = np.uint64(0xFFFFFFFFFFFF)
 SHIFT32 = np.uint64(32)
 HEADER_LEN = moldudp64.HEADER_LEN
-_NO_TOP = (np.uint32(0), np.uint32(0), np.uint32(0), np.uint32(0))
 BID = 0
 ASK = 1
 SIDE_ST = 3  # n_held, beyond, bound
@@ -91,11 +90,11 @@ RECORD_WORDS = bc.RECORD_BYTES // 8  # a record as five little-endian uint64 wor
 
 # Arena header: uint64 words at the start of the arena (part offsets, then the parameters).
 _PARTS = (
-    "ord", "ord_sl", "lvl", "side_st", "tracked", "lost", "symbol", "sub", "sess", "counters",
-    "pkt_out",
+    "ord", "ord_sl", "lvl", "side_st", "top", "tracked", "lost", "symbol", "sub", "sess",
+    "counters", "pkt_out",
 )  # fmt: skip
-(P_ORD, P_ORD_SL, P_LVL, P_SIDE_ST, P_TRACKED, P_LOST, P_SYMBOL, P_SUB, P_SESS, P_COUNTERS,
- P_PKT_OUT) = range(len(_PARTS))  # fmt: skip
+(P_ORD, P_ORD_SL, P_LVL, P_SIDE_ST, P_TOP, P_TRACKED, P_LOST, P_SYMBOL, P_SUB, P_SESS,
+ P_COUNTERS, P_PKT_OUT) = range(len(_PARTS))  # fmt: skip
 H_END = len(_PARTS)  # offset one past the last part = arena size
 H_LEVELS = H_END + 1
 H_LOCATES = H_END + 2
@@ -112,7 +111,8 @@ class BookState:
     (way `w` of set `s` at entry `s * ways + w`: the order reference, then price << 32 |
     shares) plus `ord_sl` (locate * 2 + side) per way, a side's levels as one run of `levels`
     (price, qty, count) triples at `(locate * 2 + side) * levels * 3` (worst first, best at
-    index n_held - 1), and (n_held, beyond, bound) per side.
+    index n_held - 1), (n_held, beyond, bound) per side, and per locate a copy of its top
+    of book as two uint64 words (bid_px | bid_qty << 32, ask_px | ask_qty << 32).
 
     Every table, the subscription list and the packet record buffer live in one arena whose
     first words say where each part starts: a call into the kernel unboxes one array, and
@@ -139,6 +139,10 @@ class BookState:
             # Per side: n_held, beyond (orders outside the held levels), bound (the best
             # price any of those orders can have; meaningful while beyond > 0).
             "side_st": (sides * SIDE_ST, np.uint32),
+            # Per locate: the top as of the last message that touched it, bid_px | bid_qty
+            # << 32 then ask_px | ask_qty << 32: the "before" of the next message's record
+            # check in two loads instead of four dependent on the held-level counts.
+            "top": (sides, np.uint64),
             "tracked": (capacity.locates, np.uint8),
             "lost": (capacity.locates, np.uint8),
             "symbol": (capacity.locates, np.uint64),  # raw 8 bytes of the R message
@@ -382,7 +386,7 @@ def _param(arena, i):
 @nb.njit(cache=True, nogil=True)
 def _run_tables(
     data, start, end, n_msgs, seqs, explicit_seqs, first_seq, out, arena,
-    ord_, ord_sl, lvl, side_st, tracked, lost, symbol, sub, sess, counters,
+    ord_, ord_sl, lvl, side_st, top, tracked, lost, symbol, sub, sess, counters,
 ):  # fmt: skip
     """Process up to `n_msgs` blocks of `data[start:end]` (`data`, `seqs`, `out` and the
     tables as C pointers, see `_address`); returns (records written, offset
@@ -550,8 +554,13 @@ def _run_tables(
                 ins_side = osl & 1
         if other == main:
             other = -1
-        before_main = _tops(lvl, side_st, levels, main) if main >= 0 else _NO_TOP
-        before_other = _tops(lvl, side_st, levels, other) if other >= 0 else _NO_TOP
+        # The tops before the message: every message that changes a book records (or checks)
+        # the new top of each instrument it touched, so `top` is current for all of them.
+        zero = np.uint64(0)
+        bm0 = top[2 * main] if main >= 0 else zero
+        bm1 = top[2 * main + 1] if main >= 0 else zero
+        bo0 = top[2 * other] if other >= 0 else zero
+        bo1 = top[2 * other + 1] if other >= 0 else zero
         # --- reductions: take shares off an order, remove it at zero -------------------
         for r in range(2):
             i = red0 if r == 0 else red1
@@ -653,15 +662,17 @@ def _run_tables(
             if rloc < 0:
                 continue
             after = _tops(lvl, side_st, levels, rloc)
-            before = before_other if r == 0 else before_main
+            a0 = np.uint64(after[0]) | (np.uint64(after[1]) << SHIFT32)
+            a1 = np.uint64(after[2]) | (np.uint64(after[3]) << SHIFT32)
+            b0 = bo0 if r == 0 else bm0
+            b1 = bo1 if r == 0 else bm1
+            top[2 * rloc] = a0  # changed or not
+            top[2 * rloc + 1] = a1
             # The record is written whether or not the top changed and kept only if it did:
             # whether a message moves the top is unpredictable, a branch on it mispredicts
             # about every other message. `out` holds two records per message, so the slot
             # exists either way.
-            changed = (
-                (after[0] ^ before[0]) | (after[1] ^ before[1])
-                | (after[2] ^ before[2]) | (after[3] ^ before[3])
-            ) != 0  # fmt: skip
+            changed = ((a0 ^ b0) | (a1 ^ b1)) != 0
             sb = SIDE_ST * 2 * np.int64(rloc)
             sa = sb + SIDE_ST
             bid_beyond = side_st[sb + 1] > 0
@@ -709,6 +720,7 @@ def _run(data, start, end, n_msgs, seqs, first_seq, out, arena):
         _address(out), arena,
         _ptr(arena, P_ORD, np.uint64), _ptr(arena, P_ORD_SL, np.uint32),
         _ptr(arena, P_LVL, np.uint32), _ptr(arena, P_SIDE_ST, np.uint32),
+        _ptr(arena, P_TOP, np.uint64),
         _ptr(arena, P_TRACKED, np.uint8), _ptr(arena, P_LOST, np.uint8),
         _ptr(arena, P_SYMBOL, np.uint64), _ptr(arena, P_SUB, np.uint64),
         _ptr(arena, P_SESS, np.uint64), _ptr(arena, P_COUNTERS, np.uint64),
