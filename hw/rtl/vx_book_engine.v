@@ -273,11 +273,19 @@ always @(posedge clk) begin
     end
 end
 
-// Queue entry: {r_match, gap, ref2, ref1, price, shares, bid, locate, ts, seq, type}
-localparam Q_W = 8 + 64 + 48 + 16 + 1 + 32 + 32 + 64 + 64 + 1 + 1;
+// Queue entry: {rejected, is_r, is_d, is_u, is_af, r_match, gap, ref2, ref1, price, shares,
+// bid, locate, ts, seq, type}; the type flags are decoded once, here.
+localparam Q_W = 8 + 64 + 48 + 16 + 1 + 32 + 32 + 64 + 64 + 1 + 1 + 5;
+localparam Q_RVAL = 330;
+localparam Q_AF = 331;
+localparam Q_U = 332;
+localparam Q_D = 333;
+localparam Q_R = 334;
+localparam Q_REJ = 335;
 reg gap_sticky_reg;
 reg dq_valid_reg;   // decoded beat is a table message
-reg [Q_W-2:0] dq_fields_reg;
+reg [Q_RVAL-1:0] dq_fields_reg;
+reg [4:0] dq_flags_reg;
 reg [SUB_SYMBOLS-1:0] dq_match_reg;
 
 always @(posedge clk) begin
@@ -292,6 +300,8 @@ always @(posedge clk) begin
         // An R decides tracking only when the subscription table is in use (an empty table
         // tracks every locate) and the locate is in range.
         dq_valid_reg <= in_is_book || (in_is_r && in_locate_ok && cfg_sub_count != 0);
+        dq_flags_reg <= {in_shares == 0 || in_price == 0, in_type == T_R, in_type == T_D,
+            in_is_u, in_is_af};
         dq_fields_reg <= {gap_sticky_reg || in_gap, in_ref2, in_ref1, in_price, in_shares,
             in_bid, in_locate, in_ts, s_axis_tuser[63:0], in_type};
         for (si = 0; si < SUB_SYMBOLS; si = si + 1) begin
@@ -305,7 +315,7 @@ always @(posedge clk) begin
     end
 end
 
-wire [Q_W-1:0] iq_in = {|dq_match_reg, dq_fields_reg};
+wire [Q_W-1:0] iq_in = {dq_flags_reg, |dq_match_reg, dq_fields_reg};
 wire [Q_W-1:0] iq_out;
 wire iq_valid;
 wire iq_pop;
@@ -327,9 +337,8 @@ always @(posedge clk) begin
     end
 end
 
-wire [7:0] h_type = iq_out[7:0];
-wire h_is_r = h_type == T_R;
-wire h_is_u = h_type == T_U;
+wire h_is_r = iq_out[Q_R];
+wire h_is_u = iq_out[Q_U];
 // Order sets of the named reference and of U's new reference.
 wire [SB-1:0] h_set1 = iq_out[201 +: SB];
 wire [SB-1:0] h_set2 = iq_out[265 +: SB];
@@ -348,6 +357,8 @@ wire [SIDE_W-1:0] bid_rd_data;
 wire [SIDE_W-1:0] ask_rd_data;
 wire [1:0] inst_rd_data;   // {orders_lost, tracked}
 reg lvl_wr_en;
+reg bid_wr_en;
+reg ask_wr_en;
 reg [LB-1:0] lvl_wr_addr;
 reg [SIDE_W-1:0] bid_wr_data;
 reg [SIDE_W-1:0] ask_wr_data;
@@ -374,12 +385,12 @@ generate
 endgenerate
 
 vx_book_ram #(.WIDTH(SIDE_W), .ADDR_WIDTH(LB)) bid_ram (
-    .clk(clk), .wr_en(lvl_wr_en), .wr_addr(lvl_wr_addr), .wr_data(bid_wr_data),
+    .clk(clk), .wr_en(bid_wr_en), .wr_addr(lvl_wr_addr), .wr_data(bid_wr_data),
     .rd_en(1'b1), .rd_addr(lvl_rd_addr), .rd_data(bid_rd_data)
 );
 
 vx_book_ram #(.WIDTH(SIDE_W), .ADDR_WIDTH(LB)) ask_ram (
-    .clk(clk), .wr_en(lvl_wr_en), .wr_addr(lvl_wr_addr), .wr_data(ask_wr_data),
+    .clk(clk), .wr_en(ask_wr_en), .wr_addr(lvl_wr_addr), .wr_data(ask_wr_data),
     .rd_en(1'b1), .rd_addr(lvl_rd_addr), .rd_data(ask_rd_data)
 );
 
@@ -398,7 +409,8 @@ reg [SB-1:0] sb_set1_reg [0:SBN-1];
 reg [SB-1:0] sb_set2_reg [0:SBN-1];
 reg [SBN-1:0] sb_free_ord;   // freed by O4 (a message without micro-ops)
 reg [SBN-1:0] sb_free_lvl;   // freed by L3 (a message's last micro-op)
-reg conflict_ok_reg;
+reg head_fresh_reg;
+reg conflict_reg;
 wire h_use1 = !h_is_r;
 wire h_use2 = h_is_u;
 reg h_conflict;
@@ -430,15 +442,17 @@ end
 
 wire [DQ_AW:0] dq_count;
 wire dq_room = dq_count <= (1 << DQ_AW) - 3;
-wire issue = iq_valid && conflict_ok_reg && !(&sb_valid_reg) && dq_room;
+wire issue = iq_valid && head_fresh_reg && !conflict_reg && !(&sb_valid_reg) && dq_room;
 assign iq_pop = issue;
 assign ord_rd_en = issue;
 
 always @(posedge clk) begin
-    // Computed for the head as it stands; it only goes stale towards "conflict" (a slot
-    // freed meanwhile), never towards "free": nothing is allocated without an issue, and an
-    // issue clears it.
-    conflict_ok_reg <= iq_valid && !issue && !h_conflict;
+    // The conflict is computed for the head as it stands and used next cycle if the head is
+    // still the same (fresh). It only goes stale towards "conflict" (a slot freed
+    // meanwhile), never towards "free": nothing is allocated without an issue, and an issue
+    // changes the head.
+    head_fresh_reg <= iq_valid && !issue;
+    conflict_reg <= h_conflict;
     if (iq_valid && !issue && !clearing_reg) begin
         issue_stalls_reg <= issue_stalls_reg + 1'b1;
     end
@@ -450,7 +464,7 @@ always @(posedge clk) begin
         sb_set2_reg[sb_alloc_idx] <= h_set2;
     end
     if (rst) begin
-        conflict_ok_reg <= 1'b0;
+        head_fresh_reg <= 1'b0;
         sb_valid_reg <= 0;
         issue_stalls_reg <= 64'd0;
     end
@@ -484,7 +498,7 @@ end
 // O3: the named order (ref1 in copy A), the live holder of the reference being added (A F:
 // ref1 in A; U: ref2 in B, where the original's way counts as free and not as a holder when
 // both references share a set) and the lowest free way of the add's set.
-wire p3_is_u = p3_msg[7:0] == T_U;
+wire p3_is_u = p3_msg[Q_U];
 wire [WAYS-1:0] o3_orig_in_b = p3_same ? p3_eq_a : {WAYS{1'b0}};
 wire [WAYS-1:0] o3_dup_u = p3_eq_b & ~o3_orig_in_b;
 wire [WAYS-1:0] o3_dup = p3_is_u ? o3_dup_u : p3_eq_a;
@@ -536,14 +550,14 @@ wire [31:0] m_shares = p4_msg[137 +: 32];
 wire [31:0] m_price = p4_msg[169 +: 32];
 wire [63:0] m_ref1 = p4_msg[201 +: 64];
 wire [63:0] m_ref2 = p4_msg[265 +: 64];
-wire m_rval = p4_msg[330];
+wire m_rval = p4_msg[Q_RVAL];
 wire [SBN_W-1:0] m_slot = p4_msg[Q_W +: SBN_W];
-wire m_is_af = m_type == T_A || m_type == T_F;
-wire m_is_u = m_type == T_U;
-wire m_is_d = m_type == T_D;
-wire m_is_r = m_type == T_R;
+wire m_is_af = p4_msg[Q_AF];
+wire m_is_u = p4_msg[Q_U];
+wire m_is_d = p4_msg[Q_D];
+wire m_is_r = p4_msg[Q_R];
 wire m_oor = (m_locate >> LB) != 0;
-wire m_rejected = m_shares == 0 || m_price == 0;
+wire m_rejected = p4_msg[Q_REJ];
 wire [LB-1:0] tgt_loc = p4_tgt_ent[E_LOC +: LB];
 wire tgt_bid = p4_tgt_ent[E_BID];
 wire [31:0] tgt_shares = p4_tgt_ent[31:0];
@@ -749,16 +763,16 @@ end
 // L0 when 3 apart). Its written words are kept (lw_*) and replace the RAM data in L2 when it
 // wrote the same instrument; the select is found in L1, against the micro-op in L3 then or
 // else the last one written.
-reg u1_valid, u2_valid, u3_valid, u4_valid;
+reg u1_valid, u2_valid, u3_valid, u4_valid, u5_valid;
 reg u1_add, u2_add, u3_add;
-reg u1_sub, u2_sub, u3_sub;
-reg u1_r, u2_r, u3_r;
+reg u1_sub, u2_sub;
+reg u1_r, u2_r;
 reg u1_remove, u2_remove, u3_remove;
 reg u1_bid, u2_bid, u3_bid;
 reg u1_first, u2_first, u3_first;
-reg u1_last, u2_last, u3_last, u4_last;
-reg u1_other, u2_other, u3_other, u4_other;
-reg u1_has_other, u2_has_other, u3_has_other, u4_has_other;
+reg u1_last, u2_last, u3_last, u4_last, u5_last;
+reg u1_other, u2_other, u3_other, u4_other, u5_other;
+reg u1_has_other, u2_has_other, u3_has_other, u4_has_other, u5_has_other;
 reg u1_msg_last, u2_msg_last, u3_msg_last;
 reg u1_check_tracked, u2_check_tracked;
 reg u1_set_full, u2_set_full;
@@ -777,30 +791,55 @@ always @* begin
     lvl_rd_addr = u0_loc;
 end
 
-// L1
+// L1. The kept words are the micro-op's new side (lw_side) and the other side as read
+// (lw_other), so the written side reaches the RAM and the bypass without a side select; L1
+// turns "which side was written" and "which side this micro-op works on" into one-hot
+// selects for L2.
 reg [SIDE_W-1:0] w2_bid_ram, w2_ask_ram;
 reg [1:0] w2_inst_ram;
 reg byp_sel_reg;
+reg s_side_ram_bid, s_side_ram_ask, s_side_lw_side, s_side_lw_other;
+reg s_bid_lw_side, s_bid_lw_other, s_ask_lw_side, s_ask_lw_other;
 reg lw_valid_reg;
+reg lw_is_bid_reg;
 reg [LB-1:0] lw_loc_reg;
-reg [SIDE_W-1:0] lw_bid_reg, lw_ask_reg;
+reg [SIDE_W-1:0] lw_side_reg, lw_other_reg;
 reg [1:0] lw_inst_reg;
+wire l1_byp = u3_valid ? u3_loc == u1_loc : lw_valid_reg && lw_loc_reg == u1_loc;
+wire l1_lw_bid = u3_valid ? u3_bid : lw_is_bid_reg;
 
 always @(posedge clk) begin
     w2_bid_ram <= bid_rd_data;
     w2_ask_ram <= ask_rd_data;
     w2_inst_ram <= inst_rd_data;
-    byp_sel_reg <= u3_valid ? u3_loc == u1_loc : lw_valid_reg && lw_loc_reg == u1_loc;
+    byp_sel_reg <= l1_byp;
+    s_side_ram_bid <= !l1_byp && u1_bid;
+    s_side_ram_ask <= !l1_byp && !u1_bid;
+    s_side_lw_side <= l1_byp && l1_lw_bid == u1_bid;
+    s_side_lw_other <= l1_byp && l1_lw_bid != u1_bid;
+    s_bid_lw_side <= l1_byp && l1_lw_bid;
+    s_bid_lw_other <= l1_byp && !l1_lw_bid;
+    s_ask_lw_side <= l1_byp && !l1_lw_bid;
+    s_ask_lw_other <= l1_byp && l1_lw_bid;
 end
 
 // L2
-wire [SIDE_W-1:0] l2_bid = byp_sel_reg ? lw_bid_reg : w2_bid_ram;
-wire [SIDE_W-1:0] l2_ask = byp_sel_reg ? lw_ask_reg : w2_ask_ram;
+function automatic [SIDE_W-1:0] pick4(input [SIDE_W-1:0] a, input sa, input [SIDE_W-1:0] b,
+                                      input sb, input [SIDE_W-1:0] c, input sc,
+                                      input [SIDE_W-1:0] d, input sd);
+    pick4 = (a & {SIDE_W{sa}}) | (b & {SIDE_W{sb}}) | (c & {SIDE_W{sc}}) | (d & {SIDE_W{sd}});
+endfunction
+
+wire [SIDE_W-1:0] l2_bid = pick4(w2_bid_ram, !byp_sel_reg, lw_side_reg, s_bid_lw_side,
+    lw_other_reg, s_bid_lw_other, {SIDE_W{1'b0}}, 1'b0);
+wire [SIDE_W-1:0] l2_ask = pick4(w2_ask_ram, !byp_sel_reg, lw_side_reg, s_ask_lw_side,
+    lw_other_reg, s_ask_lw_other, {SIDE_W{1'b0}}, 1'b0);
+wire [SIDE_W-1:0] l2_side = pick4(w2_bid_ram, s_side_ram_bid, w2_ask_ram, s_side_ram_ask,
+    lw_side_reg, s_side_lw_side, lw_other_reg, s_side_lw_other);
 wire [1:0] l2_inst = byp_sel_reg ? lw_inst_reg : w2_inst_ram;
-wire [SIDE_W-1:0] l2_side = u2_bid ? l2_bid : l2_ask;
 // An A F inserts only into a tracked instrument; a U's insert ignores tracking.
 wire l2_tracked = l2_inst[0] || cfg_sub_count == 0;
-wire l2_add_req = u2_add && (!u2_check_tracked || l2_tracked);
+wire l2_add_req = u2_valid && u2_add && (!u2_check_tracked || l2_tracked);
 
 wire [LEVELS-1:0] c_eq, c_better, c_qty_carry, c_cnt_one;
 wire [LEVELS*32-1:0] c_qty_sum, c_qty_diff;
@@ -819,9 +858,10 @@ vx_book_level_cmp #(.LEVELS(LEVELS), .CNT_W(CNT_W)) level_cmp (
     .n_held_inc(c_n_held_inc), .n_held_dec(c_n_held_dec)
 );
 
-reg [SIDE_W-1:0] w3_bid, w3_ask, w3_side;
+reg [SIDE_W-1:0] w3_other, w3_side;
 reg [1:0] w3_inst;
-reg u3_add_req, u3_add_ready, u3_untracked;
+reg [127:0] w3_quad;
+reg u3_add_req, u3_add_ready, u3_untracked, u3_op_add, u3_op_sub, u3_op_r;
 reg [LEVELS-1:0] r_eq, r_better, r_qty_carry, r_cnt_one;
 reg [LEVELS*32-1:0] r_qty_sum, r_qty_diff;
 reg [LEVELS*CNT_W-1:0] r_cnt_inc, r_cnt_dec;
@@ -830,13 +870,17 @@ reg [CNT_W-1:0] r_beyond_inc, r_beyond_dec, r_beyond_evict;
 reg [NH_W-1:0] r_n_held_inc, r_n_held_dec;
 
 always @(posedge clk) begin
-    w3_bid <= l2_bid;
-    w3_ask <= l2_ask;
+    w3_other <= u2_bid ? l2_ask : l2_bid;
     w3_side <= l2_side;
     w3_inst <= l2_inst;
+    // the top before this micro-op, for the record
+    w3_quad <= {l2_ask[63:0], l2_bid[63:0]};
+    u3_op_add <= u2_valid && u2_add;
+    u3_op_sub <= u2_valid && u2_sub;
+    u3_op_r <= u2_valid && u2_r;
     u3_add_req <= l2_add_req;
     u3_add_ready <= l2_add_req && !u2_set_full;
-    u3_untracked <= u2_add && u2_check_tracked && !l2_tracked;
+    u3_untracked <= u2_valid && u2_add && u2_check_tracked && !l2_tracked;
     r_eq <= c_eq;
     r_better <= c_better;
     r_qty_carry <= c_qty_carry;
@@ -854,6 +898,18 @@ always @(posedge clk) begin
     r_beyond_evict <= c_beyond_evict;
     r_n_held_inc <= c_n_held_inc;
     r_n_held_dec <= c_n_held_dec;
+    if (rst || clearing_reg) begin
+        // The clear sweep writes L3's output: zero words and no micro-op give zeros, with
+        // no clear select in the write-data path.
+        w3_other <= 0;
+        w3_side <= 0;
+        w3_inst <= 0;
+        u3_op_add <= 1'b0;
+        u3_op_sub <= 1'b0;
+        u3_op_r <= 1'b0;
+        u3_add_req <= 1'b0;
+        u3_add_ready <= 1'b0;
+    end
 end
 
 // L3
@@ -861,8 +917,8 @@ wire [SIDE_W-1:0] a_side;
 wire a_qty_overflow, a_added, a_added_beyond, a_evicted;
 
 vx_book_level_apply #(.LEVELS(LEVELS), .CNT_W(CNT_W)) level_apply (
-    .op_add(u3_add), .add_ready(u3_add_ready), .op_sub(u3_sub), .remove_order(u3_remove),
-    .price(u3_price), .qty(u3_qty), .side_in(w3_side),
+    .op_add(u3_op_add), .add_ready(u3_add_ready), .op_sub(u3_op_sub),
+    .remove_order(u3_remove), .price(u3_price), .qty(u3_qty), .side_in(w3_side),
     .eq(r_eq), .better(r_better), .qty_sum(r_qty_sum), .qty_carry(r_qty_carry),
     .qty_diff(r_qty_diff), .cnt_inc(r_cnt_inc), .cnt_dec(r_cnt_dec), .cnt_one(r_cnt_one),
     .to_beyond(r_to_beyond), .worst_sets_bound(r_worst_sets_bound),
@@ -876,16 +932,17 @@ vx_book_level_apply #(.LEVELS(LEVELS), .CNT_W(CNT_W)) level_apply (
 // The set was full or a held level would overflow: the add is dropped, sticky orders_lost.
 reg u3_set_full_reg;
 wire l3_lost = u3_add_req && (u3_set_full_reg || a_qty_overflow);
-wire [SIDE_W-1:0] l3_bid = u3_bid ? a_side : w3_bid;
-wire [SIDE_W-1:0] l3_ask = u3_bid ? w3_ask : a_side;
-wire [1:0] l3_inst = {w3_inst[1] || l3_lost, u3_r ? u3_rval : w3_inst[0]};
+wire [1:0] l3_inst = {w3_inst[1] || l3_lost, u3_op_r ? u3_rval : w3_inst[0]};
 integer owi;
 
 always @* begin
-    lvl_wr_en = u3_valid;
-    lvl_wr_addr = u3_loc;
-    bid_wr_data = l3_bid;
-    ask_wr_data = l3_ask;
+    // Only the micro-op's side is written (an R rewrites it unchanged).
+    bid_wr_en = clearing_reg || (u3_valid && u3_bid);
+    ask_wr_en = clearing_reg || (u3_valid && !u3_bid);
+    lvl_wr_en = clearing_reg || u3_valid;
+    lvl_wr_addr = clearing_reg ? clr_addr_reg[LB-1:0] : u3_loc;
+    bid_wr_data = a_side;
+    ask_wr_data = a_side;
     inst_wr_data = l3_inst;
     ord_wr_en = 0;
     ord_wr_addr = u3_ord_set;
@@ -909,11 +966,6 @@ always @* begin
         ord_wr_en = {WAYS{1'b1}};
         ord_wr_addr = clr_addr_reg[SB-1:0];
         ord_wr_data = 0;
-        lvl_wr_en = 1'b1;
-        lvl_wr_addr = clr_addr_reg[LB-1:0];
-        bid_wr_data = 0;
-        ask_wr_data = 0;
-        inst_wr_data = 0;
     end
 end
 
@@ -926,11 +978,12 @@ always @(posedge clk) begin
     lw_valid_reg <= lw_valid_reg || u3_valid;
     if (u3_valid) begin
         lw_loc_reg <= u3_loc;
-        lw_bid_reg <= l3_bid;
-        lw_ask_reg <= l3_ask;
+        lw_is_bid_reg <= u3_bid;
+        lw_side_reg <= a_side;
+        lw_other_reg <= w3_other;
         lw_inst_reg <= l3_inst;
         if (u3_first) begin
-            before_quad_reg <= {w3_ask[63:0], w3_bid[63:0]};
+            before_quad_reg <= w3_quad;
         end
     end
     if (rst) begin
@@ -938,7 +991,8 @@ always @(posedge clk) begin
     end
 end
 
-// L4: the record, when this is the last micro-op on the instrument and the top changed.
+// L4: the micro-op's words after it, the record's fields and the top compared 16 bits at a
+// time; L5: the record, when this is the last micro-op on the instrument and the top changed.
 /* verilator lint_off UNUSEDSIGNAL */
 function automatic side_unknown(input [SIDE_W-1:0] w);
     side_unknown = w[LVLS_W +: NH_W] == 0 && w[LVLS_W + NH_W +: CNT_W] != 0;
@@ -949,40 +1003,49 @@ function automatic side_truncated(input [SIDE_W-1:0] w);
 endfunction
 /* verilator lint_on UNUSEDSIGNAL */
 
-wire [127:0] l4_quad = {lw_ask_reg[63:0], lw_bid_reg[63:0]};
-wire l4_changed = l4_quad != before_quad_reg;
-wire l4_emit = u4_valid && u4_last && l4_changed;
+wire [SIDE_W-1:0] l4_bid = lw_is_bid_reg ? lw_side_reg : lw_other_reg;
+wire [SIDE_W-1:0] l4_ask = lw_is_bid_reg ? lw_other_reg : lw_side_reg;
+wire [127:0] l4_quad = {l4_ask[63:0], l4_bid[63:0]};
 wire [15:0] l4_flags = {11'd0, u4_msg[120], lw_inst_reg[1],
-    side_truncated(lw_bid_reg) || side_truncated(lw_ask_reg),
-    side_unknown(lw_ask_reg), side_unknown(lw_bid_reg)};
+    side_truncated(l4_bid) || side_truncated(l4_ask),
+    side_unknown(l4_ask), side_unknown(l4_bid)};
 wire [15:0] l4_locate = {{16-LB{1'b0}}, u4_loc};
-reg r5_valid;
-reg r5_dual;
-reg [319:0] r5_data;
+reg [7:0] q5_ne;
+reg [319:0] q5_data;
+reg r6_valid;
+reg r6_dual;
+reg [319:0] r6_data;
+integer qi;
+wire l5_changed = |q5_ne;
+wire l5_emit = u5_valid && u5_last && l5_changed;
 
 always @(posedge clk) begin
-    r5_valid <= l4_emit;
-    r5_dual <= l4_emit && !u4_other && u4_has_other && other_emit_reg;
-    r5_data <= {24'd0, u4_msg[7:0], l4_quad[127:96], l4_quad[95:64], l4_quad[63:32],
+    for (qi = 0; qi < 8; qi = qi + 1) begin
+        q5_ne[qi] <= l4_quad[16*qi +: 16] != before_quad_reg[16*qi +: 16];
+    end
+    q5_data <= {24'd0, u4_msg[7:0], l4_quad[127:96], l4_quad[95:64], l4_quad[63:32],
         l4_quad[31:0], l4_flags, l4_locate, 16'd0, u4_msg[119:72], u4_msg[71:8]};
-    if (u4_valid && u4_other) begin
-        other_emit_reg <= l4_changed;
+    r6_valid <= l5_emit;
+    r6_dual <= l5_emit && !u5_other && u5_has_other && other_emit_reg;
+    r6_data <= q5_data;
+    if (u5_valid && u5_other) begin
+        other_emit_reg <= l5_changed;
     end
     if (rst) begin
-        r5_valid <= 1'b0;
+        r6_valid <= 1'b0;
         other_emit_reg <= 1'b0;
     end
 end
 
 always @* begin
     cnt_rec_inc = 0;
-    cnt_rec_inc[`VX_CNT_RECORDS] = r5_valid;
-    cnt_rec_inc[`VX_CNT_DUAL_RECORDS] = r5_dual;
+    cnt_rec_inc[`VX_CNT_RECORDS] = r6_valid;
+    cnt_rec_inc[`VX_CNT_DUAL_RECORDS] = r6_dual;
 end
 
 vx_book_fifo #(.WIDTH(320), .ADDR_WIDTH(OQ_AW)) out_queue (
     .clk(clk), .rst(rst),
-    .in_data(r5_data), .in_valid(r5_valid),
+    .in_data(r6_data), .in_valid(r6_valid),
     .out_data(m_axis_tdata), .out_valid(m_axis_tvalid), .out_pop(m_axis_tready),
     .count(oq_count)
 );
@@ -996,6 +1059,7 @@ always @(posedge clk) begin
     u2_valid <= u1_valid;
     u3_valid <= u2_valid;
     u4_valid <= u3_valid;
+    u5_valid <= u4_valid;
     {u1_add, u1_sub, u1_r, u1_remove, u1_bid, u1_first, u1_last, u1_other, u1_has_other,
      u1_msg_last, u1_check_tracked, u1_set_full, u1_rval, u1_ord_we} <=
         {u0_add, u0_sub, u0_r, u0_remove, u0_bid, u0_first, u0_last, u0_other, u0_has_other,
@@ -1004,11 +1068,12 @@ always @(posedge clk) begin
      u2_msg_last, u2_check_tracked, u2_set_full, u2_rval, u2_ord_we} <=
         {u1_add, u1_sub, u1_r, u1_remove, u1_bid, u1_first, u1_last, u1_other, u1_has_other,
          u1_msg_last, u1_check_tracked, u1_set_full, u1_rval, u1_ord_we};
-    {u3_add, u3_sub, u3_r, u3_remove, u3_bid, u3_first, u3_last, u3_other, u3_has_other,
+    {u3_add, u3_remove, u3_bid, u3_first, u3_last, u3_other, u3_has_other,
      u3_msg_last, u3_set_full_reg, u3_rval, u3_ord_we} <=
-        {u2_add, u2_sub, u2_r, u2_remove, u2_bid, u2_first, u2_last, u2_other, u2_has_other,
+        {u2_add, u2_remove, u2_bid, u2_first, u2_last, u2_other, u2_has_other,
          u2_msg_last, u2_set_full, u2_rval, u2_ord_we};
     {u4_last, u4_other, u4_has_other} <= {u3_last, u3_other, u3_has_other};
+    {u5_last, u5_other, u5_has_other} <= {u4_last, u4_other, u4_has_other};
     u1_loc <= u0_loc;
     u2_loc <= u1_loc;
     u3_loc <= u2_loc;
@@ -1040,6 +1105,7 @@ always @(posedge clk) begin
         u2_valid <= 1'b0;
         u3_valid <= 1'b0;
         u4_valid <= 1'b0;
+        u5_valid <= 1'b0;
     end
 end
 
