@@ -131,3 +131,26 @@ def test_metrics_show_routing_events_parents_and_venue_usability(tmp_path: Path)
     assert 'vx_routing_parents{state="filled"} 1.0' in text
     assert 'vx_routing_venue_usable{symbol="AAPL",venue="NYSIM"} 1.0' in text
     assert 'vx_routing_venue_usable{symbol="AAPL",venue="BXSIM"} 0.0' in text
+
+
+def test_market_parent_through_the_api(tmp_path: Path) -> None:
+    client, h = make_client(tmp_path)
+    admin, trader = h[Role.ADMIN], h[Role.TRADER]
+    body = {"symbol": "AAPL", "side": "B", "quantity": 250}
+    # no fresh top on any venue: refused with the reason, nothing sent
+    r = client.post("/routing/orders", json=body, headers=trader)
+    assert r.status_code == 422 and "stale_market_data" in r.text, r.text
+    assert client.get("/orders", headers=trader).json() == []
+
+    venue_top(client, admin, "NYSIM", PX + 100, 300, 1)
+    venue_top(client, admin, "BXSIM", PX, 200, 1)
+    r = client.post("/routing/orders", json={**body, "limit_price": None}, headers=trader)
+    assert r.status_code == 201, r.text
+    parent = r.json()
+    assert parent["market"] is True and parent["time_in_force"] == "ioc"
+    assert parent["limit_price"] > PX + 100  # the collar edge, through both venues' offers
+    assert [(c["venue"], c["quantity"], c["order_type"]) for c in parent["children"]] == [
+        ("BXSIM", 200, "ioc"),
+        ("NYSIM", 50, "ioc"),
+    ]
+    assert (parent["filled_quantity"], parent["working_quantity"]) == (250, 0)

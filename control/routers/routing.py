@@ -26,7 +26,13 @@ class ParentOrderIn(_Model):
     symbol: str = Field(min_length=1, max_length=8)
     side: Side
     quantity: int = Field(ge=1, le=10**9)
-    limit_price: int = Field(ge=1, le=MAX_ITCH_PRICE, description="ITCH units")
+    limit_price: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_ITCH_PRICE,
+        description="ITCH units; omitted or null: a market parent, priced once at the risk"
+        " collar edge of the best fresh opposite price and always ioc",
+    )
     time_in_force: Literal["day", "ioc"] = Field(
         "day", description="day: the rest rests on the best venue; ioc: the rest is cancelled"
     )
@@ -50,6 +56,7 @@ class ParentOrderOut(_Model):
     side: Side
     quantity: int
     limit_price: int
+    market: bool = Field(description="a market parent: limit_price is the collar edge it got")
     time_in_force: str
     strategy_id: str
     state: ParentState
@@ -114,6 +121,7 @@ def _parent_out(core: Core, parent: ParentOrder) -> ParentOrderOut:
         side=parent.side,
         quantity=parent.quantity,
         limit_price=parent.limit_price,
+        market=parent.market,
         time_in_force=parent.time_in_force,
         strategy_id=parent.strategy_id,
         state=parent.state,
