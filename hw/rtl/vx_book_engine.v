@@ -477,8 +477,7 @@ reg [M_W-1:0] p1_msg, p2_msg, p3_msg, p4_msg;
 reg p1_same, p2_same, p3_same;
 reg [WAYS*ENT_W-1:0] p2_ways_a, p2_ways_b, p3_ways_a, p3_ways_b;
 reg [WAYS-1:0] p3_eq_a, p3_eq_b, p3_valid_a, p3_valid_b;
-reg p4_tgt_hit, p4_dup_hit, p4_full, p4_tgt_lt;
-reg [31:0] p4_tgt_left;
+reg p4_tgt_hit, p4_dup_hit, p4_full;
 reg [WAYS-1:0] p4_tgt_way, p4_dup_way, p4_free_way;
 reg [ENT_W-1:0] p4_tgt_ent, p4_dup_ent;
 
@@ -506,22 +505,6 @@ wire [WAYS-1:0] o3_dup = p3_is_u ? o3_dup_u : p3_eq_a;
 wire [WAYS-1:0] o3_free = p3_is_u ? (~p3_valid_b | o3_orig_in_b | o3_dup_u) :
     (~p3_valid_a | p3_eq_a);
 wire [ENT_W-1:0] o3_tgt_ent = pick_way(p3_ways_a, p3_eq_a);
-// E C X: reduce by min(message shares, shares left), computed for every way and picked with
-// the named order, so no compare follows the select.
-reg o3_tgt_lt;
-reg [31:0] o3_tgt_left;
-integer lwi;
-
-always @* begin
-    o3_tgt_lt = 1'b0;
-    o3_tgt_left = 32'd0;
-    for (lwi = 0; lwi < WAYS; lwi = lwi + 1) begin
-        o3_tgt_lt = o3_tgt_lt ||
-            (p3_eq_a[lwi] && p3_msg[137 +: 32] < p3_ways_a[lwi*ENT_W +: 32]);
-        o3_tgt_left = o3_tgt_left | ({32{p3_eq_a[lwi]}} &
-            (p3_ways_a[lwi*ENT_W +: 32] - p3_msg[137 +: 32]));
-    end
-end
 
 always @(posedge clk) begin
     p1_valid <= issue;
@@ -546,8 +529,6 @@ always @(posedge clk) begin
     p4_tgt_hit <= |p3_eq_a;
     p4_tgt_way <= p3_eq_a;
     p4_tgt_ent <= o3_tgt_ent;
-    p4_tgt_lt <= o3_tgt_lt;
-    p4_tgt_left <= o3_tgt_left;
     p4_dup_hit <= |o3_dup;
     p4_dup_way <= o3_dup;
     p4_dup_ent <= p3_is_u ? pick_way(p3_ways_b, o3_dup_u) : o3_tgt_ent;
@@ -583,9 +564,10 @@ wire [31:0] tgt_shares = p4_tgt_ent[31:0];
 wire [LB-1:0] dup_loc = p4_dup_ent[E_LOC +: LB];
 wire [LB-1:0] own_loc = (m_is_af || m_is_r) ? m_locate[LB-1:0] : tgt_loc;
 wire own_bid = m_is_af ? m_bid : tgt_bid;
-// E C X: the order leaves at zero.
-wire [31:0] tgt_left = p4_tgt_left;
-wire tgt_remove = m_is_d || m_is_u || !p4_tgt_lt;
+// E C X: reduce by min(message shares, shares left); the order leaves at zero.
+wire tgt_lt = m_shares < tgt_shares;
+wire [31:0] tgt_left = tgt_shares - m_shares;
+wire tgt_remove = m_is_d || m_is_u || !tgt_lt;
 wire [31:0] tgt_qty = tgt_remove ? tgt_shares : m_shares;
 wire [63:0] add_ref = m_is_u ? m_ref2 : m_ref1;
 wire [ENT_W-1:0] ins_ent = {1'b1, add_ref[63:SB], own_loc, own_bid, m_price, m_shares};
@@ -816,6 +798,8 @@ end
 reg [SIDE_W-1:0] w2_bid_ram, w2_ask_ram;
 reg [1:0] w2_inst_ram;
 reg byp_sel_reg;
+reg s_side_ram_bid, s_side_ram_ask, s_side_lw_side, s_side_lw_other;
+reg s_bid_lw_side, s_bid_lw_other, s_ask_lw_side, s_ask_lw_other;
 reg lw_valid_reg;
 reg lw_is_bid_reg;
 reg [LB-1:0] lw_loc_reg;
@@ -829,45 +813,29 @@ always @(posedge clk) begin
     w2_ask_ram <= ask_rd_data;
     w2_inst_ram <= inst_rd_data;
     byp_sel_reg <= l1_byp;
+    s_side_ram_bid <= !l1_byp && u1_bid;
+    s_side_ram_ask <= !l1_byp && !u1_bid;
+    s_side_lw_side <= l1_byp && l1_lw_bid == u1_bid;
+    s_side_lw_other <= l1_byp && l1_lw_bid != u1_bid;
+    s_bid_lw_side <= l1_byp && l1_lw_bid;
+    s_bid_lw_other <= l1_byp && !l1_lw_bid;
+    s_ask_lw_side <= l1_byp && !l1_lw_bid;
+    s_ask_lw_other <= l1_byp && l1_lw_bid;
 end
 
-// L2. The selects are registered once per level slot (and once for the side word's tail),
-// kept apart in synthesis: one register driving all 665 bits of a side word at
-// SYNTH_CAPACITY spent 10.9 ns in routing alone.
-wire [SIDE_W-1:0] l2_bid;
-wire [SIDE_W-1:0] l2_ask;
-wire [SIDE_W-1:0] l2_side;
+// L2
+function automatic [SIDE_W-1:0] pick4(input [SIDE_W-1:0] a, input sa, input [SIDE_W-1:0] b,
+                                      input sb, input [SIDE_W-1:0] c, input sc,
+                                      input [SIDE_W-1:0] d, input sd);
+    pick4 = (a & {SIDE_W{sa}}) | (b & {SIDE_W{sb}}) | (c & {SIDE_W{sc}}) | (d & {SIDE_W{sd}});
+endfunction
 
-genvar gs;
-generate
-    for (gs = 0; gs <= LEVELS; gs = gs + 1) begin : l2_sel
-        localparam LO = gs * LVL_W;
-        localparam W = (gs < LEVELS) ? LVL_W : SIDE_W - LVLS_W;
-        reg side_ram_bid, side_ram_ask, side_lw_side, side_lw_other;
-        reg no_byp, bid_lw_side, bid_lw_other, ask_lw_side, ask_lw_other;
-        (* keep *) always @(posedge clk) begin
-            side_ram_bid <= !l1_byp && u1_bid;
-            side_ram_ask <= !l1_byp && !u1_bid;
-            side_lw_side <= l1_byp && l1_lw_bid == u1_bid;
-            side_lw_other <= l1_byp && l1_lw_bid != u1_bid;
-            no_byp <= !l1_byp;
-            bid_lw_side <= l1_byp && l1_lw_bid;
-            bid_lw_other <= l1_byp && !l1_lw_bid;
-            ask_lw_side <= l1_byp && !l1_lw_bid;
-            ask_lw_other <= l1_byp && l1_lw_bid;
-        end
-        assign l2_side[LO +: W] = (w2_bid_ram[LO +: W] & {W{side_ram_bid}}) |
-            (w2_ask_ram[LO +: W] & {W{side_ram_ask}}) |
-            (lw_side_reg[LO +: W] & {W{side_lw_side}}) |
-            (lw_other_reg[LO +: W] & {W{side_lw_other}});
-        assign l2_bid[LO +: W] = (w2_bid_ram[LO +: W] & {W{no_byp}}) |
-            (lw_side_reg[LO +: W] & {W{bid_lw_side}}) |
-            (lw_other_reg[LO +: W] & {W{bid_lw_other}});
-        assign l2_ask[LO +: W] = (w2_ask_ram[LO +: W] & {W{no_byp}}) |
-            (lw_side_reg[LO +: W] & {W{ask_lw_side}}) |
-            (lw_other_reg[LO +: W] & {W{ask_lw_other}});
-    end
-endgenerate
+wire [SIDE_W-1:0] l2_bid = pick4(w2_bid_ram, !byp_sel_reg, lw_side_reg, s_bid_lw_side,
+    lw_other_reg, s_bid_lw_other, {SIDE_W{1'b0}}, 1'b0);
+wire [SIDE_W-1:0] l2_ask = pick4(w2_ask_ram, !byp_sel_reg, lw_side_reg, s_ask_lw_side,
+    lw_other_reg, s_ask_lw_other, {SIDE_W{1'b0}}, 1'b0);
+wire [SIDE_W-1:0] l2_side = pick4(w2_bid_ram, s_side_ram_bid, w2_ask_ram, s_side_ram_ask,
+    lw_side_reg, s_side_lw_side, lw_other_reg, s_side_lw_other);
 wire [1:0] l2_inst = byp_sel_reg ? lw_inst_reg : w2_inst_ram;
 // An A F inserts only into a tracked instrument; a U's insert ignores tracking.
 wire l2_tracked = l2_inst[0] || cfg_sub_count == 0;
