@@ -337,14 +337,19 @@ class StrategyHost:
             )
 
     def _route(self, slot: StrategySlot, intent: PlaceOrder) -> None:
-        if intent.price is None:
-            raise ValueError("a routed order needs a limit price")
+        market = intent.order_type is OrderType.MARKET
+        if market and intent.price is not None:
+            raise ValueError("a market order has no price")
+        if not market and intent.price is None:
+            raise ValueError("a routed limit or ioc order needs a limit price")
+        # A market intent becomes a market parent: the router prices it once from fresh venue
+        # data (or refuses it) and it never rests.
         parent = self.router.submit(
             intent.symbol,
             intent.side,
             intent.quantity,
-            intent.price,
-            time_in_force="ioc" if intent.order_type is OrderType.IOC else "day",
+            None if market else intent.price,
+            time_in_force="day" if intent.order_type is OrderType.LIMIT else "ioc",
             strategy_id=slot.strategy.strategy_id,
             on_child=slot.order_ids.add,
         )

@@ -14,6 +14,7 @@ from velocimex.control.journal import Journal
 from velocimex.control.paper_venue import PaperVenue
 from velocimex.control.risk import RiskLimits
 from velocimex.control.routing import ParentState, RoutingError, RoutingVenue, SmartRouter
+from velocimex.control.strategy import Intent, PlaceOrder, Strategy, StrategyContext, StrategyParams
 from velocimex.control.venue import RecordingVenue
 from velocimex.control.venue_set import VenueSet
 
@@ -615,3 +616,40 @@ def test_a_market_parent_survives_a_restart_as_one(tmp_path: Path) -> None:
     again = Rig(tmp_path, {"A": RecordingVenue(), "B": RecordingVenue()})
     snap = again.router.snapshot(parent.parent_id)
     assert (snap.market, snap.limit_price, snap.time_in_force) == (True, parent.limit_price, "ioc")
+
+
+class MarketOnPrint(Strategy):
+    """Test plugin: a routed market buy of ``quantity`` on each trade print."""
+
+    class Params(StrategyParams):
+        symbol: str
+        quantity: int
+        price: int | None = None
+
+    def on_trade(self, symbol: str, trade: Trade, ctx: StrategyContext) -> list[Intent]:
+        p = self.params
+        return [PlaceOrder(p.symbol, Side.BUY, p.quantity, p.price, OrderType.MARKET, route=True)]
+
+
+def test_a_strategy_routes_a_market_order_as_a_market_parent(tmp_path: Path) -> None:
+    rig = paper_rig(tmp_path)
+    core = rig.core
+    spec = f"{__name__}:MarketOnPrint"
+    core.strategies.add("mkt", spec, {"symbol": "AAA", "quantity": 150})
+    core.strategies.add("bad", spec, {"symbol": "AAA", "quantity": 10, "price": PX})
+    core.strategies.start("mkt")
+    core.strategies.start("bad")
+    core.on_trade(Trade("AAA", 10, PX, 1))  # no venue top yet: refused, nothing sent
+    slot, bad = core.strategies.slots["mkt"], core.strategies.slots["bad"]
+    assert "stale_market_data" in slot.last_error and core.orders.records() == []
+    assert bad.last_error == "a market order has no price"
+    rig.router.on_venue_book_top("A", ask_top(PX, 100))
+    rig.router.on_venue_book_top("B", ask_top(PX + 100, 100))
+    core.on_trade(Trade("AAA", 10, PX, 2))
+    # One market parent: 100 at A's offer, the rest at B's; children are the strategy's orders.
+    assert [(r.order.venue, r.order.quantity, r.order.price) for r in core.orders.records()] == [
+        ("A", 100, PX),
+        ("B", 50, PX + 100),
+    ]
+    assert {r.order.strategy_id for r in core.orders.records()} == {"mkt"}
+    assert core.orders.position("AAA").quantity == 150
