@@ -214,6 +214,7 @@ reg [IN_BYTES*LEN_WIDTH-1:0] at_rem;
 reg [IN_BYTES*4-1:0]         at_e;     // offset just past the block, when it fits
 reg [IN_BYTES-1:0]           at_more;  // it fits and more bytes follow it in the word
 reg        more1;
+reg        hdr_word;
 reg [3:0]  at_ab;
 reg [LEN_WIDTH-1:0] at_l;
 reg [SEQ_WIDTH-1:0] seq_diff;
@@ -295,15 +296,19 @@ always @* begin
 
     body_ok = 1'b0;
     drop_rest = 1'b0;
-    x0 = 4'd0;
+    // Where the parse of this word starts and what it may emit are fixed by registered state
+    // alone (the header word's accept decision only gates the result), so the parse does
+    // not wait for the session and count checks.
+    hdr_word = !cfg_file_mode && state_reg == STATE_HDR && hdr_beat_reg == 2'd2;
+    x0 = hdr_word ? HDR_BLOCK_OFFSET : (split_reg ? split_off_reg : 4'd0);
     avail = 4'd0;
-    msgs_avail = 1'b0;
+    msgs_avail = hdr_word || cfg_file_mode || msgs_left_reg != 16'd0;
     msgs_left_now = msgs_left_reg;
-    msgs_one = msgs_left_reg == 16'd1;
+    msgs_one = hdr_word ? hdr_count == 16'd1 : msgs_left_reg == 16'd1;
     rem1 = rem_reg;
     more1 = 1'b0;
     bavail1 = 4'd0;
-    seq_now = cur_seq_reg;
+    seq_now = hdr_word ? {hdr_seq_hi_reg, s_axis_tdata[7:0], s_axis_tdata[15:8]} : cur_seq_reg;
     hdr_count = {s_axis_tdata[23:16], s_axis_tdata[31:24]};
     pfx = 2'd0;
     len_known = 1'b0;
@@ -420,8 +425,6 @@ always @* begin
                 end
             end else if (cfg_file_mode) begin
                 body_ok = 1'b1;
-                msgs_avail = 1'b1;
-                x0 = split_reg ? split_off_reg : 4'd0;
             end else if (state_reg == STATE_DROP) begin
                 if (s_axis_tlast) begin
                     state_next = STATE_HDR;
@@ -429,8 +432,6 @@ always @* begin
                 end
             end else if (state_reg == STATE_BODY) begin
                 body_ok = 1'b1;
-                msgs_avail = msgs_left_reg != 16'd0;
-                x0 = split_reg ? split_off_reg : 4'd0;
             end else begin
                 // Header beats: a datagram ending inside the 20-byte header is truncated.
                 case (hdr_beat_reg)
@@ -451,7 +452,6 @@ always @* begin
                     default: begin
                         hdr_beat_next = 2'd0;
                         if (in_bytes >= 4'd4) begin
-                            seq_now = {hdr_seq_hi_reg, s_axis_tdata[7:0], s_axis_tdata[15:8]};
                             if (session_valid_reg && !hdr_match_reg) begin
                                 inc_wrong_session_next = 1'b1;
                                 state_next = s_axis_tlast ? STATE_HDR : STATE_DROP;
@@ -474,11 +474,8 @@ always @* begin
                                 end else begin
                                     state_next = STATE_BODY;
                                     body_ok = 1'b1;
-                                    x0 = HDR_BLOCK_OFFSET;
                                     msgs_left_now = hdr_count;
-                                    msgs_one = hdr_count == 16'd1;
                                     cur_seq_next = seq_now;
-                                    msgs_avail = 1'b1;
                                     pre_cnt_next = 2'd0;
                                 end
                             end
