@@ -215,6 +215,7 @@ reg [IN_BYTES*4-1:0]         at_e;     // offset just past the block, when it fi
 reg [IN_BYTES-1:0]           at_more;  // it fits and more bytes follow it in the word
 reg        more1;
 reg        hdr_word;
+reg [6:0]  pos_cont;
 reg [3:0]  at_ab;
 reg [LEN_WIDTH-1:0] at_l;
 reg [SEQ_WIDTH-1:0] seq_diff;
@@ -307,6 +308,8 @@ always @* begin
     msgs_one = hdr_word ? hdr_count == 16'd1 : msgs_left_reg == 16'd1;
     rem1 = rem_reg;
     more1 = 1'b0;
+    pos_cont = (pos_reg + {3'd0, in_bytes} > MSG_BYTES) ? MSG_BYTES :
+        pos_reg + {3'd0, in_bytes};
     bavail1 = 4'd0;
     seq_now = hdr_word ? {hdr_seq_hi_reg, s_axis_tdata[7:0], s_axis_tdata[15:8]} : cur_seq_reg;
     hdr_count = {s_axis_tdata[23:16], s_axis_tdata[31:24]};
@@ -576,8 +579,9 @@ always @* begin
                         if (len_known) begin
                             blk_len_next = (pre_cnt_reg == 2'd2) ? blk_len_reg : blk_len;
                             rem_next = rem1;
-                            pos_next = (pos_eff + {3'd0, take} > MSG_BYTES) ?
-                                MSG_BYTES : pos_eff + {3'd0, take};
+                            // A block in progress that does not end here takes the whole
+                            // word, so its sum does not wait for the end test.
+                            pos_next = (pre_cnt_reg == 2'd2) ? pos_cont : {3'd0, take};
                         end
                     end
 
