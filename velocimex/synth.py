@@ -136,6 +136,7 @@ def run(
     seed: int = 1,
     abc9: bool = True,
     reuse_netlist: bool = False,
+    router: str = "router2",
 ) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     # The yowasp (WebAssembly) tools can write only under their working directory: they run
@@ -160,9 +161,11 @@ def run(
             DEVICE_FLAG,
             "--json",
             netlist.name,
-            # router1 had routed 15% of this design's arcs after 10 minutes
+            # router2 by default: router1 had routed 15% of the single-cycle core's arcs after
+            # 10 minutes. On the re-pipelined core router1 finishes and routes the core alone
+            # faster (docs/hardware-book-core.md), so both are offered.
             "--router",
-            "router2",
+            router,
             "--out-of-context",
             "--freq",
             str(TARGET_MHZ),
@@ -204,7 +207,12 @@ def run(
         "critical_path": critical_path(pnr),
         "yosys_seconds": None if reuse_netlist else round(t1 - t0, 1),
         "nextpnr_seconds": round(t2 - t1, 1),
-        "command": "python -m velocimex.synth --out results" + ("" if abc9 else " --no-abc9"),
+        "router": router,
+        "seed": seed,
+        "command": "python -m velocimex.synth --out results"
+        + ("" if abc9 else " --no-abc9")
+        + ("" if router == "router2" else f" --router {router}")
+        + ("" if seed == 1 else f" --seed {seed}"),
     }
     (out_dir / "synth.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
@@ -227,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="map logic with ABC instead of ABC9 (much faster on this design, usually slower Fmax)",
     )
+    parser.add_argument(
+        "--router", choices=("router1", "router2"), default="router2", help="nextpnr router"
+    )
     args = parser.parse_args(argv)
     try:
         result = run(
@@ -234,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             abc9=not args.no_abc9,
             reuse_netlist=args.reuse_netlist,
+            router=args.router,
         )
     except SynthError as exc:
         print(f"synth: {exc}", file=sys.stderr)
