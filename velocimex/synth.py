@@ -136,7 +136,7 @@ def run(
     seed: int = 1,
     abc9: bool = True,
     reuse_netlist: bool = False,
-    router: str = "router2",
+    router: str = "router1",
 ) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     # The yowasp (WebAssembly) tools can write only under their working directory: they run
@@ -161,9 +161,9 @@ def run(
             DEVICE_FLAG,
             "--json",
             netlist.name,
-            # router2 by default: router1 had routed 15% of the single-cycle core's arcs after
-            # 10 minutes. On the re-pipelined core router1 finishes and routes the core alone
-            # faster (docs/hardware-book-core.md), so both are offered.
+            # router1 by default: on the re-pipelined core it finishes in minutes and routes
+            # faster, where router2 diverges on the whole top (docs/hardware.md). router2 was
+            # the choice for the single-cycle core, of which router1 had routed 15% in 10 min.
             "--router",
             router,
             "--out-of-context",
@@ -211,7 +211,7 @@ def run(
         "seed": seed,
         "command": "python -m velocimex.synth --out results"
         + ("" if abc9 else " --no-abc9")
-        + ("" if router == "router2" else f" --router {router}")
+        + ("" if router == "router1" else f" --router {router}")
         + ("" if seed == 1 else f" --seed {seed}"),
     }
     (out_dir / "synth.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         help="map logic with ABC instead of ABC9 (much faster on this design, usually slower Fmax)",
     )
     parser.add_argument(
-        "--router", choices=("router1", "router2"), default="router2", help="nextpnr router"
+        "--router", choices=("router1", "router2"), default="router1", help="nextpnr router"
     )
     args = parser.parse_args(argv)
     try:
