@@ -247,19 +247,8 @@ class OuchVenue(VenueSessionBase):
             raise VenueUnavailable(self.error or "OUCH session is not connected")
         ref = self._next_ref
         self._next_ref += 1
-        self._refs.append(
-            {
-                "ref": ref,
-                "cid": order.client_order_id,
-                "symbol": order.symbol,
-                "side": str(order.side),
-                "quantity": order.quantity,
-                "order_type": str(order.order_type),
-                "price": order.price,
-            },
-            wake=False,  # its group fsync starts once the order has been handed on (below)
-        )
-        self._orders[ref] = order
+        # Its group fsync starts once the order has been handed on (below).
+        self._remember(ref, order, wake=False)
         self._ref_of[order.client_order_id] = ref
         ioc = order.order_type in (OrderType.IOC, OrderType.MARKET)
         try:
@@ -308,11 +297,12 @@ class OuchVenue(VenueSessionBase):
                 strategy_id="recovered",
                 created_ns=msg["timestamp"],
             )
-            self._remember(ref, order)
+            self._remember(ref, order, durable=False)
             self.counters["refs_recovered"] += 1
         return msg
 
-    def _remember(self, ref: int, order: Order) -> None:
+    def _remember(self, ref: int, order: Order, *, durable: bool = True, wake: bool = True) -> None:
+        """Journal the UserRefNum -> order record (``durable``, ``wake``: Journal.append's)."""
         self._refs.append(
             {
                 "ref": ref,
@@ -323,7 +313,8 @@ class OuchVenue(VenueSessionBase):
                 "order_type": str(order.order_type),
                 "price": order.price,
             },
-            durable=False,
+            durable=durable,
+            wake=wake,
         )
         self._orders[ref] = order
         self._ref_of[order.client_order_id] = ref
