@@ -45,6 +45,10 @@ class BookEngine:
         self._out = self._out_words.view(bc.RECORD_DTYPE)
         self._packet_records = self.state.packet_records
         self._run_packet: Callable[[bytes, np.ndarray], int] | None = None
+        # Side output of the last `process`: one (message index << 32 | price) word per E
+        # applied to a live order, for the feed's trade tap (`executions`).
+        self._ex = np.empty(0, np.uint64)
+        self._n_ex = 0
 
     def process(self, data: bytes | np.ndarray, seqs: np.ndarray) -> np.ndarray:
         """Apply message blocks; return the records they produced (RECORD_DTYPE)."""
@@ -62,13 +66,24 @@ class BookEngine:
         if len(self._out) < 2 * n_msgs:
             self._out_words = np.empty(2 * n_msgs * kernel.RECORD_WORDS, np.uint64)
             self._out = self._out_words.view(bc.RECORD_DTYPE)
-        n_rec, consumed = kernel.run_blocks(data, n_msgs, seqs, self._out_words, self.state.arena)
+        if len(self._ex) < n_msgs:
+            self._ex = np.empty(2 * n_msgs, np.uint64)
+        n_rec, consumed, self._n_ex = kernel.run_blocks(
+            data, n_msgs, seqs, self._out_words, self._ex, self.state.arena
+        )
         if consumed != len(data):
             raise EngineInputError(
                 f"message block at byte {consumed} of a {len(data)}-byte buffer is truncated "
                 f"or the buffer holds more blocks than the {n_msgs} sequence numbers given"
             )
         return self._out[:n_rec]
+
+    def executions(self) -> np.ndarray:
+        """The executed orders' prices of the last `process` / `process_view` call: uint64
+        words ``(message index << 32) | price``, one per E message the engine applied to an
+        order it holds, in message order; a view the next call reuses. An E for an order the
+        engine does not hold (untracked instrument, never seen, lost to capacity) has none."""
+        return self._ex[: self._n_ex]
 
     def process_packet(self, payload: bytes | bytearray | memoryview) -> np.ndarray:
         """One MoldUDP64 packet (the UDP payload, header included) in one kernel call: its

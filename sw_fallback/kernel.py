@@ -385,12 +385,17 @@ def _param(arena, i):
 
 @nb.njit(cache=True, nogil=True)
 def _run_tables(
-    data, start, end, n_msgs, seqs, explicit_seqs, first_seq, out, arena,
+    data, start, end, n_msgs, seqs, explicit_seqs, first_seq, out, ex, ex_cap, arena,
     ord_, ord_sl, lvl, side_st, top, tracked, lost, symbol, sub, sess, counters,
 ):  # fmt: skip
     """Process up to `n_msgs` blocks of `data[start:end]` (`data`, `seqs`, `out` and the
     tables as C pointers, see `_address`); returns (records written, offset
-    just past the last block processed).
+    just past the last block processed, executions written).
+
+    Side output for the feed's trade tap: each E applied to a live order writes
+    ``(message index << 32) | the order's price`` to `ex` (at most `ex_cap` of them, in
+    message order), so the tap need not keep a second order -> price table. An E whose
+    order the engine does not hold writes nothing.
 
     A block running past `end` stops the kernel early; the caller reports the truncation.
     Sequence numbers are `seqs[i]`, or `first_seq + i` when `seqs` is empty (a MoldUDP64
@@ -416,6 +421,7 @@ def _run_tables(
     has_ref = _HAS_REF
     n_messages = 0  # counted here, added to the counters once per call
     n_book = 0
+    n_ex = 0
     ahead = start  # the prefetch cursor: a block up to LOOKAHEAD blocks past `pos`
     ahead_n = 0
     for mi in range(n_msgs):
@@ -527,6 +533,9 @@ def _run_tables(
                 continue
             red0 = i
             red0_n = np.uint32(ord_[2 * i + 1] & LOW32) if mtype == 68 else _ld_be32(data, p + 19)
+            if mtype == 69 and n_ex < ex_cap:
+                ex[n_ex] = (np.uint64(mi) << SHIFT32) | (ord_[2 * i + 1] >> SHIFT32)
+                n_ex += 1
             main = np.int64(ord_sl[i]) >> 1
         else:
             i = _find(ord_, ref, set_mask, ways)
@@ -701,7 +710,7 @@ def _run_tables(
     counters[C_RECORDS] += np.uint64(k)
     counters[C_MESSAGES] += np.uint64(n_messages)
     counters[C_BOOK] += np.uint64(n_book)
-    return k, pos
+    return k, pos, n_ex
 
 
 @nb.njit(inline="always", cache=True)
@@ -711,13 +720,13 @@ def _ptr(arena, i, dtype):
 
 
 @nb.njit(cache=True, nogil=True)
-def _run(data, start, end, n_msgs, seqs, first_seq, out, arena):
+def _run(data, start, end, n_msgs, seqs, first_seq, out, ex, arena):
     # The table pointers are made here and passed in: made inside the message loop's
     # function they cost it about 8% (measured with thread CPU time on the bench capture).
     # The arrays behind them stay referenced by this frame for the call.
     return _run_tables(
         _address(data), start, end, n_msgs, _address(seqs), seqs.shape[0] > 0, first_seq,
-        _address(out), arena,
+        _address(out), _address(ex), ex.shape[0], arena,
         _ptr(arena, P_ORD, np.uint64), _ptr(arena, P_ORD_SL, np.uint32),
         _ptr(arena, P_LVL, np.uint32), _ptr(arena, P_SIDE_ST, np.uint32),
         _ptr(arena, P_TOP, np.uint64),
@@ -728,13 +737,16 @@ def _run(data, start, end, n_msgs, seqs, first_seq, out, arena):
 
 
 @nb.njit(cache=True, nogil=True)
-def run_blocks(data, n_msgs, seqs, out, arena):
+def run_blocks(data, n_msgs, seqs, out, ex, arena):
     """`_run` over a whole buffer of blocks with one sequence number each (`seqs`), records
-    into `out` (`RECORD_WORDS` uint64 words per record); returns (records, bytes consumed)."""
-    return _run(data, 0, len(data), n_msgs, seqs, np.uint64(0), out, arena)
+    into `out` (`RECORD_WORDS` uint64 words per record) and executions into `ex` (see
+    `_run_tables`; an empty `ex` turns them off); returns (records, bytes consumed,
+    executions)."""
+    return _run(data, 0, len(data), n_msgs, seqs, np.uint64(0), out, ex, arena)
 
 
 _NO_SEQS = np.zeros(0, np.uint64)
+_NO_EXECS = np.zeros(0, np.uint64)  # packets: no side output for a trade tap
 PACKET_CORRUPT = -1
 
 
@@ -765,5 +777,7 @@ def run_packet(payload, arena):
     if pos != n:
         return PACKET_CORRUPT
     out = _part(arena, P_PKT_OUT, np.uint64, 8)
-    k, _ = _run(payload, HEADER_LEN, n, count, _NO_SEQS, _be64(payload, 10), out, arena)
+    k, _, _ = _run(
+        payload, HEADER_LEN, n, count, _NO_SEQS, _be64(payload, 10), out, _NO_EXECS, arena
+    )
     return k

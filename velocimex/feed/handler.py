@@ -51,10 +51,10 @@ class FeedHandler:
         self.config = config or FeedConfig()
         # Trade prints of the same delivered blocks, for the same symbols as the engine.
         self.symbols = symbols
-        self.trades = TradeTap(symbols)
         self.source = source
         self.make_engine = make_engine
         self.engine: StreamingEngine = make_engine()
+        self.trades = self._new_tap()
         self.bus = bus
         self.arbiter = Arbiter(self.config.arbiter)
         self.health = FeedHealth(int(self.config.stale_ms * 1e6))
@@ -92,7 +92,7 @@ class FeedHandler:
             self._close_engine()
             self.engine = self.make_engine()
             self._trades_before += self.trades.prints
-            self.trades = TradeTap(self.symbols)
+            self.trades = self._new_tap()
             self.top.clear()
             self._topics.clear()
             self._trade_topics.clear()
@@ -100,6 +100,11 @@ class FeedHandler:
             self._blocks.append(delivery.blocks)
             self._seqs.extend(delivery.seqs)
             self._rx_ns.append(rx_ns)
+
+    def _new_tap(self) -> TradeTap:
+        # The engine's order table prices the E prints when the engine exports it (sw);
+        # otherwise (the hardware model) the tap keeps its own index of the orders.
+        return TradeTap(self.symbols, priced_by_engine=hasattr(self.engine, "executions"))
 
     def _flush(self) -> None:
         if not self._seqs:
@@ -117,7 +122,9 @@ class FeedHandler:
             self.last_engine_error = str(exc)
             self._rx_ns.clear()
             return
-        prints = self.trades.process_view(data, seqs)
+        prints = self.trades.process_view(
+            data, seqs, self.engine.executions() if self.trades.priced_by_engine else None
+        )
         self.top.last_seq = int(seqs[-1])
         if len(records):
             self.top.update(records)

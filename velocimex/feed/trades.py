@@ -178,18 +178,24 @@ def _reduce(keys, vals, used, ref, shares, state):
 
 
 @numba.njit(cache=True)
-def _scan(data, seqs, start, keys, vals, used, tracked, wanted, state, out):
-    """Prints of the blocks from message ``start``; returns (prints, next message, done). It stops
-    early, before an add, when the index is half full: the caller doubles it and resumes."""
+def _scan(data, seqs, start, keys, vals, used, tracked, wanted, state, out, ex, priced):
+    """Prints of the blocks from message ``start``; returns (prints, next message, done).
+
+    ``priced``: the E prices come from the book engine's executions ``ex`` (words
+    ``message index << 32 | price`` in message order, see ``BookEngine.executions``) and the
+    index is not kept. Otherwise the kernel keeps the index; it then stops early, before an
+    add, when the index is half full: the caller doubles it and resumes."""
     offsets, _, _ = blocks.block_offsets(data)
     n = min(len(offsets), len(seqs))
     n_out = 0
     limit = len(keys) // 2
+    c = 0  # cursor in ex
+    n_ex = len(ex)
     for i in range(start, n):
         b = offsets[i]
         length = (np.int64(data[b]) << 8) | np.int64(data[b + 1])
         kind = data[b + _TYPE_AT]
-        if (kind == 65 or kind == 70 or kind == 85) and state[_S_ORDERS] >= limit:
+        if not priced and (kind == 65 or kind == 70 or kind == 85) and state[_S_ORDERS] >= limit:
             return n_out, i, False
         seq = np.int64(seqs[i])
         if state[_S_LAST_SEQ] != 0 and seq != state[_S_LAST_SEQ] + 1:
@@ -205,17 +211,24 @@ def _scan(data, seqs, start, keys, vals, used, tracked, wanted, state, out):
                 tracked[_be(data, b + _LOCATE, 2)] = hit
             continue
         loc = _be(data, b + _LOCATE, 2)
+        if priced and (kind == 65 or kind == 70 or kind == 68 or kind == 88 or kind == 85):
+            continue  # the engine holds the orders (and counts these messages' faults)
         if kind == 65 or kind == 70:
             if length != (_LEN_A if kind == 65 else _LEN_F):
                 state[_S_BAD_LENGTH] += 1
-                continue
-            if not tracked[loc]:
                 continue
             shares = _be(data, b + _A_SHARES, 4)  # A and F share the layout up to the price
             price = _be(data, b + _A_PRICE, 4)
             if shares == 0 or price == 0:
                 continue  # adds nothing to the book, so nothing can execute against it
-            _insert(keys, vals, used, _ref(data, b + _A_REF), (price << 32) | shares, state)
+            ref = _ref(data, b + _A_REF)
+            if not tracked[loc]:
+                # As the engine does: an add reusing a live reference removes that order.
+                j = _lookup(keys, used, ref)
+                if j >= 0:
+                    _remove(keys, vals, used, j, state)
+                continue
+            _insert(keys, vals, used, ref, (price << 32) | shares, state)
         elif kind == 68:
             if length != _LEN_D:
                 state[_S_BAD_LENGTH] += 1
@@ -237,10 +250,15 @@ def _scan(data, seqs, start, keys, vals, used, tracked, wanted, state, out):
             j = _lookup(keys, used, _ref(data, b + _U_ORIG))
             if j >= 0:
                 _remove(keys, vals, used, j, state)
+                new = _ref(data, b + _U_NEW)
+                # As the engine does: a replace into a live reference removes that order,
+                # even when the replacement itself adds nothing (zero shares or price).
+                j = _lookup(keys, used, new)
+                if j >= 0:
+                    _remove(keys, vals, used, j, state)
                 shares = _be(data, b + _U_SHARES, 4)
                 price = _be(data, b + _U_PRICE, 4)
                 if shares != 0 and price != 0:
-                    new = _ref(data, b + _U_NEW)
                     _insert(keys, vals, used, new, (price << 32) | shares, state)
         elif kind == 69 or kind == 67 or kind == 80:  # E C P: a print
             if kind == 69:
@@ -251,7 +269,17 @@ def _scan(data, seqs, start, keys, vals, used, tracked, wanted, state, out):
                     continue
                 shares = _be(data, b + _E_SHARES, 4)
                 match = _ref(data, b + _E_MATCH)
-                price = _reduce(keys, vals, used, _ref(data, b + _E_REF), shares, state)
+                if priced:
+                    while c < n_ex and np.int64(ex[c] >> np.uint64(32)) < i:
+                        c += 1
+                    if c < n_ex and np.int64(ex[c] >> np.uint64(32)) == i:
+                        price = np.int64(ex[c] & np.uint64(0xFFFFFFFF))
+                        c += 1
+                    else:
+                        state[_S_UNKNOWN] += 1
+                        price = np.int64(-1)
+                else:
+                    price = _reduce(keys, vals, used, _ref(data, b + _E_REF), shares, state)
             elif kind == 67:
                 if length != _LEN_C:
                     state[_S_BAD_LENGTH] += 1
@@ -259,7 +287,8 @@ def _scan(data, seqs, start, keys, vals, used, tracked, wanted, state, out):
                 if not tracked[loc]:
                     continue
                 shares = _be(data, b + _C_SHARES, 4)
-                _reduce(keys, vals, used, _ref(data, b + _C_REF), shares, state)
+                if not priced:
+                    _reduce(keys, vals, used, _ref(data, b + _C_REF), shares, state)
                 if data[b + _C_PRINTABLE] != PRINTABLE:
                     continue
                 match = _ref(data, b + _C_MATCH)
@@ -311,8 +340,12 @@ class TradeTap:
     """Trade prints of the delivered message stream, for one session (a new session gets a
     new tap, as it gets a new engine)."""
 
-    def __init__(self, symbols: list[str] | None = None) -> None:
-        self._alloc(_FIRST_SLOTS)
+    def __init__(self, symbols: list[str] | None = None, priced_by_engine: bool = False) -> None:
+        # With ``priced_by_engine`` every call passes the book engine's executions and the
+        # tap keeps no order table (the engine's is the one copy); without, it keeps its own
+        # index (an engine with no such side output: the hardware model, or no engine).
+        self.priced_by_engine = priced_by_engine
+        self._alloc(0 if priced_by_engine else _FIRST_SLOTS)
         self.wanted = np.array(sorted({_symbol_key(s) for s in symbols or ()}), dtype=np.uint64)
         # With symbols chosen, a locate is tracked once its directory (R) message names one.
         self.tracked = np.full(LOCATES, not len(self.wanted), dtype=np.bool_)
@@ -333,13 +366,24 @@ class TradeTap:
         self._alloc(2 * len(keys))
         _rehash(keys, vals, used, self.keys, self.vals, self.used, self.state)
 
-    def process(self, data: bytes, seqs: np.ndarray) -> np.ndarray:
-        """The prints of these blocks (``PRINT_DTYPE``, feed order)."""
-        return self.process_view(data, seqs).copy()
+    def process(
+        self, data: bytes, seqs: np.ndarray, executions: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The prints of these blocks (``PRINT_DTYPE``, feed order). ``executions``: the
+        book engine's for the same blocks (``BookEngine.executions``), required exactly
+        when the tap is ``priced_by_engine``."""
+        return self.process_view(data, seqs, executions).copy()
 
-    def process_view(self, data: bytes, seqs: np.ndarray) -> np.ndarray:
+    def process_view(
+        self, data: bytes, seqs: np.ndarray, executions: np.ndarray | None = None
+    ) -> np.ndarray:
         """`process` without the copy: a view of a buffer the next call reuses (the feed
         handler publishes the prints before it calls again)."""
+        if (executions is not None) != self.priced_by_engine:
+            raise ValueError("executions are given exactly when the tap is priced_by_engine")
+        ex = _NO_EXECS if executions is None else executions
+        if ex.dtype != np.uint64 or not ex.flags.c_contiguous:
+            ex = np.ascontiguousarray(ex, dtype=np.uint64)
         buf = np.frombuffer(data, dtype=np.uint8)  # read-only, as the entry point was typed
         if seqs.dtype != np.uint64 or not seqs.flags.c_contiguous:
             seqs = np.ascontiguousarray(seqs, dtype=np.uint64)
@@ -350,7 +394,7 @@ class TradeTap:
         while True:
             count, start, done = self._scan(
                 buf, seqs, start, self.keys, self.vals, self.used, self.tracked, self.wanted,
-                self.state, out,
+                self.state, out, ex, self.priced_by_engine,
             )  # fmt: skip
             total += count
             if done:
@@ -382,6 +426,7 @@ class TradeTap:
 
 
 _ENTRY = []
+_NO_EXECS = np.zeros(0, np.uint64)
 
 
 def _compiled_scan(tap: TradeTap):
@@ -391,7 +436,7 @@ def _compiled_scan(tap: TradeTap):
         # Typed as the feed calls it: a read-only view of the received bytes.
         args = (
             np.frombuffer(b"", np.uint8), np.zeros(0, np.uint64), 0, tap.keys, tap.vals,
-            tap.used, tap.tracked, tap.wanted, tap.state, tap._out,
+            tap.used, tap.tracked, tap.wanted, tap.state, tap._out, _NO_EXECS, False,
         )  # fmt: skip
         _scan(*args)
         signature = tuple(_scan.typeof_pyval(a) for a in args)
