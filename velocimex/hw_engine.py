@@ -43,6 +43,11 @@ FRAMER_STAT_NAMES: tuple[str, ...] = (
     "zero_length",
     "messages",
 )
+# HW-only book core statistics in the FRAMER_STAT slots after the framer's (docs/hardware.md):
+# cycles a queued message was not issued, and cycles the core held a waiting input beat
+# (back-pressure into the framer) outside its clear sweep. Not in COUNTER_NAMES: the
+# software engine has neither.
+BOOK_STAT_NAMES: tuple[str, ...] = ("issue_stalls", "input_stalls")
 _U64 = struct.Struct("<Q")
 
 
@@ -211,9 +216,10 @@ class HwBookEngine:
         return dict(zip(bc.COUNTER_NAMES, values[: bc.NUM_COUNTERS], strict=True))
 
     def framer_stats(self) -> dict[str, int]:
-        """Framer statistics, records out and simulated cycles."""
+        """Framer statistics, the book core's stall statistics, records out and simulated
+        cycles."""
         values = self._values()[bc.NUM_COUNTERS :]
-        names = [*FRAMER_STAT_NAMES, "records_out", "cycles"]
+        names = [*FRAMER_STAT_NAMES, *BOOK_STAT_NAMES, "records_out", "cycles"]
         return dict(zip(names, values, strict=True))
 
     def close(self) -> None:

@@ -58,7 +58,12 @@ module vx_book_engine #(
     input  wire [SUB_ADDR_WIDTH-1:0]       cfg_sub_wr_addr,
     input  wire [63:0]                     cfg_sub_wr_symbol,
 
-    output wire [64*NUM_BOOK_COUNTERS-1:0] stat_counters
+    output wire [64*NUM_BOOK_COUNTERS-1:0] stat_counters,
+    // HW-only statistics (not contract counters, wrap at 2**32): cycles a queued table message
+    // was not issued, and cycles s_axis_tvalid waited on a low s_axis_tready outside the
+    // clear sweep (back-pressure seen upstream).
+    output wire [31:0]                     stat_issue_stalls,
+    output wire [31:0]                     stat_input_stalls
 );
 
 // Widths derived from the capacities.
@@ -199,11 +204,9 @@ reg [NC-1:0] cnt_ord_inc;   // order phase O4
 reg [NC-1:0] cnt_lvl_inc;   // level phase L3
 reg [NC-1:0] cnt_rec_inc;   // record push
 // Cycles with a table message at the head of the input queue that was not issued (order-set
-// conflict, scoreboard or descriptor queue full, issue spacing): read by the testbench
-// through the hierarchy, not a contract counter.
-/* verilator lint_off UNUSEDSIGNAL */
-reg [63:0] issue_stalls_reg;
-/* verilator lint_on UNUSEDSIGNAL */
+// conflict, scoreboard or descriptor queue full, issue spacing).
+reg [31:0] issue_stalls_reg;
+assign stat_issue_stalls = issue_stalls_reg;
 integer ci;
 
 always @(posedge clk) begin
@@ -337,6 +340,23 @@ always @(posedge clk) begin
     end
 end
 
+// Input stalls: s_ready_reg lags clearing_reg by one cycle, so the sweep's own hold (and
+// the reset cycle) is excluded with the delayed flag; what is left is a full input queue.
+reg clearing_d_reg;
+reg [31:0] input_stalls_reg;
+assign stat_input_stalls = input_stalls_reg;
+
+always @(posedge clk) begin
+    clearing_d_reg <= clearing_reg;
+    if (s_axis_tvalid && !s_ready_reg && !clearing_d_reg) begin
+        input_stalls_reg <= input_stalls_reg + 1'b1;
+    end
+    if (rst) begin
+        clearing_d_reg <= 1'b1;
+        input_stalls_reg <= 32'd0;
+    end
+end
+
 wire h_is_r = iq_out[Q_R];
 wire h_is_u = iq_out[Q_U];
 // Order sets of the named reference and of U's new reference.
@@ -466,7 +486,7 @@ always @(posedge clk) begin
     if (rst) begin
         head_fresh_reg <= 1'b0;
         sb_valid_reg <= 0;
-        issue_stalls_reg <= 64'd0;
+        issue_stalls_reg <= 32'd0;
     end
 end
 

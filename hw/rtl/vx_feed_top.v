@@ -19,7 +19,7 @@ module vx_feed_top #(
     parameter SUB_SYMBOLS = `VX_DEFAULT_SUB_SYMBOLS,
     parameter AXIL_ADDR_WIDTH = 12,
     parameter NUM_COUNTERS = `VX_NUM_COUNTERS,
-    parameter NUM_FRAMER_STATS = 8,
+    parameter NUM_FRAMER_STATS = 10,
     parameter SUB_ADDR_WIDTH = (SUB_SYMBOLS > 1) ? $clog2(SUB_SYMBOLS) : 1,
     parameter SUB_COUNT_WIDTH = $clog2(SUB_SYMBOLS + 1)
 ) (
@@ -129,6 +129,10 @@ vx_mold_framer #(
 wire [64*NUM_COUNTERS-1:0] book_counters;
 /* verilator lint_on UNUSEDSIGNAL */
 
+// HW-only book statistics, read as the FRAMER_STAT slots after the framer's own.
+wire [FRAMER_STAT_WIDTH-1:0] book_issue_stalls;
+wire [FRAMER_STAT_WIDTH-1:0] book_input_stalls;
+
 vx_book_engine #(
     .LOCATE_BITS(LOCATE_BITS),
     .LEVELS(LEVELS),
@@ -154,7 +158,9 @@ vx_book_engine #(
     .cfg_sub_wr_en(cfg_sub_wr_en),
     .cfg_sub_wr_addr(cfg_sub_wr_addr),
     .cfg_sub_wr_symbol(cfg_sub_wr_symbol),
-    .stat_counters(book_counters)
+    .stat_counters(book_counters),
+    .stat_issue_stalls(book_issue_stalls),
+    .stat_input_stalls(book_input_stalls)
 );
 
 // The book drives zeros in the two sequencing slots; the framer owns those counts.
@@ -225,7 +231,7 @@ vx_axil_regs #(
     .cfg_sub_wr_addr(cfg_sub_wr_addr),
     .cfg_sub_wr_symbol(cfg_sub_wr_symbol),
     .stat_counters(all_counters),
-    .stat_framer({framer_messages, framer_zero_length, framer_count_mismatch,
+    .stat_framer({book_input_stalls, book_issue_stalls, framer_messages, framer_zero_length, framer_count_mismatch,
                   framer_truncated, framer_wrong_session, framer_end_of_session,
                   framer_heartbeats, framer_packets}),
     .stat_records_out(records_out_reg)

@@ -9,6 +9,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
 from velocimex import book_contract as bc
+from velocimex.hw_engine import BOOK_STAT_NAMES, FRAMER_STAT_NAMES
 
 REG_ID = 0x000
 REG_VERSION = 0x004
@@ -23,7 +24,8 @@ REG_RECORDS_LO = 0x030
 REG_RECORDS_HI = 0x034
 REG_COUNTER_BASE = 0x100
 REG_FRAMER_BASE = 0x200
-NUM_FRAMER_STATS = 10
+# The framer's statistics then the book core's, as vx_feed_top wires them.
+NUM_FRAMER_STATS = len(FRAMER_STAT_NAMES) + len(BOOK_STAT_NAMES)
 
 CAPACITY = bc.SYNTH_CAPACITY
 
@@ -130,6 +132,7 @@ async def counters_read_as_two_words_without_tearing(dut) -> None:
         assert hi << 32 | lo == v, bc.COUNTER_NAMES[i]
     for i, v in enumerate(framer):
         assert await tb.read(REG_FRAMER_BASE + 4 * i) == v
+    assert await tb.read(REG_FRAMER_BASE + 4 * NUM_FRAMER_STATS) == 0
     # The counter carries between the two reads: the high word is the latched one.
     lo = await tb.read(REG_RECORDS_LO)
     dut.stat_records_out.value = 0x0000_0003_0000_0000
