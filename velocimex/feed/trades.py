@@ -177,8 +177,8 @@ def _reduce(keys, vals, used, ref, shares, state):
     return v >> 32
 
 
-@numba.njit(cache=True)
-def _scan(data, seqs, start, keys, vals, used, tracked, wanted, state, out, ex, priced):
+@numba.njit(cache=True, inline="always")
+def _scan_body(data, seqs, start, keys, vals, used, tracked, wanted, state, out, ex, priced):
     """Prints of the blocks from message ``start``; returns (prints, next message, done).
 
     ``priced``: the E prices come from the book engine's executions ``ex`` (words
@@ -324,6 +324,25 @@ def _scan(data, seqs, start, keys, vals, used, tracked, wanted, state, out, ex, 
 
 
 @numba.njit(cache=True)
+def _scan(data, seqs, start, keys, vals, used, tracked, wanted, state, out):
+    """`_scan_body` with the tap's own index."""
+    return _scan_body(data, seqs, start, keys, vals, used, tracked, wanted, state, out,
+                      np.empty(0, np.uint64), False)  # fmt: skip
+
+
+@numba.njit(cache=True)
+def _scan_priced(data, seqs, tracked, wanted, state, out, ex):
+    """`_scan_body` priced by the engine's executions: fewer arguments than `_scan`, as
+    unboxing each is a fixed cost per call that matters at the feed's small batches."""
+    keys = np.empty(0, np.uint64)
+    vals = np.empty(0, np.int64)
+    used = np.empty(0, np.uint8)
+    n_out, _, _ = _scan_body(data, seqs, 0, keys, vals, used, tracked, wanted, state, out, ex,
+                             True)  # fmt: skip
+    return n_out
+
+
+@numba.njit(cache=True)
 def _rehash(keys, vals, used, new_keys, new_vals, new_used, state):
     state[_S_ORDERS] = 0
     for i in range(len(keys)):
@@ -352,7 +371,7 @@ class TradeTap:
         self.state = np.zeros(_STATE_SLOTS, dtype=np.int64)
         self.prints = 0
         self._out = np.empty(256, dtype=PRINT_DTYPE)
-        self._scan = _compiled_scan(self)
+        self._scan, self._scan_priced = _compiled_scan(self)
 
     def _alloc(self, slots: int) -> None:
         self.keys = np.zeros(slots, dtype=np.uint64)
@@ -381,20 +400,25 @@ class TradeTap:
         handler publishes the prints before it calls again)."""
         if (executions is not None) != self.priced_by_engine:
             raise ValueError("executions are given exactly when the tap is priced_by_engine")
-        ex = _NO_EXECS if executions is None else executions
-        if ex.dtype != np.uint64 or not ex.flags.c_contiguous:
-            ex = np.ascontiguousarray(ex, dtype=np.uint64)
         buf = np.frombuffer(data, dtype=np.uint8)  # read-only, as the entry point was typed
         if seqs.dtype != np.uint64 or not seqs.flags.c_contiguous:
             seqs = np.ascontiguousarray(seqs, dtype=np.uint64)
         if len(self._out) < len(seqs):
             self._out = np.empty(2 * len(seqs), dtype=PRINT_DTYPE)
         out = self._out
+        if executions is not None:
+            if executions.dtype != np.uint64 or not executions.flags.c_contiguous:
+                executions = np.ascontiguousarray(executions, dtype=np.uint64)
+            total = self._scan_priced(
+                buf, seqs, self.tracked, self.wanted, self.state, out, executions
+            )
+            self.prints += total
+            return out[:total]
         total, start = 0, 0
         while True:
             count, start, done = self._scan(
                 buf, seqs, start, self.keys, self.vals, self.used, self.tracked, self.wanted,
-                self.state, out, ex, self.priced_by_engine,
+                self.state, out,
             )  # fmt: skip
             total += count
             if done:
@@ -430,15 +454,21 @@ _NO_EXECS = np.zeros(0, np.uint64)
 
 
 def _compiled_scan(tap: TradeTap):
-    """The kernel's compiled entry point: calling it skips the dispatcher's typing of ten
-    arguments (structured array included), a fixed cost larger than a batch's scan."""
+    """The kernels' compiled entry points (own index, priced): calling them skips the
+    dispatcher's typing of the arguments (structured array included), a fixed cost larger
+    than a batch's scan."""
     if not _ENTRY:
-        # Typed as the feed calls it: a read-only view of the received bytes.
-        args = (
-            np.frombuffer(b"", np.uint8), np.zeros(0, np.uint64), 0, tap.keys, tap.vals,
-            tap.used, tap.tracked, tap.wanted, tap.state, tap._out, _NO_EXECS, False,
-        )  # fmt: skip
-        _scan(*args)
-        signature = tuple(_scan.typeof_pyval(a) for a in args)
-        _ENTRY.append(_scan.overloads[signature].entry_point)
-    return _ENTRY[0]
+        # Typed as the feed calls them: a read-only view of the received bytes.
+        data, seqs = np.frombuffer(b"", np.uint8), np.zeros(0, np.uint64)
+        keys = np.zeros(1, np.uint64)
+        vals, used = np.zeros(1, np.int64), np.zeros(1, np.uint8)
+        for kernel, args in (
+            (_scan, (data, seqs, 0, keys, vals, used, tap.tracked, tap.wanted, tap.state,
+                     tap._out)),
+            (_scan_priced, (data, seqs, tap.tracked, tap.wanted, tap.state, tap._out,
+                            _NO_EXECS)),
+        ):  # fmt: skip
+            kernel(*args)
+            signature = tuple(kernel.typeof_pyval(a) for a in args)
+            _ENTRY.append(kernel.overloads[signature].entry_point)
+    return _ENTRY[0], _ENTRY[1]
