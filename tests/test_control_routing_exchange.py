@@ -83,14 +83,19 @@ def wait_for_offer(ex: Exchange, qty: int) -> None:
     wait_for(lambda: ex.top().ask_qty == qty)
 
 
-def test_parent_is_split_over_two_exchanges_by_price_and_fills_aggregate(
-    tmp_path: Path, exchanges
-) -> None:
-    x, y = exchanges
+def rest_two_offers(x: Exchange, y: Exchange) -> None:
+    """Bob offers 200 at PX + 100 on x and 300 at PX on y; returns once both books show them."""
     x.bob_rests_sell(200, PX + 100)
     y.bob_rests_sell(300, PX)
     wait_for_offer(x, 200)
     wait_for_offer(y, 300)
+
+
+def test_parent_is_split_over_two_exchanges_by_price_and_fills_aggregate(
+    tmp_path: Path, exchanges
+) -> None:
+    x, y = exchanges
+    rest_two_offers(x, y)
     core, router, venues = make_router(tmp_path, x, y)
     try:
         router.on_venue_book_top("X", x.top())
@@ -244,10 +249,7 @@ def test_children_whose_journal_records_were_lost_are_recovered_from_both_replay
     # the group-committed journals lose everything written since the snapshot below
     # (venue_seq.jsonl fsyncs each record and keeps its mappings).
     x, y = exchanges
-    x.bob_rests_sell(200, PX + 100)
-    y.bob_rests_sell(300, PX)
-    wait_for_offer(x, 200)
-    wait_for_offer(y, 300)
+    rest_two_offers(x, y)
     core, router, venues = make_router(tmp_path, x, y, durable=True)
     assert core.journal.group_commit and router.journal is not None
     assert router.journal.group_commit
@@ -299,10 +301,7 @@ def test_serve_routes_over_two_exchanges_with_a_feed_per_venue(tmp_path: Path, e
     """`velocimex serve --venue X=HOST:PORT,feed=... --venue Y=...` as a user runs it: one OUCH
     session and one market-data bus subscription per venue."""
     x, y = exchanges
-    x.bob_rests_sell(200, PX + 100)
-    y.bob_rests_sell(300, PX)
-    wait_for_offer(x, 200)
-    wait_for_offer(y, 300)
+    rest_two_offers(x, y)
     context = zmq.Context.instance()
     buses = {}
     for name in ("X", "Y"):
