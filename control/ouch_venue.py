@@ -249,7 +249,6 @@ class OuchVenue(VenueSessionBase):
         self._next_ref += 1
         # Its group fsync starts once the order has been handed on (below).
         self._remember(ref, order, wake=False)
-        self._ref_of[order.client_order_id] = ref
         ioc = order.order_type in (OrderType.IOC, OrderType.MARKET)
         try:
             self._send(
