@@ -67,6 +67,15 @@ _FINISHING_EVENTS = (OrderFilled, OrderCancelled, OrderRejected, OrderExpired)
 _FINISHED_OR_UNKNOWN = _FINISHED | {None}
 
 
+def market_order_price(buying: bool, opposite: int, collar_bps: int) -> int:
+    """The limit a market order goes out at: the far edge of the price collar around the best
+    opposite price, so it can sweep the book but never trade through the collar (the smart
+    router prices a market parent with this too)."""
+    if buying:
+        return min(MAX_ITCH_PRICE, opposite * (10_000 + collar_bps) // 10_000)
+    return max(1, -(-opposite * (10_000 - collar_bps) // 10_000))
+
+
 def _self_trade_reason(order: Order, against_id: str, resting: int | None) -> str:
     side, against = ("buy", "sell") if order.side is _BUY else ("sell", "buy")
     at = "market" if order.order_type is _MARKET else str(order.price)
@@ -456,16 +465,12 @@ class RiskManager:
     def _price_market_order(self, order: Order, top: BookTop) -> tuple[Order, str]:
         # A market order goes out as an aggressive limit at the far edge of the collar, so it
         # can sweep the book but never trade through the collar.
-        bps = self._plain.price_collar_bps
-        if order.side is _BUY:
-            if top.best_ask is None:
-                return order, "no_market: no offer to price a market buy"
-            price = min(MAX_ITCH_PRICE, top.best_ask * (10_000 + bps) // 10_000)
-        else:
-            if top.best_bid is None:
-                return order, "no_market: no bid to price a market sell"
-            price = max(1, -(-top.best_bid * (10_000 - bps) // 10_000))
-        return order.priced(price), ""
+        buying = order.side is _BUY
+        opposite = top.best_ask if buying else top.best_bid
+        if opposite is None:
+            what = "offer to price a market buy" if buying else "bid to price a market sell"
+            return order, f"no_market: no {what}"
+        return order.priced(market_order_price(buying, opposite, self._plain.price_collar_bps)), ""
 
     def _self_trade_failure(self, order: Order, book: OrderBookView, open_count: int) -> str:
         """The reason ``order`` would trade against one of our own working orders (same

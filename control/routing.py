@@ -64,6 +64,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from velocimex.control.journal import Journal
 from velocimex.control.order_manager import OrderError
+from velocimex.control.risk import market_order_price
 
 from velocimex.book_contract import FLAG_SEQ_GAP
 from velocimex.domain import (
@@ -320,10 +321,9 @@ class SmartRouter:
         if not prices:
             what = "offer to price a market buy" if side is Side.BUY else "bid to price a sell"
             raise RoutingError(f"no_market: no {what} on a venue with fresh data")
-        bps = self.core.risk.limits.price_collar_bps
-        if side is Side.BUY:
-            return min(MAX_ITCH_PRICE, min(prices) * (10_000 + bps) // 10_000)
-        return max(1, -(-max(prices) * (10_000 - bps) // 10_000))
+        buying = side is Side.BUY
+        best = min(prices) if buying else max(prices)
+        return market_order_price(buying, best, self.core.risk.limits.price_collar_bps)
 
     def cancel(self, parent_id: str) -> ParentOrder:
         with self.lock:
