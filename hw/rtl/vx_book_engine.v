@@ -775,14 +775,20 @@ always @(posedge clk) begin
 end
 
 // ---------------------------------------------------------------------------------------
-// Level phase: L0 read, L1 register the RAM outputs, L2 bypass + compare, L3 apply and
-// write back, L4 record.
+// Level phase: L0 read, L1 register the RAM outputs, L2 bypass + compare, L3 apply, L4
+// write back (the level words, the instrument bits and the micro-op's order-table write, all
+// from registers) and build the record.
 //
-// Micro-ops are at least 2 cycles apart, so of the micro-ops before this one only the
-// previous one can write after this one's read edge (its L3 is this one's L1, or this one's
-// L0 when 3 apart). Its written words are kept (lw_*) and replace the RAM data in L2 when it
-// wrote the same instrument; the select is found in L1, against the micro-op in L3 then or
-// else the last one written.
+// Micro-ops are at least 2 cycles apart and write 4 cycles after their read, so of the
+// micro-ops before this one the last two can write on or after this one's read edge (a
+// micro-op 2 apart writes after it; one 4 apart writes on it, when block RAM read data is
+// undefined). The last two micro-ops' results are kept (kept A, the newest, and kept B): the
+// side word written, a summary of the other side as read (its top and flags, which is all
+// the record needs) and the instrument bits. L2 takes the newest kept result on the same
+// locate instead of the RAM's data; the side word only from one on the same side, since a
+// micro-op writes only its own side's RAM. L1 finds the selects: against the micro-op then
+// in L3 and kept A when L3 holds one (they are kept A and B a cycle later), else against
+// kept A and B.
 reg u1_valid, u2_valid, u3_valid, u4_valid, u5_valid;
 reg u1_add, u2_add, u3_add;
 reg u1_sub, u2_sub;
@@ -811,36 +817,64 @@ always @* begin
     lvl_rd_addr = u0_loc;
 end
 
-// L1. The kept words are the micro-op's new side (lw_side) and the other side as read
-// (lw_other), so the written side reaches the RAM and the bypass without a side select; L1
-// turns "which side was written" and "which side this micro-op works on" into one-hot
-// selects for L2.
+// A side's summary as the record shows it: {truncated, unknown, slot 0 qty, slot 0 price}.
+localparam OS_W = 66;
+
+/* verilator lint_off UNUSEDSIGNAL */
+function automatic side_unknown(input [SIDE_W-1:0] w);
+    side_unknown = w[LVLS_W +: NH_W] == 0 && w[LVLS_W + NH_W +: CNT_W] != 0;
+endfunction
+
+function automatic side_truncated(input [SIDE_W-1:0] w);
+    side_truncated = w[LVLS_W + NH_W +: CNT_W] != 0;
+endfunction
+
+function automatic [OS_W-1:0] side_summary(input [SIDE_W-1:0] w);
+    side_summary = {side_truncated(w), side_unknown(w), w[63:0]};
+endfunction
+/* verilator lint_on UNUSEDSIGNAL */
+
+// Kept results (A newest, B the one before)
+reg ka_valid, kb_valid;
+reg ka_bid, kb_bid;
+reg [LB-1:0] ka_loc, kb_loc;
+reg [SIDE_W-1:0] ka_side, kb_side;
+reg [OS_W-1:0] ka_osum, kb_osum;
+reg [1:0] ka_inst, kb_inst;
+
+// L1
 reg [SIDE_W-1:0] w2_bid_ram, w2_ask_ram;
 reg [1:0] w2_inst_ram;
-reg byp_sel_reg;
-reg s_side_ram_bid, s_side_ram_ask, s_side_lw_side, s_side_lw_other;
-reg s_bid_lw_side, s_bid_lw_other, s_ask_lw_side, s_ask_lw_other;
-reg lw_valid_reg;
-reg lw_is_bid_reg;
-reg [LB-1:0] lw_loc_reg;
-reg [SIDE_W-1:0] lw_side_reg, lw_other_reg;
-reg [1:0] lw_inst_reg;
-wire l1_byp = u3_valid ? u3_loc == u1_loc : lw_valid_reg && lw_loc_reg == u1_loc;
-wire l1_lw_bid = u3_valid ? u3_bid : lw_is_bid_reg;
+reg s_side_ram_bid, s_side_ram_ask, s_side_a, s_side_b;
+reg s_o_ram_bid, s_o_ram_ask, s_o_a_side, s_o_a_other, s_o_b_side, s_o_b_other;
+reg s_i_a, s_i_b;
+wire c1_valid = u3_valid || ka_valid;
+wire [LB-1:0] c1_loc = u3_valid ? u3_loc : ka_loc;
+wire c1_bid = u3_valid ? u3_bid : ka_bid;
+wire c2_valid = u3_valid ? ka_valid : kb_valid;
+wire [LB-1:0] c2_loc = u3_valid ? ka_loc : kb_loc;
+wire c2_bid = u3_valid ? ka_bid : kb_bid;
+wire l1_m1 = c1_valid && c1_loc == u1_loc;
+wire l1_m2 = c2_valid && c2_loc == u1_loc;
+wire l1_side_a = l1_m1 && c1_bid == u1_bid;
+wire l1_side_b = !l1_side_a && l1_m2 && c2_bid == u1_bid;
 
 always @(posedge clk) begin
     w2_bid_ram <= bid_rd_data;
     w2_ask_ram <= ask_rd_data;
     w2_inst_ram <= inst_rd_data;
-    byp_sel_reg <= l1_byp;
-    s_side_ram_bid <= !l1_byp && u1_bid;
-    s_side_ram_ask <= !l1_byp && !u1_bid;
-    s_side_lw_side <= l1_byp && l1_lw_bid == u1_bid;
-    s_side_lw_other <= l1_byp && l1_lw_bid != u1_bid;
-    s_bid_lw_side <= l1_byp && l1_lw_bid;
-    s_bid_lw_other <= l1_byp && !l1_lw_bid;
-    s_ask_lw_side <= l1_byp && !l1_lw_bid;
-    s_ask_lw_other <= l1_byp && l1_lw_bid;
+    s_side_a <= l1_side_a;
+    s_side_b <= l1_side_b;
+    s_side_ram_bid <= !l1_side_a && !l1_side_b && u1_bid;
+    s_side_ram_ask <= !l1_side_a && !l1_side_b && !u1_bid;
+    s_o_a_side <= l1_m1 && c1_bid != u1_bid;
+    s_o_a_other <= l1_m1 && c1_bid == u1_bid;
+    s_o_b_side <= !l1_m1 && l1_m2 && c2_bid != u1_bid;
+    s_o_b_other <= !l1_m1 && l1_m2 && c2_bid == u1_bid;
+    s_o_ram_bid <= !l1_m1 && !l1_m2 && !u1_bid;
+    s_o_ram_ask <= !l1_m1 && !l1_m2 && u1_bid;
+    s_i_a <= l1_m1;
+    s_i_b <= !l1_m1 && l1_m2;
 end
 
 // L2
@@ -850,13 +884,15 @@ function automatic [SIDE_W-1:0] pick4(input [SIDE_W-1:0] a, input sa, input [SID
     pick4 = (a & {SIDE_W{sa}}) | (b & {SIDE_W{sb}}) | (c & {SIDE_W{sc}}) | (d & {SIDE_W{sd}});
 endfunction
 
-wire [SIDE_W-1:0] l2_bid = pick4(w2_bid_ram, !byp_sel_reg, lw_side_reg, s_bid_lw_side,
-    lw_other_reg, s_bid_lw_other, {SIDE_W{1'b0}}, 1'b0);
-wire [SIDE_W-1:0] l2_ask = pick4(w2_ask_ram, !byp_sel_reg, lw_side_reg, s_ask_lw_side,
-    lw_other_reg, s_ask_lw_other, {SIDE_W{1'b0}}, 1'b0);
 wire [SIDE_W-1:0] l2_side = pick4(w2_bid_ram, s_side_ram_bid, w2_ask_ram, s_side_ram_ask,
-    lw_side_reg, s_side_lw_side, lw_other_reg, s_side_lw_other);
-wire [1:0] l2_inst = byp_sel_reg ? lw_inst_reg : w2_inst_ram;
+    ka_side, s_side_a, kb_side, s_side_b);
+// the other side's summary as it stands before this micro-op
+wire [OS_W-1:0] l2_osum =
+    (side_summary(w2_bid_ram) & {OS_W{s_o_ram_bid}}) |
+    (side_summary(w2_ask_ram) & {OS_W{s_o_ram_ask}}) |
+    (side_summary(ka_side) & {OS_W{s_o_a_side}}) | (ka_osum & {OS_W{s_o_a_other}}) |
+    (side_summary(kb_side) & {OS_W{s_o_b_side}}) | (kb_osum & {OS_W{s_o_b_other}});
+wire [1:0] l2_inst = s_i_a ? ka_inst : s_i_b ? kb_inst : w2_inst_ram;
 // An A F inserts only into a tracked instrument; a U's insert ignores tracking.
 wire l2_tracked = l2_inst[0] || cfg_sub_count == 0;
 wire l2_add_req = u2_valid && u2_add && (!u2_check_tracked || l2_tracked);
@@ -878,7 +914,8 @@ vx_book_level_cmp #(.LEVELS(LEVELS), .CNT_W(CNT_W)) level_cmp (
     .n_held_inc(c_n_held_inc), .n_held_dec(c_n_held_dec)
 );
 
-reg [SIDE_W-1:0] w3_other, w3_side;
+reg [SIDE_W-1:0] w3_side;
+reg [OS_W-1:0] w3_osum;
 reg [1:0] w3_inst;
 reg [127:0] w3_quad;
 reg u3_add_req, u3_add_ready, u3_untracked, u3_op_add, u3_op_sub, u3_op_r;
@@ -890,11 +927,11 @@ reg [CNT_W-1:0] r_beyond_inc, r_beyond_dec, r_beyond_evict;
 reg [NH_W-1:0] r_n_held_inc, r_n_held_dec;
 
 always @(posedge clk) begin
-    w3_other <= u2_bid ? l2_ask : l2_bid;
     w3_side <= l2_side;
+    w3_osum <= l2_osum;
     w3_inst <= l2_inst;
-    // the top before this micro-op, for the record
-    w3_quad <= {l2_ask[63:0], l2_bid[63:0]};
+    // the top before this micro-op, for the record: {ask, bid}
+    w3_quad <= u2_bid ? {l2_osum[63:0], l2_side[63:0]} : {l2_side[63:0], l2_osum[63:0]};
     u3_op_add <= u2_valid && u2_add;
     u3_op_sub <= u2_valid && u2_sub;
     u3_op_r <= u2_valid && u2_r;
@@ -921,7 +958,6 @@ always @(posedge clk) begin
     if (rst || clearing_reg) begin
         // The clear sweep writes L3's output: zero words and no micro-op give zeros, with
         // no clear select in the write-data path.
-        w3_other <= 0;
         w3_side <= 0;
         w3_inst <= 0;
         u3_op_add <= 1'b0;
@@ -953,39 +989,81 @@ vx_book_level_apply #(.LEVELS(LEVELS), .CNT_W(CNT_W)) level_apply (
 reg u3_set_full_reg;
 wire l3_lost = u3_add_req && (u3_set_full_reg || a_qty_overflow);
 wire [1:0] l3_inst = {w3_inst[1] || l3_lost, u3_op_r ? u3_rval : w3_inst[0]};
+
+// L4 write-back registers. The clear sweep goes through them too: L3's output is zero then.
+reg w4_bid_en, w4_ask_en, w4_inst_en;
+reg [WAYS-1:0] w4_ord_en;
+reg [SB-1:0] w4_ord_addr;
+reg [ENT_W-1:0] w4_ord_data;
+reg [NC-1:0] w4_cnt;
+reg w4_free;
+reg [SBN_W-1:0] w4_slot;
 integer owi;
+
+always @(posedge clk) begin
+    w4_bid_en <= clearing_reg || (u3_valid && u3_bid);
+    w4_ask_en <= clearing_reg || (u3_valid && !u3_bid);
+    w4_inst_en <= clearing_reg || u3_valid;
+    for (owi = 0; owi < WAYS; owi = owi + 1) begin
+        w4_ord_en[owi] <= clearing_reg ||
+            (u3_valid && u3_ord_we && u3_ord_way[owi] && (!u3_add || a_added));
+    end
+    w4_ord_addr <= clearing_reg ? clr_addr_reg[SB-1:0] : u3_ord_set;
+    w4_ord_data <= clearing_reg ? {ENT_W{1'b0}} : u3_ord_data;
+    w4_cnt <= 0;
+    if (u3_valid) begin
+        w4_cnt[`VX_CNT_UNTRACKED] <= u3_untracked;
+        w4_cnt[`VX_CNT_ORDERS_LOST] <= u3_add_req && u3_set_full_reg;
+        w4_cnt[`VX_CNT_QTY_OVERFLOW] <= u3_add_req && !u3_set_full_reg && a_qty_overflow;
+        w4_cnt[`VX_CNT_LEVEL_EVICTIONS] <= a_evicted;
+        w4_cnt[`VX_CNT_BEYOND_LEVELS] <= a_added_beyond;
+    end
+    w4_free <= u3_valid && u3_msg_last;
+    w4_slot <= u3_slot;
+    if (u3_valid || clearing_reg) begin
+        ka_loc <= clearing_reg ? clr_addr_reg[LB-1:0] : u3_loc;
+        ka_side <= a_side;
+        ka_inst <= l3_inst;
+    end
+    if (u3_valid) begin
+        ka_valid <= 1'b1;
+        ka_bid <= u3_bid;
+        ka_osum <= w3_osum;
+        kb_valid <= ka_valid;
+        kb_bid <= ka_bid;
+        kb_loc <= ka_loc;
+        kb_side <= ka_side;
+        kb_osum <= ka_osum;
+        kb_inst <= ka_inst;
+    end
+    if (rst) begin
+        w4_bid_en <= 1'b0;
+        w4_ask_en <= 1'b0;
+        w4_inst_en <= 1'b0;
+        w4_ord_en <= 0;
+        w4_cnt <= 0;
+        w4_free <= 1'b0;
+        ka_valid <= 1'b0;
+        kb_valid <= 1'b0;
+    end
+end
 
 always @* begin
     // Only the micro-op's side is written (an R rewrites it unchanged).
-    bid_wr_en = clearing_reg || (u3_valid && u3_bid);
-    ask_wr_en = clearing_reg || (u3_valid && !u3_bid);
-    lvl_wr_en = clearing_reg || u3_valid;
-    lvl_wr_addr = clearing_reg ? clr_addr_reg[LB-1:0] : u3_loc;
-    bid_wr_data = a_side;
-    ask_wr_data = a_side;
-    inst_wr_data = l3_inst;
-    ord_wr_en = 0;
-    ord_wr_addr = u3_ord_set;
-    ord_wr_data = u3_ord_data;
-    for (owi = 0; owi < WAYS; owi = owi + 1) begin
-        ord_wr_en[owi] = u3_valid && u3_ord_we && u3_ord_way[owi] && (!u3_add || a_added);
-    end
-    cnt_lvl_inc = 0;
-    if (u3_valid) begin
-        cnt_lvl_inc[`VX_CNT_UNTRACKED] = u3_untracked;
-        cnt_lvl_inc[`VX_CNT_ORDERS_LOST] = u3_add_req && u3_set_full_reg;
-        cnt_lvl_inc[`VX_CNT_QTY_OVERFLOW] = u3_add_req && !u3_set_full_reg && a_qty_overflow;
-        cnt_lvl_inc[`VX_CNT_LEVEL_EVICTIONS] = a_evicted;
-        cnt_lvl_inc[`VX_CNT_BEYOND_LEVELS] = a_added_beyond;
-    end
+    bid_wr_en = w4_bid_en;
+    ask_wr_en = w4_ask_en;
+    lvl_wr_en = w4_inst_en;
+    lvl_wr_addr = ka_loc;
+    bid_wr_data = ka_side;
+    ask_wr_data = ka_side;
+    inst_wr_data = ka_inst;
+    ord_wr_en = w4_ord_en;
+    ord_wr_addr = w4_ord_addr;
+    ord_wr_data = w4_ord_data;
+    cnt_lvl_inc = w4_cnt;
     sb_free_lvl = 0;
-    if (u3_valid && u3_msg_last) begin
-        sb_free_lvl[u3_slot] = 1'b1;
-    end
-    if (clearing_reg) begin
-        ord_wr_en = {WAYS{1'b1}};
-        ord_wr_addr = clr_addr_reg[SB-1:0];
-        ord_wr_data = 0;
+    if (w4_free) begin
+        sb_free_lvl[w4_slot] = 1'b1;
     end
 end
 
@@ -995,40 +1073,19 @@ reg [127:0] before_quad_reg;
 reg other_emit_reg;
 
 always @(posedge clk) begin
-    lw_valid_reg <= lw_valid_reg || u3_valid;
-    if (u3_valid) begin
-        lw_loc_reg <= u3_loc;
-        lw_is_bid_reg <= u3_bid;
-        lw_side_reg <= a_side;
-        lw_other_reg <= w3_other;
-        lw_inst_reg <= l3_inst;
-        if (u3_first) begin
-            before_quad_reg <= w3_quad;
-        end
-    end
-    if (rst) begin
-        lw_valid_reg <= 1'b0;
+    if (u3_valid && u3_first) begin
+        before_quad_reg <= w3_quad;
     end
 end
 
 // L4: the micro-op's words after it, the record's fields and the top compared 16 bits at a
 // time; L5: the record, when this is the last micro-op on the instrument and the top changed.
-/* verilator lint_off UNUSEDSIGNAL */
-function automatic side_unknown(input [SIDE_W-1:0] w);
-    side_unknown = w[LVLS_W +: NH_W] == 0 && w[LVLS_W + NH_W +: CNT_W] != 0;
-endfunction
-
-function automatic side_truncated(input [SIDE_W-1:0] w);
-    side_truncated = w[LVLS_W + NH_W +: CNT_W] != 0;
-endfunction
-/* verilator lint_on UNUSEDSIGNAL */
-
-wire [SIDE_W-1:0] l4_bid = lw_is_bid_reg ? lw_side_reg : lw_other_reg;
-wire [SIDE_W-1:0] l4_ask = lw_is_bid_reg ? lw_other_reg : lw_side_reg;
-wire [127:0] l4_quad = {l4_ask[63:0], l4_bid[63:0]};
-wire [15:0] l4_flags = {11'd0, u4_msg[120], lw_inst_reg[1],
-    side_truncated(l4_bid) || side_truncated(l4_ask),
-    side_unknown(l4_ask), side_unknown(l4_bid)};
+wire [OS_W-1:0] l4_ssum = side_summary(ka_side);
+wire [OS_W-1:0] l4_bsum = ka_bid ? l4_ssum : ka_osum;
+wire [OS_W-1:0] l4_asum = ka_bid ? ka_osum : l4_ssum;
+wire [127:0] l4_quad = {l4_asum[63:0], l4_bsum[63:0]};
+wire [15:0] l4_flags = {11'd0, u4_msg[120], ka_inst[1],
+    l4_bsum[65] || l4_asum[65], l4_asum[64], l4_bsum[64]};
 wire [15:0] l4_locate = {{16-LB{1'b0}}, u4_loc};
 reg [7:0] q5_ne;
 reg [319:0] q5_data;
