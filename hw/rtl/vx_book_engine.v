@@ -644,13 +644,28 @@ wire [D_W-1:0] dq_in = {m_mask, m_slot, m_rval,
     add_ref[SB-1:0], m_ref1[SB-1:0], own_loc,
     p4_msg[329], p4_msg[72 +: 48], p4_msg[8 +: 64], m_type};
 wire [D_W-1:0] dq_out;
+wire d_single;
 wire dq_valid;
 wire dq_pop;
+// O5: the descriptor is registered before the queue, so the queue's write enable and data
+// come from registers; with it, whether it has a single micro-op (the sequencer's pop).
+reg [D_W-1:0] p5_desc;
+reg p5_valid;
+reg p5_single;
 
-vx_book_fifo #(.WIDTH(D_W), .ADDR_WIDTH(DQ_AW)) desc_queue (
+always @(posedge clk) begin
+    p5_desc <= dq_in;
+    p5_valid <= p4_valid && m_mask != 0;
+    p5_single <= (m_mask & (m_mask - 1'b1)) == 0;
+    if (rst) begin
+        p5_valid <= 1'b0;
+    end
+end
+
+vx_book_fifo #(.WIDTH(D_W + 1), .ADDR_WIDTH(DQ_AW)) desc_queue (
     .clk(clk), .rst(rst),
-    .in_data(dq_in), .in_valid(p4_valid && m_mask != 0),
-    .out_data(dq_out), .out_valid(dq_valid), .out_pop(dq_pop),
+    .in_data({p5_single, p5_desc}), .in_valid(p5_valid),
+    .out_data({d_single, dq_out}), .out_valid(dq_valid), .out_pop(dq_pop),
     .count(dq_count)
 );
 
@@ -678,12 +693,14 @@ wire [OQ_AW:0] oq_count;
 reg seq_started_reg;
 reg [4:0] seq_mask_reg;
 reg seq_emitted_reg;
+reg seq_last_reg;   // started, and one micro-op is left
 wire [4:0] d_mask = dq_out[D_MASK +: 5];
 wire [4:0] seq_mask = seq_started_reg ? seq_mask_reg : d_mask;
 wire [4:0] seq_sel = seq_mask & ~(seq_mask - 1'b1);
 wire [4:0] seq_rest = seq_mask & ~seq_sel;
 wire seq_emit = dq_valid && !seq_emitted_reg && oq_count <= (1 << OQ_AW) - 4;
-assign dq_pop = seq_emit && seq_rest == 0;
+// The pop comes from registered bits only: it enables the queue's output register.
+assign dq_pop = seq_emit && (seq_started_reg ? seq_last_reg : d_single);
 // The message's own instrument: micro-ops 1..3; its record compares the top before the
 // first of them with the top after the last.
 wire [2:0] own_ops = d_mask[3:1];
@@ -712,6 +729,7 @@ always @(posedge clk) begin
     if (seq_emit) begin
         seq_started_reg <= seq_rest != 0;
         seq_mask_reg <= seq_rest;
+        seq_last_reg <= (seq_rest & (seq_rest - 1'b1)) == 0;
     end
     u0_add <= seq_sel[3];
     u0_sub <= |seq_sel[2:0];

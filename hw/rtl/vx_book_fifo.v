@@ -43,8 +43,13 @@ wire mem_rd = out_free && !mem_empty;
 wire mem_wr = in_valid && !(out_free && mem_empty);
 
 always @(posedge clk) begin
-    if (mem_wr) begin
+    // The memory write does not wait for the pop decision (which comes from the consumer,
+    // late in the cycle): writing the slot past the last word is harmless when the word
+    // goes straight to the output register instead, since the pointer does not move.
+    if (in_valid) begin
         mem[wr_ptr_reg] <= in_data;
+    end
+    if (mem_wr) begin
         wr_ptr_reg <= wr_ptr_reg + 1'b1;
     end
     if (out_free) begin
