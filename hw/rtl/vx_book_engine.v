@@ -915,19 +915,21 @@ wire [1:0] l2_inst = s_i_a ? ka_inst : s_i_b ? kb_inst : w2_inst_ram;
 wire l2_tracked = l2_inst[0] || cfg_sub_count == 0;
 wire l2_add_req = u2_valid && u2_add && (!u2_check_tracked || l2_tracked);
 
-wire [LEVELS-1:0] c_eq, c_better, c_qty_carry, c_cnt_one;
-wire [LEVELS*32-1:0] c_qty_sum, c_qty_diff;
-wire [LEVELS*CNT_W-1:0] c_cnt_inc, c_cnt_dec;
-wire c_to_beyond, c_worst_sets_bound, c_price_sets_bound, c_full;
+wire [LEVELS-1:0] c_eq, c_better, c_stays, c_qty_carry, c_cnt_one;
+wire [LEVELS*LVL_W-1:0] c_changed;
+wire c_found, c_beyond_by_worst, c_beyond_by_bound, c_worst_sets_bound, c_price_sets_bound;
+wire c_full;
 wire [CNT_W-1:0] c_beyond_inc, c_beyond_dec, c_beyond_evict;
 wire [NH_W-1:0] c_n_held_inc, c_n_held_dec;
 
 vx_book_level_cmp #(.LEVELS(LEVELS), .CNT_W(CNT_W)) level_cmp (
-    .is_bid(u2_bid), .side_in(l2_side), .price(u2_price), .qty(u2_qty),
-    .eq(c_eq), .better(c_better), .qty_sum(c_qty_sum), .qty_carry(c_qty_carry),
-    .qty_diff(c_qty_diff), .cnt_inc(c_cnt_inc), .cnt_dec(c_cnt_dec), .cnt_one(c_cnt_one),
-    .to_beyond(c_to_beyond), .worst_sets_bound(c_worst_sets_bound),
-    .price_sets_bound(c_price_sets_bound), .full(c_full),
+    .is_bid(u2_bid), .op_add(u2_add), .remove_order(u2_remove), .side_in(l2_side),
+    .price(u2_price), .qty(u2_qty),
+    .eq(c_eq), .better(c_better), .found(c_found), .changed(c_changed), .stays(c_stays),
+    .qty_carry(c_qty_carry), .cnt_one(c_cnt_one),
+    .beyond_by_worst(c_beyond_by_worst), .beyond_by_bound(c_beyond_by_bound),
+    .worst_sets_bound(c_worst_sets_bound), .price_sets_bound(c_price_sets_bound),
+    .full(c_full),
     .beyond_inc(c_beyond_inc), .beyond_dec(c_beyond_dec), .beyond_evict(c_beyond_evict),
     .n_held_inc(c_n_held_inc), .n_held_dec(c_n_held_dec)
 );
@@ -937,10 +939,10 @@ reg [OS_W-1:0] w3_osum;
 reg [1:0] w3_inst;
 reg [127:0] w3_quad;
 reg u3_add_req, u3_add_ready, u3_untracked, u3_op_add, u3_op_sub, u3_op_r;
-reg [LEVELS-1:0] r_eq, r_better, r_qty_carry, r_cnt_one;
-reg [LEVELS*32-1:0] r_qty_sum, r_qty_diff;
-reg [LEVELS*CNT_W-1:0] r_cnt_inc, r_cnt_dec;
-reg r_to_beyond, r_worst_sets_bound, r_price_sets_bound, r_full;
+reg [LEVELS-1:0] r_eq, r_better, r_stays, r_qty_carry, r_cnt_one;
+reg [LEVELS*LVL_W-1:0] r_changed;
+reg r_found, r_beyond_by_worst, r_beyond_by_bound, r_worst_sets_bound, r_price_sets_bound;
+reg r_full;
 reg [CNT_W-1:0] r_beyond_inc, r_beyond_dec, r_beyond_evict;
 reg [NH_W-1:0] r_n_held_inc, r_n_held_dec;
 
@@ -958,13 +960,13 @@ always @(posedge clk) begin
     u3_untracked <= u2_valid && u2_add && u2_check_tracked && !l2_tracked;
     r_eq <= c_eq;
     r_better <= c_better;
+    r_found <= c_found;
+    r_changed <= c_changed;
+    r_stays <= c_stays;
     r_qty_carry <= c_qty_carry;
     r_cnt_one <= c_cnt_one;
-    r_qty_sum <= c_qty_sum;
-    r_qty_diff <= c_qty_diff;
-    r_cnt_inc <= c_cnt_inc;
-    r_cnt_dec <= c_cnt_dec;
-    r_to_beyond <= c_to_beyond;
+    r_beyond_by_worst <= c_beyond_by_worst;
+    r_beyond_by_bound <= c_beyond_by_bound;
     r_worst_sets_bound <= c_worst_sets_bound;
     r_price_sets_bound <= c_price_sets_bound;
     r_full <= c_full;
@@ -993,10 +995,11 @@ wire a_qty_overflow, a_added, a_added_beyond, a_evicted;
 vx_book_level_apply #(.LEVELS(LEVELS), .CNT_W(CNT_W)) level_apply (
     .op_add(u3_op_add), .add_ready(u3_add_ready), .op_sub(u3_op_sub),
     .remove_order(u3_remove), .price(u3_price), .qty(u3_qty), .side_in(w3_side),
-    .eq(r_eq), .better(r_better), .qty_sum(r_qty_sum), .qty_carry(r_qty_carry),
-    .qty_diff(r_qty_diff), .cnt_inc(r_cnt_inc), .cnt_dec(r_cnt_dec), .cnt_one(r_cnt_one),
-    .to_beyond(r_to_beyond), .worst_sets_bound(r_worst_sets_bound),
-    .price_sets_bound(r_price_sets_bound), .full(r_full),
+    .eq(r_eq), .better(r_better), .found(r_found), .changed(r_changed), .stays(r_stays),
+    .qty_carry(r_qty_carry), .cnt_one(r_cnt_one),
+    .beyond_by_worst(r_beyond_by_worst), .beyond_by_bound(r_beyond_by_bound),
+    .worst_sets_bound(r_worst_sets_bound), .price_sets_bound(r_price_sets_bound),
+    .full(r_full),
     .beyond_inc(r_beyond_inc), .beyond_dec(r_beyond_dec), .beyond_evict(r_beyond_evict),
     .n_held_inc(r_n_held_inc), .n_held_dec(r_n_held_dec),
     .side_out(a_side), .qty_overflow(a_qty_overflow), .added(a_added),

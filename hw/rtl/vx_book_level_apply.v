@@ -30,13 +30,13 @@ module vx_book_level_apply #(
     // registered outputs of vx_book_level_cmp for side_in, price and qty
     input  wire [LEVELS-1:0]       eq,
     input  wire [LEVELS-1:0]       better,
-    input  wire [LEVELS*32-1:0]    qty_sum,
+    input  wire                    found,
+    input  wire [LEVELS*LVL_W-1:0] changed,
+    input  wire [LEVELS-1:0]       stays,
     input  wire [LEVELS-1:0]       qty_carry,
-    input  wire [LEVELS*32-1:0]    qty_diff,
-    input  wire [LEVELS*CNT_W-1:0] cnt_inc,
-    input  wire [LEVELS*CNT_W-1:0] cnt_dec,
     input  wire [LEVELS-1:0]       cnt_one,
-    input  wire                    to_beyond,
+    input  wire                    beyond_by_worst,
+    input  wire                    beyond_by_bound,
     input  wire                    worst_sets_bound,
     input  wire                    price_sets_bound,
     input  wire                    full,
@@ -59,33 +59,32 @@ localparam LVLS_W = LEVELS * LVL_W;
 localparam BOUND_LSB = LVLS_W + NH_W + CNT_W;
 
 integer i;
-reg found;
 reg emptied;
-reg add_level;
+reg to_beyond;
 reg add_new;
-reg sub_level;
 reg sub_beyond;
 reg ins_here;
 reg better_prev;
-/* verilator lint_off UNUSEDSIGNAL */
-reg [LVL_W-1:0] cur;  // its qty is replaced, never read
-/* verilator lint_on UNUSEDSIGNAL */
+reg sel_chg, sel_up, sel_new, sel_dn, sel_cur;
+reg [LVL_W-1:0] cur;
 reg [LVL_W-1:0] up;
 reg [LVL_W-1:0] dn;
-reg [LVL_W-1:0] changed;
+reg [LVL_W-1:0] new_level;
 
 always @* begin
-    found = |eq;
     qty_overflow = |(eq & qty_carry);
     emptied = remove_order && |(eq & cnt_one);
+    to_beyond = beyond_by_worst || beyond_by_bound;
     added = op_add && add_ready && !qty_overflow;
-    add_level = added && found;
-    added_beyond = added && !found && to_beyond;
-    add_new = added && !found && !to_beyond;
+    // Not found implies no overflow, so these need not wait for it.
+    added_beyond = op_add && add_ready && !found && to_beyond;
+    add_new = op_add && add_ready && !found && !to_beyond;
     evicted = add_new && full;
-    sub_level = op_sub && found && !emptied;
     sub_beyond = op_sub && !found && remove_order;
+    new_level = {{CNT_W-1{1'b0}}, 1'b1, qty, price};
 
+    // Every slot picks one of five values with one-hot selects; only a level's own `stays`
+    // decides whether it changes in place, so that select needs no reduction across levels.
     side_out = side_in;
     for (i = 0; i < LEVELS; i = i + 1) begin
         cur = side_in[i*LVL_W +: LVL_W];
@@ -93,25 +92,18 @@ always @* begin
         dn = (i > 0) ? side_in[(i-1)*LVL_W +: LVL_W] : {LVL_W{1'b0}};
         better_prev = (i > 0) ? better[i-1] : 1'b1;
         ins_here = better_prev && !better[i];
-        if (op_add) begin
-            changed = {cnt_inc[i*CNT_W +: CNT_W], qty_sum[i*32 +: 32], cur[31:0]};
-        end else begin
-            changed = {remove_order ? cnt_dec[i*CNT_W +: CNT_W] : cur[64 +: CNT_W],
-                       qty_diff[i*32 +: 32], cur[31:0]};
-        end
-        if ((add_level || sub_level) && eq[i]) begin
-            side_out[i*LVL_W +: LVL_W] = changed;
-        end else if (op_sub && found && emptied && !better[i]) begin
-            // The level's last order left: it and the levels below move up one slot.
-            side_out[i*LVL_W +: LVL_W] = up;
-        end else if (add_new && ins_here) begin
-            side_out[i*LVL_W +: LVL_W] = {{CNT_W-1{1'b0}}, 1'b1, qty, price};
-        end else if (add_new && !better[i]) begin
-            side_out[i*LVL_W +: LVL_W] = dn;
-        end
+        sel_chg = eq[i] && stays[i] && (op_add ? add_ready : op_sub);
+        // The level's last order left: it and the levels below move up one slot.
+        sel_up = op_sub && emptied && !better[i];
+        sel_new = add_new && ins_here;
+        sel_dn = add_new && !better[i] && !ins_here;
+        sel_cur = !(sel_chg || sel_up || sel_new || sel_dn);
+        side_out[i*LVL_W +: LVL_W] = (cur & {LVL_W{sel_cur}}) |
+            (changed[i*LVL_W +: LVL_W] & {LVL_W{sel_chg}}) | (up & {LVL_W{sel_up}}) |
+            (new_level & {LVL_W{sel_new}}) | (dn & {LVL_W{sel_dn}});
     end
 
-    if (op_sub && found && emptied) begin
+    if (op_sub && emptied) begin
         side_out[LVLS_W +: NH_W] = n_held_dec;
     end
     if (add_new && !full) begin

@@ -22,6 +22,9 @@ module vx_book_level_cmp #(
     parameter SIDE_W = LEVELS * LVL_W + NH_W + CNT_W + 32
 ) (
     input  wire                    is_bid,
+    // the micro-op adds (else it takes shares off); taking off, whether the order leaves
+    input  wire                    op_add,
+    input  wire                    remove_order,
     input  wire [SIDE_W-1:0]       side_in,
     input  wire [31:0]             price,
     input  wire [31:0]             qty,
@@ -29,16 +32,21 @@ module vx_book_level_cmp #(
     // per level: price equal; strictly better than `price` (held levels only)
     output reg  [LEVELS-1:0]       eq,
     output reg  [LEVELS-1:0]       better,
-    // per level: qty + `qty` (and its carry), qty - `qty`, count + 1, count - 1, count == 1
-    output reg  [LEVELS*32-1:0]    qty_sum,
+    // some level's price is equal
+    output reg                     found,
+    // per level: the level as the micro-op would leave it if its price is equal (add: count
+    // + 1, qty + `qty`; take off: qty - `qty`, count - 1 when the order leaves), and whether
+    // it stays (add: qty does not pass 2**32 - 1; take off: not its last order leaving)
+    output reg  [LEVELS*LVL_W-1:0] changed,
+    output reg  [LEVELS-1:0]       stays,
+    // per level: qty + `qty` carries, count == 1
     output reg  [LEVELS-1:0]       qty_carry,
-    output reg  [LEVELS*32-1:0]    qty_diff,
-    output reg  [LEVELS*CNT_W-1:0] cnt_inc,
-    output reg  [LEVELS*CNT_W-1:0] cnt_dec,
     output reg  [LEVELS-1:0]       cnt_one,
-    // the array is full and `price` is no better than its worst level, or orders lie beyond
-    // and `price` is no better than `bound`: an add goes beyond (docs/book-engine.md, Insert)
-    output reg                     to_beyond,
+    // an add goes beyond (docs/book-engine.md, Insert) when either holds: the array is full
+    // and `price` is no better than its worst level; orders lie beyond and `price` is no
+    // better than `bound`
+    output reg                     beyond_by_worst,
+    output reg                     beyond_by_bound,
     // a full array's worst level is better than bound (or nothing is beyond): it becomes bound
     output reg                     worst_sets_bound,
     // nothing beyond yet, or `price` better than bound: an add going beyond becomes bound
@@ -70,6 +78,8 @@ reg [31:0] px_i;
 reg [31:0] q_i;
 reg [CNT_W-1:0] c_i;
 reg [32:0] s_i;
+reg [31:0] d_i;
+reg [CNT_W-1:0] c_new;
 reg [31:0] worst_px;
 reg [CNT_W-1:0] worst_cnt;
 
@@ -88,16 +98,23 @@ always @* begin
         eq[i] = px_i == price;
         better[i] = (i < n_held) && better_px(is_bid, px_i, price);
         s_i = {1'b0, q_i} + {1'b0, qty};
-        qty_sum[i*32 +: 32] = s_i[31:0];
+        d_i = q_i - qty;
         qty_carry[i] = s_i[32];
-        qty_diff[i*32 +: 32] = q_i - qty;
-        cnt_inc[i*CNT_W +: CNT_W] = c_i + 1'b1;
-        cnt_dec[i*CNT_W +: CNT_W] = c_i - 1'b1;
         cnt_one[i] = c_i == 1;
+        if (op_add) begin
+            c_new = c_i + 1'b1;
+        end else if (remove_order) begin
+            c_new = c_i - 1'b1;
+        end else begin
+            c_new = c_i;
+        end
+        changed[i*LVL_W +: LVL_W] = {c_new, op_add ? s_i[31:0] : d_i, px_i};
+        stays[i] = op_add ? !s_i[32] : !(remove_order && c_i == 1);
     end
+    found = |eq;
     full = n_held == FULL;
-    to_beyond = (full && !better_px(is_bid, price, worst_px)) ||
-        (beyond != 0 && !better_px(is_bid, price, bound));
+    beyond_by_worst = full && !better_px(is_bid, price, worst_px);
+    beyond_by_bound = beyond != 0 && !better_px(is_bid, price, bound);
     worst_sets_bound = beyond == 0 || better_px(is_bid, worst_px, bound);
     price_sets_bound = beyond == 0 || better_px(is_bid, price, bound);
     beyond_inc = beyond + 1'b1;
