@@ -915,9 +915,10 @@ wire [1:0] l2_inst = s_i_a ? ka_inst : s_i_b ? kb_inst : w2_inst_ram;
 wire l2_tracked = l2_inst[0] || cfg_sub_count == 0;
 wire l2_add_req = u2_valid && u2_add && (!u2_check_tracked || l2_tracked);
 
-wire [LEVELS-1:0] c_eq, c_better, c_stays, c_qty_carry, c_cnt_one;
+wire [LEVELS-1:0] c_eq, c_better, c_stays, c_qty_carry;
+wire [(LEVELS+3)/4-1:0] c_found, c_last_order;
 wire [LEVELS*LVL_W-1:0] c_changed;
-wire c_found, c_beyond_by_worst, c_beyond_by_bound, c_worst_sets_bound, c_price_sets_bound;
+wire c_beyond_by_worst, c_beyond_by_bound, c_worst_sets_bound, c_price_sets_bound;
 wire c_full;
 wire [CNT_W-1:0] c_beyond_inc, c_beyond_dec, c_beyond_evict;
 wire [NH_W-1:0] c_n_held_inc, c_n_held_dec;
@@ -925,8 +926,9 @@ wire [NH_W-1:0] c_n_held_inc, c_n_held_dec;
 vx_book_level_cmp #(.LEVELS(LEVELS), .CNT_W(CNT_W)) level_cmp (
     .is_bid(u2_bid), .op_add(u2_add), .remove_order(u2_remove), .side_in(l2_side),
     .price(u2_price), .qty(u2_qty),
-    .eq(c_eq), .better(c_better), .found(c_found), .changed(c_changed), .stays(c_stays),
-    .qty_carry(c_qty_carry), .cnt_one(c_cnt_one),
+    .eq(c_eq), .better(c_better), .found(c_found), .last_order(c_last_order),
+    .changed(c_changed), .stays(c_stays),
+    .qty_carry(c_qty_carry),
     .beyond_by_worst(c_beyond_by_worst), .beyond_by_bound(c_beyond_by_bound),
     .worst_sets_bound(c_worst_sets_bound), .price_sets_bound(c_price_sets_bound),
     .full(c_full),
@@ -939,9 +941,10 @@ reg [OS_W-1:0] w3_osum;
 reg [1:0] w3_inst;
 reg [127:0] w3_quad;
 reg u3_add_req, u3_add_ready, u3_untracked, u3_op_add, u3_op_sub, u3_op_r;
-reg [LEVELS-1:0] r_eq, r_better, r_stays, r_qty_carry, r_cnt_one;
+reg [LEVELS-1:0] r_eq, r_better, r_stays, r_qty_carry;
+reg [(LEVELS+3)/4-1:0] r_found, r_last_order;
 reg [LEVELS*LVL_W-1:0] r_changed;
-reg r_found, r_beyond_by_worst, r_beyond_by_bound, r_worst_sets_bound, r_price_sets_bound;
+reg r_beyond_by_worst, r_beyond_by_bound, r_worst_sets_bound, r_price_sets_bound;
 reg r_full;
 reg [CNT_W-1:0] r_beyond_inc, r_beyond_dec, r_beyond_evict;
 reg [NH_W-1:0] r_n_held_inc, r_n_held_dec;
@@ -964,7 +967,7 @@ always @(posedge clk) begin
     r_changed <= c_changed;
     r_stays <= c_stays;
     r_qty_carry <= c_qty_carry;
-    r_cnt_one <= c_cnt_one;
+    r_last_order <= c_last_order;
     r_beyond_by_worst <= c_beyond_by_worst;
     r_beyond_by_bound <= c_beyond_by_bound;
     r_worst_sets_bound <= c_worst_sets_bound;
@@ -995,8 +998,8 @@ wire a_qty_overflow, a_added, a_added_beyond, a_evicted;
 vx_book_level_apply #(.LEVELS(LEVELS), .CNT_W(CNT_W)) level_apply (
     .op_add(u3_op_add), .add_ready(u3_add_ready), .op_sub(u3_op_sub),
     .remove_order(u3_remove), .price(u3_price), .qty(u3_qty), .side_in(w3_side),
-    .eq(r_eq), .better(r_better), .found(r_found), .changed(r_changed), .stays(r_stays),
-    .qty_carry(r_qty_carry), .cnt_one(r_cnt_one),
+    .eq(r_eq), .better(r_better), .found_group(r_found), .last_order(r_last_order),
+    .changed(r_changed), .stays(r_stays), .qty_carry(r_qty_carry),
     .beyond_by_worst(r_beyond_by_worst), .beyond_by_bound(r_beyond_by_bound),
     .worst_sets_bound(r_worst_sets_bound), .price_sets_bound(r_price_sets_bound),
     .full(r_full),

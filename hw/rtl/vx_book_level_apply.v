@@ -15,7 +15,8 @@ module vx_book_level_apply #(
     parameter CNT_W = 19,
     parameter NH_W = $clog2(LEVELS + 1),
     parameter LVL_W = 64 + CNT_W,
-    parameter SIDE_W = LEVELS * LVL_W + NH_W + CNT_W + 32
+    parameter SIDE_W = LEVELS * LVL_W + NH_W + CNT_W + 32,
+    parameter GROUPS = (LEVELS + 3) / 4
 ) (
     // add: `add_ready` = the order may be stored (set not full, instrument tracked or a U)
     input  wire                    op_add,
@@ -30,11 +31,11 @@ module vx_book_level_apply #(
     // registered outputs of vx_book_level_cmp for side_in, price and qty
     input  wire [LEVELS-1:0]       eq,
     input  wire [LEVELS-1:0]       better,
-    input  wire                    found,
+    input  wire [GROUPS-1:0]       found_group,
+    input  wire [GROUPS-1:0]       last_order,
     input  wire [LEVELS*LVL_W-1:0] changed,
     input  wire [LEVELS-1:0]       stays,
     input  wire [LEVELS-1:0]       qty_carry,
-    input  wire [LEVELS-1:0]       cnt_one,
     input  wire                    beyond_by_worst,
     input  wire                    beyond_by_bound,
     input  wire                    worst_sets_bound,
@@ -59,6 +60,7 @@ localparam LVLS_W = LEVELS * LVL_W;
 localparam BOUND_LSB = LVLS_W + NH_W + CNT_W;
 
 integer i;
+reg found;
 reg emptied;
 reg to_beyond;
 reg add_new;
@@ -73,7 +75,9 @@ reg [LVL_W-1:0] new_level;
 
 always @* begin
     qty_overflow = |(eq & qty_carry);
-    emptied = remove_order && |(eq & cnt_one);
+    found = |found_group;
+    // the order's level loses its last order
+    emptied = remove_order && |last_order;
     to_beyond = beyond_by_worst || beyond_by_bound;
     added = op_add && add_ready && !qty_overflow;
     // Not found implies no overflow, so these need not wait for it.

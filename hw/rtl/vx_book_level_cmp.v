@@ -19,7 +19,8 @@ module vx_book_level_cmp #(
     parameter CNT_W = 19,
     parameter NH_W = $clog2(LEVELS + 1),
     parameter LVL_W = 64 + CNT_W,
-    parameter SIDE_W = LEVELS * LVL_W + NH_W + CNT_W + 32
+    parameter SIDE_W = LEVELS * LVL_W + NH_W + CNT_W + 32,
+    parameter GROUPS = (LEVELS + 3) / 4
 ) (
     input  wire                    is_bid,
     // the micro-op adds (else it takes shares off); taking off, whether the order leaves
@@ -32,16 +33,17 @@ module vx_book_level_cmp #(
     // per level: price equal; strictly better than `price` (held levels only)
     output reg  [LEVELS-1:0]       eq,
     output reg  [LEVELS-1:0]       better,
-    // some level's price is equal
-    output reg                     found,
+    // per group of 4 levels: some level's price is equal; that level has one order (the
+    // apply stage ORs the groups: no 8-level reduction after the compares here)
+    output reg  [GROUPS-1:0]       found,
+    output reg  [GROUPS-1:0]       last_order,
     // per level: the level as the micro-op would leave it if its price is equal (add: count
     // + 1, qty + `qty`; take off: qty - `qty`, count - 1 when the order leaves), and whether
     // it stays (add: qty does not pass 2**32 - 1; take off: not its last order leaving)
     output reg  [LEVELS*LVL_W-1:0] changed,
     output reg  [LEVELS-1:0]       stays,
-    // per level: qty + `qty` carries, count == 1
+    // per level: qty + `qty` carries
     output reg  [LEVELS-1:0]       qty_carry,
-    output reg  [LEVELS-1:0]       cnt_one,
     // an add goes beyond (docs/book-engine.md, Insert) when either holds: the array is full
     // and `price` is no better than its worst level; orders lie beyond and `price` is no
     // better than `bound`
@@ -77,6 +79,7 @@ reg [31:0] bound;
 reg [31:0] px_i;
 reg [31:0] q_i;
 reg [CNT_W-1:0] c_i;
+reg [LEVELS-1:0] cnt_one;
 reg [32:0] s_i;
 reg [31:0] d_i;
 reg [CNT_W-1:0] c_new;
@@ -111,7 +114,12 @@ always @* begin
         changed[i*LVL_W +: LVL_W] = {c_new, op_add ? s_i[31:0] : d_i, px_i};
         stays[i] = op_add ? !s_i[32] : !(remove_order && c_i == 1);
     end
-    found = |eq;
+    found = 0;
+    last_order = 0;
+    for (i = 0; i < LEVELS; i = i + 1) begin
+        found[i/4] = found[i/4] || eq[i];
+        last_order[i/4] = last_order[i/4] || (eq[i] && cnt_one[i]);
+    end
     full = n_held == FULL;
     beyond_by_worst = full && !better_px(is_bid, price, worst_px);
     beyond_by_bound = beyond != 0 && !better_px(is_bid, price, bound);
