@@ -84,7 +84,8 @@ localparam E_BID = 64;
 localparam E_LOC = 65;
 localparam E_TAG = 65 + LB;
 localparam E_VALID = ENT_W - 1;
-localparam CLR_BITS = (SB > LB) ? SB : LB;
+// The side-word tables are addressed by {locate, side}: one more address bit than a locate.
+localparam CLR_BITS = (SB > LB + 1) ? SB : LB + 1;
 localparam NC = NUM_BOOK_COUNTERS;
 // Queues: input 16 deep, descriptors 8, records 8 (each plus its output register).
 localparam IQ_AW = 4;
@@ -372,16 +373,21 @@ wire [WAYS*ENT_W-1:0] ord_a_rd_data;
 wire [WAYS*ENT_W-1:0] ord_b_rd_data;
 wire ord_rd_en;
 
+// Level words: one side word per {locate, side} (a micro-op reads and writes only its own
+// side); the summary of the same side word (its top and flags, for the record) in a small
+// table read at the other side's address; the instrument bits per locate.
+localparam OS_W = 66;   // {truncated, unknown, slot 0 qty, slot 0 price}
 reg [LB-1:0] lvl_rd_addr;
-wire [SIDE_W-1:0] bid_rd_data;
-wire [SIDE_W-1:0] ask_rd_data;
+reg lvl_rd_bid;
+wire [SIDE_W-1:0] side_rd_data;
+wire [OS_W-1:0] osum_rd_data;
 wire [1:0] inst_rd_data;   // {orders_lost, tracked}
 reg lvl_wr_en;
-reg bid_wr_en;
-reg ask_wr_en;
+reg side_wr_en;
 reg [LB-1:0] lvl_wr_addr;
-reg [SIDE_W-1:0] bid_wr_data;
-reg [SIDE_W-1:0] ask_wr_data;
+reg lvl_wr_bid;
+reg [SIDE_W-1:0] side_wr_data;
+reg [OS_W-1:0] osum_wr_data;
 reg [1:0] inst_wr_data;
 
 // Two copies of every way, written alike: copy A is read at the named reference's set,
@@ -404,14 +410,14 @@ generate
     end
 endgenerate
 
-vx_book_ram #(.WIDTH(SIDE_W), .ADDR_WIDTH(LB)) bid_ram (
-    .clk(clk), .wr_en(bid_wr_en), .wr_addr(lvl_wr_addr), .wr_data(bid_wr_data),
-    .rd_en(1'b1), .rd_addr(lvl_rd_addr), .rd_data(bid_rd_data)
+vx_book_ram #(.WIDTH(SIDE_W), .ADDR_WIDTH(LB + 1)) side_ram (
+    .clk(clk), .wr_en(side_wr_en), .wr_addr({lvl_wr_addr, lvl_wr_bid}), .wr_data(side_wr_data),
+    .rd_en(1'b1), .rd_addr({lvl_rd_addr, lvl_rd_bid}), .rd_data(side_rd_data)
 );
 
-vx_book_ram #(.WIDTH(SIDE_W), .ADDR_WIDTH(LB)) ask_ram (
-    .clk(clk), .wr_en(ask_wr_en), .wr_addr(lvl_wr_addr), .wr_data(ask_wr_data),
-    .rd_en(1'b1), .rd_addr(lvl_rd_addr), .rd_data(ask_rd_data)
+vx_book_ram #(.WIDTH(OS_W), .ADDR_WIDTH(LB + 1)) osum_ram (
+    .clk(clk), .wr_en(side_wr_en), .wr_addr({lvl_wr_addr, lvl_wr_bid}), .wr_data(osum_wr_data),
+    .rd_en(1'b1), .rd_addr({lvl_rd_addr, !lvl_rd_bid}), .rd_data(osum_rd_data)
 );
 
 vx_book_ram #(.WIDTH(2), .ADDR_WIDTH(LB)) inst_ram (
@@ -833,10 +839,9 @@ reg [120:0] u1_msg, u2_msg, u3_msg, u4_msg;
 
 always @* begin
     lvl_rd_addr = u0_loc;
+    lvl_rd_bid = u0_bid;
 end
 
-// A side's summary as the record shows it: {truncated, unknown, slot 0 qty, slot 0 price}.
-localparam OS_W = 66;
 
 /* verilator lint_off UNUSEDSIGNAL */
 function automatic side_unknown(input [SIDE_W-1:0] w);
@@ -861,10 +866,11 @@ reg [OS_W-1:0] ka_osum, kb_osum;
 reg [1:0] ka_inst, kb_inst;
 
 // L1
-reg [SIDE_W-1:0] w2_bid_ram, w2_ask_ram;
+reg [SIDE_W-1:0] w2_side_ram;
+reg [OS_W-1:0] w2_osum_ram;
 reg [1:0] w2_inst_ram;
-reg s_side_ram_bid, s_side_ram_ask, s_side_a, s_side_b;
-reg s_o_ram_bid, s_o_ram_ask, s_o_a_side, s_o_a_other, s_o_b_side, s_o_b_other;
+reg s_side_ram, s_side_a, s_side_b;
+reg s_o_ram, s_o_a_side, s_o_a_other, s_o_b_side, s_o_b_other;
 reg s_i_a, s_i_b;
 wire c1_valid = u3_valid || ka_valid;
 wire [LB-1:0] c1_loc = u3_valid ? u3_loc : ka_loc;
@@ -878,36 +884,26 @@ wire l1_side_a = l1_m1 && c1_bid == u1_bid;
 wire l1_side_b = !l1_side_a && l1_m2 && c2_bid == u1_bid;
 
 always @(posedge clk) begin
-    w2_bid_ram <= bid_rd_data;
-    w2_ask_ram <= ask_rd_data;
+    w2_side_ram <= side_rd_data;
+    w2_osum_ram <= osum_rd_data;
     w2_inst_ram <= inst_rd_data;
     s_side_a <= l1_side_a;
     s_side_b <= l1_side_b;
-    s_side_ram_bid <= !l1_side_a && !l1_side_b && u1_bid;
-    s_side_ram_ask <= !l1_side_a && !l1_side_b && !u1_bid;
+    s_side_ram <= !l1_side_a && !l1_side_b;
     s_o_a_side <= l1_m1 && c1_bid != u1_bid;
     s_o_a_other <= l1_m1 && c1_bid == u1_bid;
     s_o_b_side <= !l1_m1 && l1_m2 && c2_bid != u1_bid;
     s_o_b_other <= !l1_m1 && l1_m2 && c2_bid == u1_bid;
-    s_o_ram_bid <= !l1_m1 && !l1_m2 && !u1_bid;
-    s_o_ram_ask <= !l1_m1 && !l1_m2 && u1_bid;
+    s_o_ram <= !l1_m1 && !l1_m2;
     s_i_a <= l1_m1;
     s_i_b <= !l1_m1 && l1_m2;
 end
 
 // L2
-function automatic [SIDE_W-1:0] pick4(input [SIDE_W-1:0] a, input sa, input [SIDE_W-1:0] b,
-                                      input sb, input [SIDE_W-1:0] c, input sc,
-                                      input [SIDE_W-1:0] d, input sd);
-    pick4 = (a & {SIDE_W{sa}}) | (b & {SIDE_W{sb}}) | (c & {SIDE_W{sc}}) | (d & {SIDE_W{sd}});
-endfunction
-
-wire [SIDE_W-1:0] l2_side = pick4(w2_bid_ram, s_side_ram_bid, w2_ask_ram, s_side_ram_ask,
-    ka_side, s_side_a, kb_side, s_side_b);
+wire [SIDE_W-1:0] l2_side = (w2_side_ram & {SIDE_W{s_side_ram}}) |
+    (ka_side & {SIDE_W{s_side_a}}) | (kb_side & {SIDE_W{s_side_b}});
 // the other side's summary as it stands before this micro-op
-wire [OS_W-1:0] l2_osum =
-    (side_summary(w2_bid_ram) & {OS_W{s_o_ram_bid}}) |
-    (side_summary(w2_ask_ram) & {OS_W{s_o_ram_ask}}) |
+wire [OS_W-1:0] l2_osum = (w2_osum_ram & {OS_W{s_o_ram}}) |
     (side_summary(ka_side) & {OS_W{s_o_a_side}}) | (ka_osum & {OS_W{s_o_a_other}}) |
     (side_summary(kb_side) & {OS_W{s_o_b_side}}) | (kb_osum & {OS_W{s_o_b_other}});
 wire [1:0] l2_inst = s_i_a ? ka_inst : s_i_b ? kb_inst : w2_inst_ram;
@@ -1015,7 +1011,7 @@ wire l3_lost = u3_add_req && (u3_set_full_reg || a_qty_overflow);
 wire [1:0] l3_inst = {w3_inst[1] || l3_lost, u3_op_r ? u3_rval : w3_inst[0]};
 
 // L4 write-back registers. The clear sweep goes through them too: L3's output is zero then.
-reg w4_bid_en, w4_ask_en, w4_inst_en;
+reg w4_side_en, w4_inst_en;
 reg [WAYS-1:0] w4_ord_en;
 reg [SB-1:0] w4_ord_addr;
 reg [ENT_W-1:0] w4_ord_data;
@@ -1025,8 +1021,7 @@ reg [SBN_W-1:0] w4_slot;
 integer owi;
 
 always @(posedge clk) begin
-    w4_bid_en <= clearing_reg || (u3_valid && u3_bid);
-    w4_ask_en <= clearing_reg || (u3_valid && !u3_bid);
+    w4_side_en <= clearing_reg || u3_valid;
     w4_inst_en <= clearing_reg || u3_valid;
     for (owi = 0; owi < WAYS; owi = owi + 1) begin
         w4_ord_en[owi] <= clearing_reg ||
@@ -1045,13 +1040,13 @@ always @(posedge clk) begin
     w4_free <= u3_valid && u3_msg_last;
     w4_slot <= u3_slot;
     if (u3_valid || clearing_reg) begin
-        ka_loc <= clearing_reg ? clr_addr_reg[LB-1:0] : u3_loc;
+        ka_loc <= clearing_reg ? clr_addr_reg[LB:1] : u3_loc;
+        ka_bid <= clearing_reg ? clr_addr_reg[0] : u3_bid;
         ka_side <= a_side;
         ka_inst <= l3_inst;
     end
     if (u3_valid) begin
         ka_valid <= 1'b1;
-        ka_bid <= u3_bid;
         ka_osum <= w3_osum;
         kb_valid <= ka_valid;
         kb_bid <= ka_bid;
@@ -1061,8 +1056,7 @@ always @(posedge clk) begin
         kb_inst <= ka_inst;
     end
     if (rst) begin
-        w4_bid_en <= 1'b0;
-        w4_ask_en <= 1'b0;
+        w4_side_en <= 1'b0;
         w4_inst_en <= 1'b0;
         w4_ord_en <= 0;
         w4_cnt <= 0;
@@ -1074,12 +1068,12 @@ end
 
 always @* begin
     // Only the micro-op's side is written (an R rewrites it unchanged).
-    bid_wr_en = w4_bid_en;
-    ask_wr_en = w4_ask_en;
+    side_wr_en = w4_side_en;
     lvl_wr_en = w4_inst_en;
     lvl_wr_addr = ka_loc;
-    bid_wr_data = ka_side;
-    ask_wr_data = ka_side;
+    lvl_wr_bid = ka_bid;
+    side_wr_data = ka_side;
+    osum_wr_data = side_summary(ka_side);
     inst_wr_data = ka_inst;
     ord_wr_en = w4_ord_en;
     ord_wr_addr = w4_ord_addr;

@@ -136,7 +136,7 @@ class TB:
 
     @property
     def clear_cycles(self) -> int:
-        return 1 << max(self.cap.order_set_bits, self.cap.locate_bits)
+        return 1 << max(self.cap.order_set_bits, self.cap.locate_bits + 1)
 
     async def reset(self) -> None:
         self.dut.rst.value = 1
