@@ -2,7 +2,7 @@
 // 64-bit AXI-Stream into one 320-bit beat per ITCH message, with its sequence number, block
 // length and a "gap before this message" bit, as the book core expects (docs/hardware.md).
 //
-// Cut-through: a message leaves as soon as its last byte arrives (two register stages), so a
+// Cut-through: a message leaves as soon as its last byte arrives (four register stages), so a
 // packet whose tail turns out malformed has already delivered its good messages; the bad part
 // is counted and dropped, and the next datagram starts clean.
 `resetall
@@ -57,14 +57,51 @@ module vx_mold_framer #(
 localparam IN_BYTES = 8;
 // MoldUDP64 header: session (10), sequence number (8, BE), message count (2, BE) = 20 bytes,
 // so on a 64-bit bus the first block always starts at byte 4 of the third beat.
-localparam HDR_BLOCK_OFFSET = 4;
+localparam [3:0] HDR_BLOCK_OFFSET = 4'd4;
 localparam [15:0] COUNT_HEARTBEAT = 16'h0000;
 localparam [15:0] COUNT_END_OF_SESSION = 16'hffff;
+// Offsets of the next length prefix, relative to the word: up to 7 + 2 + 0xffff.
+localparam OFF_WIDTH = LEN_WIDTH + 1;
 
 localparam [1:0]
     STATE_HDR = 2'd0,   // next beat is header beat hdr_beat_reg of a datagram
     STATE_BODY = 2'd1,  // inside the message blocks
     STATE_DROP = 2'd2;  // discard until the end of the datagram
+
+// Stage 0: the input word and, for each byte offset k where a 2-byte length prefix could
+// start, what that block would do in this word. All of it depends on the word alone, so the
+// parser's word-to-word loop only selects among registered values.
+reg                          i_valid_reg, i_valid_next;
+reg [IN_BYTES*8-1:0]         i_data_reg, i_data_next;
+reg [3:0]                    i_bytes_reg, i_bytes_next;
+reg                          i_last_reg, i_last_next;
+reg [IN_BYTES-1:0]           i_half_reg, i_half_next;     // only the first one (k is last)
+reg [IN_BYTES-1:0]           i_end_reg, i_end_next;       // the block ends in the word
+reg [IN_BYTES-1:0]           i_more_reg, i_more_next;     // ... and bytes follow it
+reg [IN_BYTES-1:0]           i_zero_reg, i_zero_next;     // zero length
+reg [IN_BYTES-1:0]           i_esmall_reg, i_esmall_next; // i_erel < 16
+reg [IN_BYTES*LEN_WIDTH-1:0] i_len_reg, i_len_next;
+reg [IN_BYTES*OFF_WIDTH-1:0] i_erel_reg, i_erel_next;     // its end, relative to the next word
+reg [IN_BYTES*4-1:0]         i_take_reg, i_take_next;     // body bytes it has in this word
+reg [IN_BYTES*4-1:0]         i_enx_reg, i_enx_next;       // offset just past it, if it ends
+// Entry x: a prefix whose first byte was the previous word's last (its body starts at 1).
+reg                          i_xok_reg, i_xok_next;
+reg                          i_xend_reg, i_xend_next;
+reg                          i_xmore_reg, i_xmore_next;
+reg                          i_xzero_reg, i_xzero_next;
+reg                          i_xesmall_reg, i_xesmall_next;
+reg [LEN_WIDTH-1:0]          i_xlen_reg, i_xlen_next;
+reg [OFF_WIDTH-1:0]          i_xerel_reg, i_xerel_next;
+reg [3:0]                    i_xtake_reg, i_xtake_next;
+reg [3:0]                    i_xenx_reg, i_xenx_next;
+reg [7:0]                    pl_reg, pl_next;             // last byte of the previous word
+// The header word's message count, decoded.
+reg                          i_ge4_reg, i_ge4_next;
+reg                          i_cnt_hb_reg, i_cnt_hb_next;
+reg                          i_cnt_eos_reg, i_cnt_eos_next;
+reg                          i_cnt1_reg, i_cnt1_next;
+reg                          i_cnt2_reg, i_cnt2_next;
+reg [15:0]                   i_cnt_m1_reg, i_cnt_m1_next; // header count - 1
 
 reg [1:0] state_reg, state_next;
 reg [1:0] hdr_beat_reg, hdr_beat_next;
@@ -79,38 +116,43 @@ reg        hdr_lo_match_reg, hdr_lo_match_next;
 reg        hdr_match_reg, hdr_match_next;
 reg [47:0] hdr_seq_hi_reg, hdr_seq_hi_next;
 
-// Block parser: pre_cnt = length prefix bytes seen (2 = inside the body).
-reg [1:0]           pre_cnt_reg, pre_cnt_next;
-reg [7:0]           len_hi_reg, len_hi_next;
+// Block parser. e_reg is where the next length prefix starts, relative to the current word;
+// with open_reg a block body runs up to it. half_reg: the previous word ended with the first
+// byte of a prefix (entry x). A word holding two block ends is held (tready low) and parsed
+// again from e_reg with no block open.
+reg                 open_reg, open_next;
+reg                 half_reg, half_next;
+reg [OFF_WIDTH-1:0] e_reg, e_next;
+reg                 esmall_reg, esmall_next;      // e_reg < 16
 reg [LEN_WIDTH-1:0] blk_len_reg, blk_len_next;
-reg [LEN_WIDTH-1:0] rem_reg, rem_next;
 reg [6:0]           pos_reg, pos_next;      // body bytes stored so far, saturates at MSG_BYTES
 reg [15:0]          msgs_left_reg, msgs_left_next;
-reg [SEQ_WIDTH-1:0] cur_seq_reg, cur_seq_next;
-
-// A beat holding a complete short block after a completed message cannot be finished in one
-// cycle (one message beat per cycle): it is held (tready low) and resumed from split_off.
-reg       split_reg, split_next;
-reg [3:0] split_off_reg, split_off_next;
+// msgs_left_reg == 0 and == 1, kept beside it so the count check is one registered bit.
+reg                 ml0_reg, ml0_next;
+reg                 ml1_reg, ml1_next;
 
 // Stage 1 output: where this word's body bytes go, decided by the parser; the bytes are
 // moved in stage A, so the byte shifters stay off the parser's word-to-word loop.
 reg                 d_valid_reg, d_valid_next;     // a body word to place
 reg [IN_BYTES*8-1:0] d_data_reg, d_data_next;
-reg [3:0]           d_bs_reg, d_bs_next;           // first body byte of segment 1
-reg [3:0]           d_take_reg, d_take_next;       // its byte count
-reg [6:0]           d_pos_reg, d_pos_next;         // where they go in the message
+// Segment 1 lands in message bytes [d_lo, d_hi): message byte j takes word byte
+// (j + d_rot) mod 8, so one byte rotation of the word serves every message lane.
+reg [2:0]           d_rot_reg, d_rot_next;
+reg [6:0]           d_lo_reg, d_lo_next;
+reg [6:0]           d_hi_reg, d_hi_next;
 reg                 d_keep_old_reg, d_keep_old_next; // add to the bytes held (same block)
 reg                 d_emit_reg, d_emit_next;       // segment 1 completes a message
 reg                 d_start2_reg, d_start2_next;   // segment 2 starts a body in this word
 reg [3:0]           d_bs2_reg, d_bs2_next;
 reg [3:0]           d_take2_reg, d_take2_next;
 reg [LEN_WIDTH-1:0] d_len_reg, d_len_next;
-reg [SEQ_WIDTH-1:0] d_seq_reg, d_seq_next;
-reg [SEQ_WIDTH-1:0] d_seq1_reg, d_seq1_next;       // seq + 1, computed beside the parse
+reg                 d_load_reg, d_load_next;       // header word: sequence restarts at d_hseq
+reg [SEQ_WIDTH-1:0] d_hseq_reg, d_hseq_next;
 reg                 d_restart_reg, d_restart_next; // mode change: sequencing restarts after
 
-// Stage A output: message assembled, not yet sequenced.
+// Stage A output: message assembled and numbered, not yet sequenced. Numbering sits here so
+// the 64-bit increment is off the parser's loop.
+reg [SEQ_WIDTH-1:0] seqa_reg, seqa_next;           // number of the next message
 reg [MSG_WIDTH-1:0] msg_reg, msg_next;
 reg                 p_valid_reg, p_valid_next;
 reg [MSG_WIDTH-1:0] p_data_reg, p_data_next;
@@ -141,7 +183,8 @@ reg [STAT_WIDTH-1:0] messages_reg, messages_next;
 
 // Counter events of this cycle, added one cycle later so no counter's carry chain sits
 // behind the parser or the sequence compare.
-reg [63:0] inc_gaps_reg, inc_gaps_next;
+reg [63:0] inc_gaps_reg, inc_gaps_next;     // the gap size, added when inc_gap_reg
+reg        inc_gap_reg, inc_gap_next;
 reg        inc_dups_reg, inc_dups_next;
 reg        inc_packets_reg, inc_packets_next;
 reg        inc_heartbeats_reg, inc_heartbeats_next;
@@ -172,54 +215,49 @@ assign stat_count_mismatch = count_mismatch_reg;
 assign stat_zero_length = zero_length_reg;
 assign stat_messages = messages_reg;
 
-// Combinational working values of the block parser.
+// Combinational working values.
 reg        en;
-reg [3:0]  in_bytes;
+reg        hold;
+reg        mode_change;
 reg        body_ok;
 reg        drop_rest;
-reg [3:0]  x0;
-reg [3:0]  avail;
-reg        msgs_avail;
-reg [15:0] msgs_left_now;
-reg [SEQ_WIDTH-1:0] seq_now;
-reg [15:0] hdr_count;
-reg [1:0]  pfx;
-reg        len_known;
-reg [LEN_WIDTH-1:0] blk_len;
-reg [6:0]  pos_eff;
-reg [3:0]  bs;
-reg [3:0]  take;
-reg        done1;
-reg        zero1;
-reg [4:0]  e1;
-reg [1:0]  pfx2;
-reg [LEN_WIDTH-1:0] len2;
-reg [3:0]  bavail2;
-reg        split_now;
-reg        gap;
-reg [MSG_WIDTH-1:0] msg_work;
-reg [LEN_WIDTH-1:0] rem1;
-reg [3:0]  bavail1;
-reg        msgs_one;
-// For each byte offset k of the word, a block whose 2-byte prefix starts there: bytes from k
-// to the word's end, prefix complete, block complete (length fits in the word), zero length,
-// its length, body bytes taken in this word and body bytes left after this word.
-reg [IN_BYTES*4-1:0]         at_a;
-reg [IN_BYTES-1:0]           at_full;
-reg [IN_BYTES-1:0]           at_fit;
-reg [IN_BYTES-1:0]           at_zero;
-reg [IN_BYTES*LEN_WIDTH-1:0] at_len;
-reg [IN_BYTES*4-1:0]         at_take;
-reg [IN_BYTES*LEN_WIDTH-1:0] at_rem;
-reg [IN_BYTES*4-1:0]         at_e;     // offset just past the block, when it fits
-reg [IN_BYTES-1:0]           at_more;  // it fits and more bytes follow it in the word
-reg        more1;
 reg        hdr_word;
+reg [3:0]  in_bytes;
+reg [3:0]  ib;
+reg [2:0]  k;
+reg        start;
+reg        open_end;
+reg        mismatch;
+reg        emit;
+reg        ml0;
+reg        ml1;
+reg        ml2;
+reg        parse_hold;
+reg [15:0] ml_base;
 reg [6:0]  pos_cont;
+reg [15:0] ml_m1;
+reg        s_half;
+reg        s_end;
+reg        s_more;
+reg        s_zero;
+reg        s_esmall;
+reg [LEN_WIDTH-1:0] s_len;
+reg [OFF_WIDTH-1:0] s_erel;
+reg [3:0]  s_take;
+reg [3:0]  s_enx;
+reg [3:0]  s_bs;
 reg [3:0]  at_ab;
 reg [LEN_WIDTH-1:0] at_l;
+reg [OFF_WIDTH-1:0] at_sum;
+reg [SEQ_WIDTH-1:0] seq_base;
+reg [SEQ_WIDTH:0]   seq_sub;
 reg [SEQ_WIDTH-1:0] seq_diff;
+reg        dup;
+reg        gap;
+reg [MSG_WIDTH-1:0] msg_work;
 reg [IN_BYTES*8-1:0] seg_bytes;
+reg [IN_BYTES*8-1:0] rot_bytes;
+reg [2:0]  rot_idx;
 // Two zero bytes past the beat so a prefix read at the last offsets stays in range.
 wire [8*(IN_BYTES+2)-1:0] in_pad = {16'd0, s_axis_tdata};
 integer    i;
@@ -227,38 +265,68 @@ integer    i;
 always @* begin
     // Loop index assigned on every path, or synthesis infers a latch for it.
     i = 0;
+    i_valid_next = i_valid_reg;
+    i_data_next = i_data_reg;
+    i_bytes_next = i_bytes_reg;
+    i_last_next = i_last_reg;
+    i_half_next = i_half_reg;
+    i_end_next = i_end_reg;
+    i_more_next = i_more_reg;
+    i_zero_next = i_zero_reg;
+    i_esmall_next = i_esmall_reg;
+    i_len_next = i_len_reg;
+    i_erel_next = i_erel_reg;
+    i_take_next = i_take_reg;
+    i_enx_next = i_enx_reg;
+    i_xok_next = i_xok_reg;
+    i_xend_next = i_xend_reg;
+    i_xmore_next = i_xmore_reg;
+    i_xzero_next = i_xzero_reg;
+    i_xesmall_next = i_xesmall_reg;
+    i_xlen_next = i_xlen_reg;
+    i_xerel_next = i_xerel_reg;
+    i_xtake_next = i_xtake_reg;
+    i_xenx_next = i_xenx_reg;
+    pl_next = pl_reg;
+    i_ge4_next = i_ge4_reg;
+    i_cnt_hb_next = i_cnt_hb_reg;
+    i_cnt_eos_next = i_cnt_eos_reg;
+    i_cnt1_next = i_cnt1_reg;
+    i_cnt2_next = i_cnt2_reg;
+    i_cnt_m1_next = i_cnt_m1_reg;
     state_next = state_reg;
     hdr_beat_next = hdr_beat_reg;
-    file_mode_next = cfg_file_mode;
+    file_mode_next = file_mode_reg;
     session_next = session_reg;
     session_valid_next = session_valid_reg;
     hdr_session_next = hdr_session_reg;
     hdr_lo_match_next = hdr_lo_match_reg;
     hdr_match_next = hdr_match_reg;
     hdr_seq_hi_next = hdr_seq_hi_reg;
-    pre_cnt_next = pre_cnt_reg;
-    len_hi_next = len_hi_reg;
+    open_next = open_reg;
+    half_next = half_reg;
+    e_next = e_reg;
+    esmall_next = esmall_reg;
     blk_len_next = blk_len_reg;
-    rem_next = rem_reg;
     pos_next = pos_reg;
     msgs_left_next = msgs_left_reg;
-    cur_seq_next = cur_seq_reg;
-    split_next = split_reg;
-    split_off_next = split_off_reg;
+    ml0_next = ml0_reg;
+    ml1_next = ml1_reg;
     d_valid_next = d_valid_reg;
     d_data_next = d_data_reg;
-    d_bs_next = d_bs_reg;
-    d_take_next = d_take_reg;
-    d_pos_next = d_pos_reg;
+    d_rot_next = d_rot_reg;
+    d_lo_next = d_lo_reg;
+    d_hi_next = d_hi_reg;
     d_keep_old_next = d_keep_old_reg;
     d_emit_next = d_emit_reg;
     d_start2_next = d_start2_reg;
     d_bs2_next = d_bs2_reg;
     d_take2_next = d_take2_reg;
     d_len_next = d_len_reg;
-    d_seq_next = d_seq_reg;
-    d_seq1_next = d_seq1_reg;
+    d_load_next = d_load_reg;
+    d_hseq_next = d_hseq_reg;
     d_restart_next = d_restart_reg;
+    seqa_next = seqa_reg;
     msg_next = msg_reg;
     p_valid_next = p_valid_reg;
     p_data_next = p_data_reg;
@@ -273,7 +341,7 @@ always @* begin
     m_data_next = m_data_reg;
     m_keep_next = m_keep_reg;
     m_user_next = m_user_reg;
-    seq_gaps_next = seq_gaps_reg + inc_gaps_reg;
+    seq_gaps_next = seq_gaps_reg + (inc_gap_reg ? inc_gaps_reg : 64'd0);
     seq_dups_next = seq_dups_reg + {63'd0, inc_dups_reg};
     packets_next = packets_reg + {{(STAT_WIDTH-1){1'b0}}, inc_packets_reg};
     heartbeats_next = heartbeats_reg + {{(STAT_WIDTH-1){1'b0}}, inc_heartbeats_reg};
@@ -284,7 +352,8 @@ always @* begin
         {{(STAT_WIDTH-1){1'b0}}, inc_count_mismatch_reg};
     zero_length_next = zero_length_reg + {{(STAT_WIDTH-1){1'b0}}, inc_zero_length_reg};
     messages_next = messages_reg + {{(STAT_WIDTH-1){1'b0}}, inc_messages_reg};
-    inc_gaps_next = 64'd0;
+    inc_gaps_next = seq_diff;
+    inc_gap_next = 1'b0;
     inc_dups_next = 1'b0;
     inc_packets_next = 1'b0;
     inc_heartbeats_next = 1'b0;
@@ -295,115 +364,126 @@ always @* begin
     inc_zero_length_next = 1'b0;
     inc_messages_next = 1'b0;
 
+    hold = 1'b0;
+    in_bytes = 4'd0;
+    at_ab = 4'd0;
+    at_l = {LEN_WIDTH{1'b0}};
+    at_sum = {OFF_WIDTH{1'b0}};
     body_ok = 1'b0;
     drop_rest = 1'b0;
-    // Where the parse of this word starts and what it may emit are fixed by registered state
-    // alone (the header word's accept decision only gates the result), so the parse does
-    // not wait for the session and count checks.
-    hdr_word = !cfg_file_mode && state_reg == STATE_HDR && hdr_beat_reg == 2'd2;
-    x0 = hdr_word ? HDR_BLOCK_OFFSET : (split_reg ? split_off_reg : 4'd0);
-    avail = 4'd0;
-    msgs_avail = hdr_word || cfg_file_mode || msgs_left_reg != 16'd0;
-    msgs_left_now = msgs_left_reg;
-    msgs_one = hdr_word ? hdr_count == 16'd1 : msgs_left_reg == 16'd1;
-    rem1 = rem_reg;
-    more1 = 1'b0;
-    pos_cont = (pos_reg + {3'd0, in_bytes} > MSG_BYTES) ? MSG_BYTES :
-        pos_reg + {3'd0, in_bytes};
-    bavail1 = 4'd0;
-    seq_now = hdr_word ? {hdr_seq_hi_reg, s_axis_tdata[7:0], s_axis_tdata[15:8]} : cur_seq_reg;
-    hdr_count = {s_axis_tdata[23:16], s_axis_tdata[31:24]};
-    pfx = 2'd0;
-    len_known = 1'b0;
-    blk_len = blk_len_reg;
-    pos_eff = pos_reg;
-    bs = 4'd0;
-    take = 4'd0;
-    done1 = 1'b0;
-    zero1 = 1'b0;
-    e1 = 5'd0;
-    pfx2 = 2'd0;
-    len2 = {LEN_WIDTH{1'b0}};
-    bavail2 = 4'd0;
-    split_now = 1'b0;
-    gap = 1'b0;
+    emit = 1'b0;
     msg_work = msg_reg;
     seg_bytes = {IN_BYTES*8{1'b0}};
-    seq_diff = p_seq_reg - exp_seq_reg;
+    rot_bytes = {IN_BYTES*8{1'b0}};
+    rot_idx = 3'd0;
+    seq_base = seqa_reg;
+    // One subtraction gives the duplicate test (its borrow), the gap test and the gap size.
+    seq_sub = {1'b0, p_seq_reg} - {1'b0, exp_seq_reg};
+    seq_diff = seq_sub[SEQ_WIDTH-1:0];
+    dup = exp_valid_reg && seq_sub[SEQ_WIDTH];
+    gap = exp_valid_reg && !seq_sub[SEQ_WIDTH] && p_seq_reg != exp_seq_reg;
+    mode_change = cfg_file_mode != file_mode_reg;
 
-    in_bytes = 4'd0;
-    for (i = 0; i < IN_BYTES; i = i + 1) begin
-        if (s_axis_tkeep[i]) begin
-            in_bytes = i[3:0] + 4'd1;
-        end
+    // Parser working values: everything is read from stage 0's registers and the parser's
+    // own state, never from s_axis.
+    ib = i_bytes_reg;
+    k = e_reg[2:0];
+    hdr_word = !cfg_file_mode && state_reg == STATE_HDR && hdr_beat_reg == 2'd2;
+    start = half_reg ? i_xok_reg : (esmall_reg && e_reg[3:0] < ib);
+    open_end = open_reg && esmall_reg && e_reg[3:0] <= ib;
+    ml0 = !hdr_word && ml0_reg;
+    ml1 = hdr_word ? i_cnt1_reg : ml1_reg;
+    ml2 = hdr_word ? i_cnt2_reg : msgs_left_reg == 16'd2;
+    ml_base = hdr_word ? {i_data_reg[23:16], i_data_reg[31:24]} : msgs_left_reg;
+    mismatch = !cfg_file_mode && start && !half_reg && (open_reg ? ml1 : ml0);
+    // Past MSG_BYTES the count stops (bytes there fall off), so no compare follows the sum.
+    pos_cont = (pos_reg >= MSG_BYTES) ? pos_reg : pos_reg + {3'd0, ib};
+    ml_m1 = hdr_word ? i_cnt_m1_reg : msgs_left_reg - 16'd1;
+    if (half_reg) begin
+        s_half = 1'b0;
+        s_end = i_xend_reg;
+        s_more = i_xmore_reg;
+        s_zero = i_xzero_reg;
+        s_esmall = i_xesmall_reg;
+        s_len = i_xlen_reg;
+        s_erel = i_xerel_reg;
+        s_take = i_xtake_reg;
+        s_enx = i_xenx_reg;
+        s_bs = 4'd1;
+    end else begin
+        s_half = i_half_reg[k];
+        s_end = i_end_reg[k];
+        s_more = i_more_reg[k];
+        s_zero = i_zero_reg[k];
+        s_esmall = i_esmall_reg[k];
+        s_len = i_len_reg[LEN_WIDTH*k +: LEN_WIDTH];
+        s_erel = i_erel_reg[OFF_WIDTH*k +: OFF_WIDTH];
+        s_take = i_take_reg[4*k +: 4];
+        s_enx = i_enx_reg[4*k +: 4];
+        s_bs = {1'b0, k} + 4'd2;
     end
-
-    for (i = 0; i < IN_BYTES; i = i + 1) begin
-        at_a[4*i +: 4] = (in_bytes > i[3:0]) ? in_bytes - i[3:0] : 4'd0;
-        at_full[i] = at_a[4*i +: 4] >= 4'd2;
-        at_ab = at_a[4*i +: 4] - 4'd2;
-        at_l = {in_pad[8*i +: 8], in_pad[8*(i+1) +: 8]};
-        at_len[LEN_WIDTH*i +: LEN_WIDTH] = at_l;
-        at_fit[i] = at_full[i] && at_l[LEN_WIDTH-1:4] == {(LEN_WIDTH-4){1'b0}} &&
-            at_l[3:0] <= at_ab;
-        at_zero[i] = at_full[i] && at_l == {LEN_WIDTH{1'b0}};
-        at_take[4*i +: 4] = at_fit[i] ? at_l[3:0] : at_ab;
-        at_rem[LEN_WIDTH*i +: LEN_WIDTH] = at_l - {{(LEN_WIDTH-4){1'b0}}, at_ab};
-        at_e[4*i +: 4] = i[3:0] + 4'd2 + at_l[3:0];
-        at_more[i] = at_full[i] && at_l[LEN_WIDTH-1:4] == {(LEN_WIDTH-4){1'b0}} &&
-            at_l[3:0] < at_ab;
-    end
+    // A second block end in this word: after an open block, any block that ends here (only
+    // blocks under 6 bytes or a zero length); with none open, bytes left after a block that
+    // starts and ends here. Written apart from the outcomes below (and equal to them) since
+    // it gates stage 0's load and s_axis_tready.
+    parse_hold = start && !mismatch && !s_half &&
+        (open_reg ? s_end : s_more && (cfg_file_mode || !s_zero));
 
     // The whole pipeline advances together; the book's tready is rarely low, so a global
     // stall costs nothing and keeps every stage a plain register.
     en = !m_valid_reg || m_axis_tready;
-    s_ready = en;
 
     if (en) begin
+        file_mode_next = cfg_file_mode;
+
         // Stage 2: per-message sequencing, exactly the book contract's rule.
-        m_valid_next = 1'b0;
-        if (p_valid_reg) begin
-            // A restart travels with the first word parsed in the new mode; the messages
-            // behind it see no expected number, as if it had been cleared there.
-            if (exp_valid_reg && !p_restart_reg && p_seq_reg < exp_seq_reg) begin
-                inc_dups_next = 1'b1;
-            end else begin
-                if (exp_valid_reg && !p_restart_reg && p_seq_reg > exp_seq_reg) begin
-                    gap = 1'b1;
-                    inc_gaps_next = seq_diff;
-                end
-                exp_seq_next = p_seq1_reg;
-                exp_valid_next = 1'b1;
-                m_valid_next = 1'b1;
-                m_data_next = p_data_reg;
-                m_keep_next = p_keep_reg;
-                m_user_next = {gap, p_len_reg, p_seq_reg};
-                inc_messages_next = 1'b1;
-            end
+        // The output data load whenever the stage advances (valid says whether they are a
+        // beat), so the compare only reaches a few bits and the expected number.
+        m_valid_next = p_valid_reg && !dup;
+        m_data_next = p_data_reg;
+        m_keep_next = p_keep_reg;
+        m_user_next = {gap, p_len_reg, p_seq_reg};
+        inc_dups_next = p_valid_reg && dup;
+        inc_gap_next = p_valid_reg && gap;
+        inc_messages_next = p_valid_reg && !dup;
+        if (p_valid_reg && !dup) begin
+            exp_seq_next = p_seq1_reg;
+            exp_valid_next = 1'b1;
         end
-        if (p_restart_reg && !p_valid_reg) begin
+        // A restart travels alone, ahead of the first word parsed in the new mode, so the
+        // messages behind it see no expected number.
+        if (p_restart_reg) begin
             exp_valid_next = 1'b0;
         end
 
-        // Stage A: the parser's placement of this word's body bytes.
+        // Stage A: the parser's placement of this word's body bytes, and numbering.
         p_valid_next = 1'b0;
         p_restart_next = d_restart_reg;
         if (d_valid_reg) begin
-            seg_bytes = (d_data_reg >> {d_bs_reg, 3'b000}) &
-                ~({IN_BYTES*8{1'b1}} << {d_take_reg, 3'b000});
-            // Bytes past pos are still zero, so an OR places them; beyond MSG_BYTES they
-            // fall off.
-            msg_work = (d_keep_old_reg ? msg_reg : {MSG_WIDTH{1'b0}}) |
-                ({{(MSG_WIDTH-IN_BYTES*8){1'b0}}, seg_bytes} << {d_pos_reg, 3'b000});
+            for (i = 0; i < IN_BYTES; i = i + 1) begin
+                rot_idx = i[2:0] + d_rot_reg;
+                rot_bytes[8*i +: 8] = d_data_reg[8*rot_idx +: 8];
+            end
+            // Bytes past the block's stored ones are still zero, so an OR places them;
+            // beyond MSG_BYTES they fall off.
+            msg_work = d_keep_old_reg ? msg_reg : {MSG_WIDTH{1'b0}};
+            for (i = 0; i < MSG_BYTES; i = i + 1) begin
+                if (i[6:0] >= d_lo_reg && i[6:0] < d_hi_reg) begin
+                    msg_work[8*i +: 8] = msg_work[8*i +: 8] | rot_bytes[8*(i % IN_BYTES) +: 8];
+                end
+            end
             msg_next = msg_work;
+            seq_base = d_load_reg ? d_hseq_reg : seqa_reg;
+            seqa_next = seq_base;
             if (d_emit_reg) begin
                 p_valid_next = 1'b1;
                 p_data_next = msg_work;
                 p_keep_next = (d_len_reg >= MSG_BYTES) ? {MSG_BYTES{1'b1}} :
                     ~({MSG_BYTES{1'b1}} << d_len_reg);
                 p_len_next = d_len_reg;
-                p_seq_next = d_seq_reg;
-                p_seq1_next = d_seq1_reg;
+                p_seq_next = seq_base;
+                p_seq1_next = seq_base + 1'b1;
+                seqa_next = seq_base + 1'b1;
             end
             if (d_start2_reg) begin
                 seg_bytes = (d_data_reg >> {d_bs2_reg, 3'b000}) &
@@ -411,25 +491,42 @@ always @* begin
                 msg_next = {{(MSG_WIDTH-IN_BYTES*8){1'b0}}, seg_bytes};
             end
         end
+        if (d_restart_reg) begin
+            seqa_next = {{(SEQ_WIDTH-1){1'b0}}, 1'b1};
+        end
 
-        // Stage 1: header and block parsing of one input beat.
+        // Stage 1: header and block parsing of the word in stage 0.
         d_valid_next = 1'b0;
         d_emit_next = 1'b0;
         d_start2_next = 1'b0;
+        d_load_next = 1'b0;
         d_restart_next = 1'b0;
-        if (s_axis_tvalid) begin
+        if (mode_change) begin
+            // A mode change restarts framing and sequencing: the two streams number
+            // differently. The word waiting, if any, is parsed next cycle in the new mode.
+            hold = 1'b1;
+            state_next = STATE_HDR;
+            hdr_beat_next = 2'd0;
+            open_next = 1'b0;
+            half_next = 1'b0;
+            e_next = {OFF_WIDTH{1'b0}};
+            esmall_next = 1'b1;
+            d_restart_next = 1'b1;
+        end else if (i_valid_reg) begin
             if (!cfg_enable) begin
                 // Disabled: swallow input; Mold restarts at a datagram boundary.
-                split_next = 1'b0;
-                pre_cnt_next = 2'd0;
+                open_next = 1'b0;
+                half_next = 1'b0;
+                e_next = {OFF_WIDTH{1'b0}};
+                esmall_next = 1'b1;
                 if (!cfg_file_mode) begin
-                    state_next = s_axis_tlast ? STATE_HDR : STATE_DROP;
+                    state_next = i_last_reg ? STATE_HDR : STATE_DROP;
                     hdr_beat_next = 2'd0;
                 end
             end else if (cfg_file_mode) begin
                 body_ok = 1'b1;
             end else if (state_reg == STATE_DROP) begin
-                if (s_axis_tlast) begin
+                if (i_last_reg) begin
                     state_next = STATE_HDR;
                     hdr_beat_next = 2'd0;
                 end
@@ -437,225 +534,263 @@ always @* begin
                 body_ok = 1'b1;
             end else begin
                 // Header beats: a datagram ending inside the 20-byte header is truncated.
+                // The first block starts at a fixed offset of the header's last word.
+                open_next = 1'b0;
+                half_next = 1'b0;
+                e_next = {{(OFF_WIDTH-4){1'b0}}, HDR_BLOCK_OFFSET};
+                esmall_next = 1'b1;
                 case (hdr_beat_reg)
                     2'd0: begin
-                        hdr_session_next[63:0] = s_axis_tdata;
-                        hdr_lo_match_next = s_axis_tdata == session_reg[63:0];
+                        hdr_session_next[63:0] = i_data_reg;
+                        hdr_lo_match_next = i_data_reg == session_reg[63:0];
                         hdr_beat_next = 2'd1;
                     end
                     2'd1: begin
-                        hdr_session_next[79:64] = s_axis_tdata[15:0];
+                        hdr_session_next[79:64] = i_data_reg[15:0];
                         hdr_match_next = hdr_lo_match_reg &&
-                            s_axis_tdata[15:0] == session_reg[79:64];
+                            i_data_reg[15:0] == session_reg[79:64];
                         for (i = 0; i < 6; i = i + 1) begin
-                            hdr_seq_hi_next[8*(5-i) +: 8] = s_axis_tdata[8*(i+2) +: 8];
+                            hdr_seq_hi_next[8*(5-i) +: 8] = i_data_reg[8*(i+2) +: 8];
                         end
                         hdr_beat_next = 2'd2;
                     end
                     default: begin
                         hdr_beat_next = 2'd0;
-                        if (in_bytes >= 4'd4) begin
+                        if (i_ge4_reg) begin
                             if (session_valid_reg && !hdr_match_reg) begin
                                 inc_wrong_session_next = 1'b1;
-                                state_next = s_axis_tlast ? STATE_HDR : STATE_DROP;
+                                state_next = i_last_reg ? STATE_HDR : STATE_DROP;
                             end else begin
                                 // The first datagram fixes the session, as a receiver joining
                                 // a feed learns it.
                                 session_next = hdr_session_reg;
                                 session_valid_next = 1'b1;
                                 inc_packets_next = 1'b1;
-                                if (hdr_count == COUNT_HEARTBEAT ||
-                                        hdr_count == COUNT_END_OF_SESSION) begin
+                                if (i_cnt_hb_reg || i_cnt_eos_reg) begin
                                     // Sequencing follows messages only (as the book contract
                                     // does), so a heartbeat's number does not move it.
-                                    if (hdr_count == COUNT_HEARTBEAT) begin
+                                    if (i_cnt_hb_reg) begin
                                         inc_heartbeats_next = 1'b1;
                                     end else begin
                                         inc_eos_next = 1'b1;
                                     end
-                                    state_next = s_axis_tlast ? STATE_HDR : STATE_DROP;
+                                    state_next = i_last_reg ? STATE_HDR : STATE_DROP;
                                 end else begin
                                     state_next = STATE_BODY;
                                     body_ok = 1'b1;
-                                    msgs_left_now = hdr_count;
-                                    cur_seq_next = seq_now;
-                                    pre_cnt_next = 2'd0;
+                                    d_load_next = 1'b1;
+                                    d_hseq_next = {hdr_seq_hi_reg, i_data_reg[7:0],
+                                        i_data_reg[15:8]};
                                 end
                             end
                         end
                     end
                 endcase
-                if (s_axis_tlast && !body_ok && hdr_beat_reg != 2'd2) begin
+                if (i_last_reg && !body_ok && hdr_beat_reg != 2'd2) begin
                     inc_truncated_next = 1'b1;
                     hdr_beat_next = 2'd0;
-                end else if (s_axis_tlast && hdr_beat_reg == 2'd2 && in_bytes < 4'd4) begin
+                end else if (i_last_reg && hdr_beat_reg == 2'd2 && !i_ge4_reg) begin
                     inc_truncated_next = 1'b1;
                 end
             end
 
             if (body_ok) begin
-                avail = at_a[4*x0[2:0] +: 4];
-
-                // Segment 1: finish the block in progress (or start one at x0). Every case
-                // reads values computed for each start offset straight from the word, so the
-                // word-to-word loop is muxes and one short compare, not chained adders.
-                if (pre_cnt_reg == 2'd0 && avail != 4'd0 && !msgs_avail) begin
-                    // Bytes after the announced number of blocks.
-                    inc_count_mismatch_next = 1'b1;
-                    drop_rest = 1'b1;
-                end else begin
-                    pos_eff = (pre_cnt_reg == 2'd2) ? pos_reg : 7'd0;
-                    if (pre_cnt_reg == 2'd2) begin
-                        pfx = 2'd0;
-                        len_known = 1'b1;
-                        done1 = rem_reg[LEN_WIDTH-1:4] == {(LEN_WIDTH-4){1'b0}} &&
-                            rem_reg[3:0] <= in_bytes;
-                        take = done1 ? rem_reg[3:0] : in_bytes;
-                        rem1 = rem_reg - {{(LEN_WIDTH-4){1'b0}}, in_bytes};
-                        // A block in progress always continues at offset 0 (a held word
-                        // restarts with no prefix byte seen), so x0 is 0 here and below.
-                        more1 = rem_reg[LEN_WIDTH-1:4] == {(LEN_WIDTH-4){1'b0}} &&
-                            rem_reg[3:0] < in_bytes;
-                        e1 = {1'b0, rem_reg[3:0]};
-                    end else if (pre_cnt_reg == 2'd1) begin
-                        pfx = (in_bytes != 4'd0) ? 2'd1 : 2'd0;
-                        len_known = in_bytes != 4'd0;
-                        blk_len = {len_hi_reg, in_pad[7:0]};
-                        bavail1 = in_bytes - 4'd1;
-                        if (len_known) begin
-                            done1 = blk_len[LEN_WIDTH-1:4] == {(LEN_WIDTH-4){1'b0}} &&
-                                blk_len[3:0] <= bavail1;
-                            take = done1 ? blk_len[3:0] : bavail1;
-                            zero1 = blk_len == {LEN_WIDTH{1'b0}};
-                            more1 = blk_len[LEN_WIDTH-1:4] == {(LEN_WIDTH-4){1'b0}} &&
-                                blk_len[3:0] < bavail1;
-                        end
-                        e1 = {1'b0, 4'd1 + blk_len[3:0]};
-                        rem1 = blk_len - {{(LEN_WIDTH-4){1'b0}}, bavail1};
-                    end else begin
-                        len_known = at_full[x0[2:0]];
-                        pfx = len_known ? 2'd2 : avail[1:0];
-                        blk_len = at_len[LEN_WIDTH*x0[2:0] +: LEN_WIDTH];
-                        if (len_known) begin
-                            done1 = at_fit[x0[2:0]];
-                            take = at_take[4*x0[2:0] +: 4];
-                            zero1 = at_zero[x0[2:0]];
-                            more1 = at_more[x0[2:0]];
-                        end
-                        e1 = {1'b0, at_e[4*x0[2:0] +: 4]};
-                        rem1 = at_rem[LEN_WIDTH*x0[2:0] +: LEN_WIDTH];
+                // One block boundary per cycle: the block open up to e_reg ends here, and/or
+                // a prefix starts at e_reg (entry x after a split prefix). Every outcome reads
+                // the entry selected by registered state.
+                hold = parse_hold;
+                d_valid_next = 1'b1;
+                d_data_next = i_data_reg;
+                d_keep_old_next = open_reg;
+                d_len_next = blk_len_reg;
+                msgs_left_next = ml_base;
+                half_next = 1'b0;
+                e_next = e_reg - {{(OFF_WIDTH-4){1'b0}}, ib};
+                esmall_next = e_reg < {{(OFF_WIDTH-5){1'b0}}, 1'b1, ib};
+                if (open_reg) begin
+                    d_rot_next = 3'd0 - pos_reg[2:0];
+                    d_lo_next = pos_reg;
+                    d_hi_next = open_end ? pos_reg + {3'd0, e_reg[3:0]} :
+                        pos_reg + {3'd0, ib};
+                    pos_next = pos_cont;
+                    if (open_end) begin
+                        emit = 1'b1;
+                        open_next = 1'b0;
                     end
-                    bs = x0 + {2'd0, pfx};
+                end else begin
+                    d_rot_next = s_bs[2:0];
+                    d_lo_next = 7'd0;
+                    d_hi_next = 7'd0;
+                    half_next = half_reg && !start;
+                end
 
-                    d_valid_next = 1'b1;
-                    d_data_next = s_axis_tdata;
-                    d_bs_next = bs;
-                    d_take_next = take;
-                    d_pos_next = pos_eff;
-                    d_keep_old_next = pre_cnt_reg == 2'd2;
-
-                    if (zero1) begin
+                if (start) begin
+                    if (mismatch) begin
+                        // Bytes after the announced number of blocks.
+                        inc_count_mismatch_next = 1'b1;
+                        drop_rest = 1'b1;
+                    end else if (s_half) begin
+                        half_next = 1'b1;
+                    end else if (open_reg && s_end) begin
+                        // A second block end in this word (only blocks under 6 bytes or a
+                        // zero length): parsed next cycle from the same word.
+                        e_next = e_reg;
+                        esmall_next = 1'b1;
+                    end else if (s_zero) begin
                         inc_zero_length_next = 1'b1;
-                        pre_cnt_next = 2'd0;
                         // A zero prefix is BinaryFILE's end-of-data mark (skipped); in a
                         // MoldUDP64 datagram it is corrupt and ends the datagram's parse.
                         drop_rest = !cfg_file_mode;
-                    end else if (done1) begin
-                        d_emit_next = 1'b1;
-                        d_len_next = blk_len;
-                        d_seq_next = seq_now;
-                        d_seq1_next = seq_now + 1'b1;
-                        cur_seq_next = seq_now + 1'b1;
-                        pre_cnt_next = 2'd0;
-                        if (!cfg_file_mode) begin
-                            msgs_left_now = msgs_left_now - 16'd1;
-                            msgs_avail = !msgs_one;
-                        end
-                    end else begin
-                        pre_cnt_next = pre_cnt_reg + pfx;
-                        if (pre_cnt_reg == 2'd0 && pfx == 2'd1) begin
-                            len_hi_next = in_pad[8*x0 +: 8];
-                        end
-                        if (len_known) begin
-                            blk_len_next = (pre_cnt_reg == 2'd2) ? blk_len_reg : blk_len;
-                            rem_next = rem1;
-                            // A block in progress that does not end here takes the whole
-                            // word, so its sum does not wait for the end test.
-                            pos_next = (pre_cnt_reg == 2'd2) ? pos_cont : {3'd0, take};
-                        end
-                    end
-
-                    // Segment 2: the next block starting after a completed one in this beat.
-                    if (more1 && !drop_rest) begin
-                        if (!msgs_avail) begin
-                            inc_count_mismatch_next = 1'b1;
-                            drop_rest = 1'b1;
+                        if (s_more && cfg_file_mode) begin
+                            e_next = {{(OFF_WIDTH-4){1'b0}}, s_enx};
                         end else begin
-                            pfx2 = at_full[e1[2:0]] ? 2'd2 : 2'd1;
-                            bavail2 = at_full[e1[2:0]] ? at_take[4*e1[2:0] +: 4] : 4'd0;
-                            len2 = at_len[LEN_WIDTH*e1[2:0] +: LEN_WIDTH];
-                            if (at_full[e1[2:0]] && at_fit[e1[2:0]]) begin
-                                // Only malformed (< 6 byte) or zero-length blocks get here.
-                                split_now = 1'b1;
-                            end else begin
-                                pre_cnt_next = pfx2;
-                                len_hi_next = in_pad[8*e1 +: 8];
-                                if (pfx2 == 2'd2) begin
-                                    blk_len_next = len2;
-                                    rem_next = at_rem[LEN_WIDTH*e1[2:0] +: LEN_WIDTH];
-                                    pos_next = {3'd0, bavail2};
-                                    d_start2_next = 1'b1;
-                                    d_bs2_next = e1[3:0] + 4'd2;
-                                    d_take2_next = bavail2;
-                                end
-                            end
+                            e_next = {OFF_WIDTH{1'b0}};
+                        end
+                        esmall_next = 1'b1;
+                    end else if (s_end) begin
+                        // A block wholly in this word (no block was open).
+                        emit = 1'b1;
+                        d_len_next = s_len;
+                        d_hi_next = {3'd0, s_take};
+                        if (s_more) begin
+                            e_next = {{(OFF_WIDTH-4){1'b0}}, s_enx};
+                        end else begin
+                            e_next = {OFF_WIDTH{1'b0}};
+                        end
+                        esmall_next = 1'b1;
+                    end else begin
+                        // A block that continues into the next word.
+                        open_next = 1'b1;
+                        blk_len_next = s_len;
+                        pos_next = {3'd0, s_take};
+                        e_next = s_erel;
+                        esmall_next = s_esmall;
+                        if (open_reg) begin
+                            d_start2_next = 1'b1;
+                            d_bs2_next = s_bs;
+                            d_take2_next = s_take;
+                        end else begin
+                            d_hi_next = {3'd0, s_take};
                         end
                     end
                 end
 
-                msgs_left_next = msgs_left_now;
+                d_emit_next = emit;
+                ml0_next = ml0;
+                ml1_next = ml1;
+                if (emit && !cfg_file_mode) begin
+                    msgs_left_next = ml_m1;
+                    ml0_next = ml1;
+                    ml1_next = ml2;
+                end
 
-                if (split_now) begin
-                    s_ready = 1'b0;
-                    split_next = 1'b1;
-                    split_off_next = e1[3:0];
-                end else begin
-                    split_next = 1'b0;
-                    if (drop_rest) begin
-                        pre_cnt_next = 2'd0;
-                        if (!cfg_file_mode) begin
-                            state_next = s_axis_tlast ? STATE_HDR : STATE_DROP;
-                            hdr_beat_next = 2'd0;
-                        end
-                    end else if (s_axis_tlast && !cfg_file_mode) begin
-                        // End of datagram: a block still open is cut short, and fewer blocks
-                        // than announced means the header and body disagree.
-                        if (pre_cnt_next != 2'd0) begin
-                            inc_truncated_next = 1'b1;
-                        end else if (msgs_avail) begin
-                            inc_count_mismatch_next = 1'b1;
-                        end
-                        pre_cnt_next = 2'd0;
-                        state_next = STATE_HDR;
+                if (drop_rest) begin
+                    open_next = 1'b0;
+                    half_next = 1'b0;
+                    if (!cfg_file_mode) begin
+                        state_next = i_last_reg ? STATE_HDR : STATE_DROP;
                         hdr_beat_next = 2'd0;
                     end
+                end else if (!hold && i_last_reg && !cfg_file_mode) begin
+                    // End of datagram: a block still open is cut short, and fewer blocks
+                    // than announced means the header and body disagree.
+                    if (open_next || half_next) begin
+                        inc_truncated_next = 1'b1;
+                    end else if (emit ? !ml1 : !ml0) begin
+                        inc_count_mismatch_next = 1'b1;
+                    end
+                    open_next = 1'b0;
+                    half_next = 1'b0;
+                    state_next = STATE_HDR;
+                    hdr_beat_next = 2'd0;
                 end
             end
         end
-    end
 
-    // A mode change restarts framing and sequencing: the two streams number differently.
-    if (cfg_file_mode != file_mode_reg) begin
-        state_next = STATE_HDR;
-        hdr_beat_next = 2'd0;
-        pre_cnt_next = 2'd0;
-        split_next = 1'b0;
-        d_restart_next = 1'b1;
-        cur_seq_next = {{(SEQ_WIDTH-1){1'b0}}, 1'b1};
+        // Stage 0: a new word is taken when the parser is done with the one it holds.
+        // Loaded whether or not tvalid is high (i_valid says), so the load enable is only the
+        // hold.
+        if (!(i_valid_reg && hold)) begin
+            i_valid_next = s_axis_tvalid;
+            for (i = 0; i < IN_BYTES; i = i + 1) begin
+                if (s_axis_tkeep[i]) begin
+                    in_bytes = i[3:0] + 4'd1;
+                end
+            end
+            i_data_next = s_axis_tdata;
+            i_bytes_next = in_bytes;
+            i_last_next = s_axis_tlast;
+            for (i = 0; i < IN_BYTES; i = i + 1) begin
+                at_ab = in_bytes - i[3:0] - 4'd2;
+                at_l = {in_pad[8*i +: 8], in_pad[8*(i+1) +: 8]};
+                at_sum = {1'b0, at_l} + i[OFF_WIDTH-1:0] + {{(OFF_WIDTH-2){1'b0}}, 2'd2};
+                i_half_next[i] = in_bytes == i[3:0] + 4'd1;
+                i_end_next[i] = at_sum <= {{(OFF_WIDTH-4){1'b0}}, in_bytes};
+                i_more_next[i] = at_sum < {{(OFF_WIDTH-4){1'b0}}, in_bytes};
+                i_zero_next[i] = at_l == {LEN_WIDTH{1'b0}};
+                i_len_next[LEN_WIDTH*i +: LEN_WIDTH] = at_l;
+                i_erel_next[OFF_WIDTH*i +: OFF_WIDTH] =
+                    at_sum - {{(OFF_WIDTH-4){1'b0}}, in_bytes};
+                i_esmall_next[i] = at_sum < {{(OFF_WIDTH-5){1'b0}}, 1'b1, in_bytes};
+                i_take_next[4*i +: 4] = i_end_next[i] ? at_l[3:0] : at_ab;
+                i_enx_next[4*i +: 4] = at_sum[3:0];
+            end
+            at_l = {pl_reg, s_axis_tdata[7:0]};
+            at_sum = {1'b0, at_l} + {{(OFF_WIDTH-1){1'b0}}, 1'b1};
+            i_xok_next = in_bytes != 4'd0;
+            i_xend_next = at_sum <= {{(OFF_WIDTH-4){1'b0}}, in_bytes};
+            i_xmore_next = at_sum < {{(OFF_WIDTH-4){1'b0}}, in_bytes};
+            i_xzero_next = at_l == {LEN_WIDTH{1'b0}};
+            i_xlen_next = at_l;
+            i_xerel_next = at_sum - {{(OFF_WIDTH-4){1'b0}}, in_bytes};
+            i_xesmall_next = at_sum < {{(OFF_WIDTH-5){1'b0}}, 1'b1, in_bytes};
+            i_xtake_next = i_xend_next ? at_l[3:0] : in_bytes - 4'd1;
+            i_xenx_next = at_sum[3:0];
+            if (s_axis_tvalid && in_bytes != 4'd0) begin
+                pl_next = in_pad[8*(in_bytes-4'd1) +: 8];
+            end
+            i_ge4_next = in_bytes >= 4'd4;
+            i_cnt_hb_next = {s_axis_tdata[23:16], s_axis_tdata[31:24]} == COUNT_HEARTBEAT;
+            i_cnt_eos_next =
+                {s_axis_tdata[23:16], s_axis_tdata[31:24]} == COUNT_END_OF_SESSION;
+            i_cnt1_next = {s_axis_tdata[23:16], s_axis_tdata[31:24]} == 16'd1;
+            i_cnt2_next = {s_axis_tdata[23:16], s_axis_tdata[31:24]} == 16'd2;
+            i_cnt_m1_next = {s_axis_tdata[23:16], s_axis_tdata[31:24]} - 16'd1;
+        end
     end
+    s_ready = en && !(i_valid_reg && hold);
 end
 
 always @(posedge clk) begin
+    i_valid_reg <= i_valid_next;
+    i_data_reg <= i_data_next;
+    i_bytes_reg <= i_bytes_next;
+    i_last_reg <= i_last_next;
+    i_half_reg <= i_half_next;
+    i_end_reg <= i_end_next;
+    i_more_reg <= i_more_next;
+    i_zero_reg <= i_zero_next;
+    i_esmall_reg <= i_esmall_next;
+    i_len_reg <= i_len_next;
+    i_erel_reg <= i_erel_next;
+    i_take_reg <= i_take_next;
+    i_enx_reg <= i_enx_next;
+    i_xok_reg <= i_xok_next;
+    i_xend_reg <= i_xend_next;
+    i_xmore_reg <= i_xmore_next;
+    i_xzero_reg <= i_xzero_next;
+    i_xesmall_reg <= i_xesmall_next;
+    i_xlen_reg <= i_xlen_next;
+    i_xerel_reg <= i_xerel_next;
+    i_xtake_reg <= i_xtake_next;
+    i_xenx_reg <= i_xenx_next;
+    pl_reg <= pl_next;
+    i_ge4_reg <= i_ge4_next;
+    i_cnt_hb_reg <= i_cnt_hb_next;
+    i_cnt_eos_reg <= i_cnt_eos_next;
+    i_cnt1_reg <= i_cnt1_next;
+    i_cnt2_reg <= i_cnt2_next;
+    i_cnt_m1_reg <= i_cnt_m1_next;
     state_reg <= state_next;
     hdr_beat_reg <= hdr_beat_next;
     file_mode_reg <= file_mode_next;
@@ -665,37 +800,38 @@ always @(posedge clk) begin
     hdr_lo_match_reg <= hdr_lo_match_next;
     hdr_match_reg <= hdr_match_next;
     hdr_seq_hi_reg <= hdr_seq_hi_next;
-    pre_cnt_reg <= pre_cnt_next;
-    len_hi_reg <= len_hi_next;
+    open_reg <= open_next;
+    half_reg <= half_next;
+    e_reg <= e_next;
+    esmall_reg <= esmall_next;
     blk_len_reg <= blk_len_next;
-    rem_reg <= rem_next;
     pos_reg <= pos_next;
     msgs_left_reg <= msgs_left_next;
-    cur_seq_reg <= cur_seq_next;
-    split_reg <= split_next;
-    split_off_reg <= split_off_next;
+    ml0_reg <= ml0_next;
+    ml1_reg <= ml1_next;
     d_valid_reg <= d_valid_next;
     d_data_reg <= d_data_next;
-    d_bs_reg <= d_bs_next;
-    d_take_reg <= d_take_next;
-    d_pos_reg <= d_pos_next;
+    d_rot_reg <= d_rot_next;
+    d_lo_reg <= d_lo_next;
+    d_hi_reg <= d_hi_next;
     d_keep_old_reg <= d_keep_old_next;
     d_emit_reg <= d_emit_next;
     d_start2_reg <= d_start2_next;
     d_bs2_reg <= d_bs2_next;
     d_take2_reg <= d_take2_next;
     d_len_reg <= d_len_next;
-    d_seq_reg <= d_seq_next;
-    d_seq1_reg <= d_seq1_next;
+    d_load_reg <= d_load_next;
+    d_hseq_reg <= d_hseq_next;
     d_restart_reg <= d_restart_next;
+    seqa_reg <= seqa_next;
     msg_reg <= msg_next;
     p_valid_reg <= p_valid_next;
-    p_seq1_reg <= p_seq1_next;
-    p_restart_reg <= p_restart_next;
     p_data_reg <= p_data_next;
     p_keep_reg <= p_keep_next;
     p_len_reg <= p_len_next;
     p_seq_reg <= p_seq_next;
+    p_seq1_reg <= p_seq1_next;
+    p_restart_reg <= p_restart_next;
     exp_seq_reg <= exp_seq_next;
     exp_valid_reg <= exp_valid_next;
     m_valid_reg <= m_valid_next;
@@ -713,6 +849,7 @@ always @(posedge clk) begin
     zero_length_reg <= zero_length_next;
     messages_reg <= messages_next;
     inc_gaps_reg <= inc_gaps_next;
+    inc_gap_reg <= inc_gap_next;
     inc_dups_reg <= inc_dups_next;
     inc_packets_reg <= inc_packets_next;
     inc_heartbeats_reg <= inc_heartbeats_next;
@@ -724,21 +861,27 @@ always @(posedge clk) begin
     inc_messages_reg <= inc_messages_next;
 
     if (rst) begin
+        i_valid_reg <= 1'b0;
         state_reg <= STATE_HDR;
         hdr_beat_reg <= 2'd0;
         file_mode_reg <= cfg_file_mode;
         session_valid_reg <= 1'b0;
-        pre_cnt_reg <= 2'd0;
+        open_reg <= 1'b0;
+        half_reg <= 1'b0;
+        e_reg <= {OFF_WIDTH{1'b0}};
+        esmall_reg <= 1'b1;
         msgs_left_reg <= 16'd0;
-        cur_seq_reg <= {{(SEQ_WIDTH-1){1'b0}}, 1'b1};
-        split_reg <= 1'b0;
+        ml0_reg <= 1'b1;
+        ml1_reg <= 1'b0;
         d_valid_reg <= 1'b0;
         d_emit_reg <= 1'b0;
         d_start2_reg <= 1'b0;
+        d_load_reg <= 1'b0;
         d_restart_reg <= 1'b0;
+        seqa_reg <= {{(SEQ_WIDTH-1){1'b0}}, 1'b1};
         p_valid_reg <= 1'b0;
         p_restart_reg <= 1'b0;
-        inc_gaps_reg <= 64'd0;
+        inc_gap_reg <= 1'b0;
         inc_dups_reg <= 1'b0;
         inc_packets_reg <= 1'b0;
         inc_heartbeats_reg <= 1'b0;
