@@ -651,6 +651,7 @@ wire [D_W-1:0] dq_in = {m_mask, m_slot, m_rval,
     p4_msg[329], p4_msg[72 +: 48], p4_msg[8 +: 64], m_type};
 wire [D_W-1:0] dq_out;
 wire d_single;
+wire [4:0] d_first;
 wire dq_valid;
 wire dq_pop;
 // O5: the descriptor is registered before the queue, so the queue's write enable and data
@@ -658,20 +659,22 @@ wire dq_pop;
 reg [D_W-1:0] p5_desc;
 reg p5_valid;
 reg p5_single;
+reg [4:0] p5_first;   // the first micro-op, one-hot
 
 always @(posedge clk) begin
     p5_desc <= dq_in;
     p5_valid <= p4_valid && m_mask != 0;
     p5_single <= (m_mask & (m_mask - 1'b1)) == 0;
+    p5_first <= m_mask & ~(m_mask - 1'b1);
     if (rst) begin
         p5_valid <= 1'b0;
     end
 end
 
-vx_book_fifo #(.WIDTH(D_W + 1), .ADDR_WIDTH(DQ_AW)) desc_queue (
+vx_book_fifo #(.WIDTH(D_W + 6), .ADDR_WIDTH(DQ_AW)) desc_queue (
     .clk(clk), .rst(rst),
-    .in_data({p5_single, p5_desc}), .in_valid(p5_valid),
-    .out_data({d_single, dq_out}), .out_valid(dq_valid), .out_pop(dq_pop),
+    .in_data({p5_first, p5_single, p5_desc}), .in_valid(p5_valid),
+    .out_data({d_first, d_single, dq_out}), .out_valid(dq_valid), .out_pop(dq_pop),
     .count(dq_count)
 );
 
@@ -701,9 +704,15 @@ reg [4:0] seq_mask_reg;
 reg seq_emitted_reg;
 reg seq_last_reg;   // started, and one micro-op is left
 wire [4:0] d_mask = dq_out[D_MASK +: 5];
+reg [4:0] seq_next_reg;   // started: the next micro-op, one-hot
+// The micro-op emitted now, one-hot, from registers alone: it selects every field below.
+wire [4:0] seq_sel = seq_started_reg ? seq_next_reg : d_first;
 wire [4:0] seq_mask = seq_started_reg ? seq_mask_reg : d_mask;
-wire [4:0] seq_sel = seq_mask & ~(seq_mask - 1'b1);
 wire [4:0] seq_rest = seq_mask & ~seq_sel;
+wire s_tgt = seq_sel[1];
+wire s_ins = seq_sel[3];
+wire s_r = seq_sel[4];
+wire s_dup = seq_sel[0] || seq_sel[2];
 wire seq_emit = dq_valid && !seq_emitted_reg && oq_count <= (1 << OQ_AW) - 4;
 // The pop comes from registered bits only: it enables the queue's output register.
 assign dq_pop = seq_emit && (seq_started_reg ? seq_last_reg : d_single);
@@ -736,6 +745,7 @@ always @(posedge clk) begin
         seq_started_reg <= seq_rest != 0;
         seq_mask_reg <= seq_rest;
         seq_last_reg <= (seq_rest & (seq_rest - 1'b1)) == 0;
+        seq_next_reg <= seq_rest & ~(seq_rest - 1'b1);
     end
     u0_add <= seq_sel[3];
     u0_sub <= |seq_sel[2:0];
@@ -751,46 +761,25 @@ always @(posedge clk) begin
     u0_slot <= dq_out[D_SLOT +: SBN_W];
     u0_msg <= dq_out[120:0];
     u0_ord_we <= !seq_sel[4];
-    if (seq_sel[1]) begin
-        u0_loc <= d_tgt_ent[E_LOC +: LB];
-        u0_bid <= d_tgt_ent[E_BID];
-        u0_price <= d_tgt_ent[E_PRICE +: 32];
-        u0_qty <= dq_out[D_TGT_QTY +: 32];
-        u0_remove <= dq_out[D_TGT_RM];
-        u0_ord_way <= dq_out[D_TGT_WAY +: WAYS];
-        u0_ord_set <= dq_out[D_SET1 +: SB];
-        // E C X leave the order with its shares left; D, U and a full execution free the way.
-        u0_ord_data <= dq_out[D_TGT_RM] ? {ENT_W{1'b0}} :
-            {d_tgt_ent[ENT_W-1:32], dq_out[D_TGT_LEFT +: 32]};
-    end else if (seq_sel[3]) begin
-        u0_loc <= dq_out[D_OWN +: LB];
-        u0_bid <= d_ins_ent[E_BID];
-        u0_price <= d_ins_ent[E_PRICE +: 32];
-        u0_qty <= d_ins_ent[31:0];
-        u0_remove <= 1'b0;
-        u0_ord_way <= dq_out[D_INS_WAY +: WAYS];
-        u0_ord_set <= dq_out[D_ADDSET +: SB];
-        u0_ord_data <= d_ins_ent;
-    end else if (seq_sel[4]) begin
-        u0_loc <= dq_out[D_OWN +: LB];
-        u0_bid <= 1'b0;
-        u0_price <= 32'd0;
-        u0_qty <= 32'd0;
-        u0_remove <= 1'b0;
-        u0_ord_way <= 0;
-        u0_ord_set <= 0;
-        u0_ord_data <= 0;
-    end else begin
-        // a duplicate reference: the live order leaves its instrument
-        u0_loc <= d_dup_ent[E_LOC +: LB];
-        u0_bid <= d_dup_ent[E_BID];
-        u0_price <= d_dup_ent[E_PRICE +: 32];
-        u0_qty <= d_dup_ent[31:0];
-        u0_remove <= 1'b1;
-        u0_ord_way <= dq_out[D_DUP_WAY +: WAYS];
-        u0_ord_set <= dq_out[D_ADDSET +: SB];
-        u0_ord_data <= 0;
-    end
+    // One-hot selects (seq_sel has one bit set whenever a micro-op is emitted): the named
+    // order's removal or reduction, the insert, R's tracked bit, a duplicate's removal.
+    u0_loc <= (d_tgt_ent[E_LOC +: LB] & {LB{s_tgt}}) | (dq_out[D_OWN +: LB] & {LB{s_ins | s_r}}) |
+        (d_dup_ent[E_LOC +: LB] & {LB{s_dup}});
+    u0_bid <= (d_tgt_ent[E_BID] && s_tgt) || (d_ins_ent[E_BID] && s_ins) ||
+        (d_dup_ent[E_BID] && s_dup);
+    u0_price <= (d_tgt_ent[E_PRICE +: 32] & {32{s_tgt}}) |
+        (d_ins_ent[E_PRICE +: 32] & {32{s_ins}}) | (d_dup_ent[E_PRICE +: 32] & {32{s_dup}});
+    u0_qty <= (dq_out[D_TGT_QTY +: 32] & {32{s_tgt}}) | (d_ins_ent[31:0] & {32{s_ins}}) |
+        (d_dup_ent[31:0] & {32{s_dup}});
+    u0_remove <= (dq_out[D_TGT_RM] && s_tgt) || s_dup;
+    u0_ord_way <= (dq_out[D_TGT_WAY +: WAYS] & {WAYS{s_tgt}}) |
+        (dq_out[D_INS_WAY +: WAYS] & {WAYS{s_ins}}) | (dq_out[D_DUP_WAY +: WAYS] & {WAYS{s_dup}});
+    u0_ord_set <= (dq_out[D_SET1 +: SB] & {SB{s_tgt}}) |
+        (dq_out[D_ADDSET +: SB] & {SB{s_ins | s_dup}});
+    // E C X leave the order with its shares left; D, U, a full execution and a duplicate's
+    // removal free the way (zero entry).
+    u0_ord_data <= ({d_tgt_ent[ENT_W-1:32], dq_out[D_TGT_LEFT +: 32]} &
+            {ENT_W{s_tgt && !dq_out[D_TGT_RM]}}) | (d_ins_ent & {ENT_W{s_ins}});
     if (rst) begin
         seq_started_reg <= 1'b0;
         seq_emitted_reg <= 1'b0;
