@@ -395,13 +395,13 @@ reg [1:0] inst_wr_data;
 genvar gw;
 generate
     for (gw = 0; gw < WAYS; gw = gw + 1) begin : way
-        vx_book_ram #(.WIDTH(ENT_W), .ADDR_WIDTH(SB)) order_ram_a (
+        vx_book_ram #(.WIDTH(ENT_W), .ADDR_WIDTH(SB), .OUT_REG(1)) order_ram_a (
             .clk(clk),
             .wr_en(ord_wr_en[gw]), .wr_addr(ord_wr_addr), .wr_data(ord_wr_data),
             .rd_en(ord_rd_en), .rd_addr(h_set1),
             .rd_data(ord_a_rd_data[gw*ENT_W +: ENT_W])
         );
-        vx_book_ram #(.WIDTH(ENT_W), .ADDR_WIDTH(SB)) order_ram_b (
+        vx_book_ram #(.WIDTH(ENT_W), .ADDR_WIDTH(SB), .OUT_REG(1)) order_ram_b (
             .clk(clk),
             .wr_en(ord_wr_en[gw]), .wr_addr(ord_wr_addr), .wr_data(ord_wr_data),
             .rd_en(ord_rd_en), .rd_addr(h_set2),
@@ -410,17 +410,17 @@ generate
     end
 endgenerate
 
-vx_book_ram #(.WIDTH(SIDE_W), .ADDR_WIDTH(LB + 1)) side_ram (
+vx_book_ram #(.WIDTH(SIDE_W), .ADDR_WIDTH(LB + 1), .OUT_REG(1)) side_ram (
     .clk(clk), .wr_en(side_wr_en), .wr_addr({lvl_wr_addr, lvl_wr_bid}), .wr_data(side_wr_data),
     .rd_en(1'b1), .rd_addr({lvl_rd_addr, lvl_rd_bid}), .rd_data(side_rd_data)
 );
 
-vx_book_ram #(.WIDTH(OS_W), .ADDR_WIDTH(LB + 1)) osum_ram (
+vx_book_ram #(.WIDTH(OS_W), .ADDR_WIDTH(LB + 1), .OUT_REG(1)) osum_ram (
     .clk(clk), .wr_en(side_wr_en), .wr_addr({lvl_wr_addr, lvl_wr_bid}), .wr_data(osum_wr_data),
     .rd_en(1'b1), .rd_addr({lvl_rd_addr, !lvl_rd_bid}), .rd_data(osum_rd_data)
 );
 
-vx_book_ram #(.WIDTH(2), .ADDR_WIDTH(LB)) inst_ram (
+vx_book_ram #(.WIDTH(2), .ADDR_WIDTH(LB), .OUT_REG(1)) inst_ram (
     .clk(clk), .wr_en(lvl_wr_en), .wr_addr(lvl_wr_addr), .wr_data(inst_wr_data),
     .rd_en(1'b1), .rd_addr(lvl_rd_addr), .rd_data(inst_rd_data)
 );
@@ -501,7 +501,10 @@ localparam M_W = Q_W + SBN_W;   // message bundle: queue entry + scoreboard slot
 reg p1_valid, p2_valid, p3_valid, p4_valid;
 reg [M_W-1:0] p1_msg, p2_msg, p3_msg, p4_msg;
 reg p1_same, p2_same, p3_same;
-reg [WAYS*ENT_W-1:0] p2_ways_a, p2_ways_b, p3_ways_a, p3_ways_b;
+// O2's ways are the order RAMs' output registers (OUT_REG): read at O0, latched at O1.
+wire [WAYS*ENT_W-1:0] p2_ways_a = ord_a_rd_data;
+wire [WAYS*ENT_W-1:0] p2_ways_b = ord_b_rd_data;
+reg [WAYS*ENT_W-1:0] p3_ways_a, p3_ways_b;
 reg [WAYS-1:0] p3_eq_a, p3_eq_b, p3_valid_a, p3_valid_b;
 reg p4_tgt_hit, p4_dup_hit, p4_full;
 reg [WAYS-1:0] p4_tgt_way, p4_dup_way, p4_free_way;
@@ -539,8 +542,6 @@ always @(posedge clk) begin
     p2_valid <= p1_valid;
     p2_msg <= p1_msg;
     p2_same <= p1_same;
-    p2_ways_a <= ord_a_rd_data;
-    p2_ways_b <= ord_b_rd_data;
     p3_valid <= p2_valid;
     p3_msg <= p2_msg;
     p3_same <= p2_same;
@@ -855,9 +856,10 @@ reg [OS_W-1:0] ka_osum, kb_osum;
 reg [1:0] ka_inst, kb_inst;
 
 // L1
-reg [SIDE_W-1:0] w2_side_ram;
-reg [OS_W-1:0] w2_osum_ram;
-reg [1:0] w2_inst_ram;
+// L2's RAM words are the RAMs' output registers (OUT_REG): read at L0, latched at L1.
+wire [SIDE_W-1:0] w2_side_ram = side_rd_data;
+wire [OS_W-1:0] w2_osum_ram = osum_rd_data;
+wire [1:0] w2_inst_ram = inst_rd_data;
 reg s_side_ram, s_side_a, s_side_b;
 reg s_o_ram, s_o_a_side, s_o_a_other, s_o_b_side, s_o_b_other;
 reg s_i_a, s_i_b;
@@ -873,9 +875,6 @@ wire l1_side_a = l1_m1 && c1_bid == u1_bid;
 wire l1_side_b = !l1_side_a && l1_m2 && c2_bid == u1_bid;
 
 always @(posedge clk) begin
-    w2_side_ram <= side_rd_data;
-    w2_osum_ram <= osum_rd_data;
-    w2_inst_ram <= inst_rd_data;
     s_side_a <= l1_side_a;
     s_side_b <= l1_side_b;
     s_side_ram <= !l1_side_a && !l1_side_b;
