@@ -194,6 +194,11 @@ reg        inc_truncated_reg, inc_truncated_next;
 reg        inc_count_mismatch_reg, inc_count_mismatch_next;
 reg        inc_zero_length_reg, inc_zero_length_next;
 reg        inc_messages_reg, inc_messages_next;
+// End of a datagram's body, with what decides its counter (a block cut short, or fewer blocks
+// than announced), registered as they are so that decision is off the parser's outputs.
+reg        ev_tl_reg, ev_tl_next;
+reg        ev_pend_reg, ev_pend_next;
+reg        ev_left_reg, ev_left_next;
 
 reg s_ready;
 
@@ -347,9 +352,10 @@ always @* begin
     heartbeats_next = heartbeats_reg + {{(STAT_WIDTH-1){1'b0}}, inc_heartbeats_reg};
     eos_next = eos_reg + {{(STAT_WIDTH-1){1'b0}}, inc_eos_reg};
     wrong_session_next = wrong_session_reg + {{(STAT_WIDTH-1){1'b0}}, inc_wrong_session_reg};
-    truncated_next = truncated_reg + {{(STAT_WIDTH-1){1'b0}}, inc_truncated_reg};
-    count_mismatch_next = count_mismatch_reg +
-        {{(STAT_WIDTH-1){1'b0}}, inc_count_mismatch_reg};
+    truncated_next = truncated_reg +
+        {{(STAT_WIDTH-1){1'b0}}, inc_truncated_reg || (ev_tl_reg && ev_pend_reg)};
+    count_mismatch_next = count_mismatch_reg + {{(STAT_WIDTH-1){1'b0}},
+        inc_count_mismatch_reg || (ev_tl_reg && !ev_pend_reg && ev_left_reg)};
     zero_length_next = zero_length_reg + {{(STAT_WIDTH-1){1'b0}}, inc_zero_length_reg};
     messages_next = messages_reg + {{(STAT_WIDTH-1){1'b0}}, inc_messages_reg};
     inc_gaps_next = seq_diff;
@@ -363,6 +369,9 @@ always @* begin
     inc_count_mismatch_next = 1'b0;
     inc_zero_length_next = 1'b0;
     inc_messages_next = 1'b0;
+    ev_tl_next = 1'b0;
+    ev_pend_next = 1'b0;
+    ev_left_next = 1'b0;
 
     hold = 1'b0;
     in_bytes = 4'd0;
@@ -694,11 +703,9 @@ always @* begin
                 end else if (!hold && i_last_reg && !cfg_file_mode) begin
                     // End of datagram: a block still open is cut short, and fewer blocks
                     // than announced means the header and body disagree.
-                    if (open_next || half_next) begin
-                        inc_truncated_next = 1'b1;
-                    end else if (emit ? !ml1 : !ml0) begin
-                        inc_count_mismatch_next = 1'b1;
-                    end
+                    ev_tl_next = 1'b1;
+                    ev_pend_next = open_next || half_next;
+                    ev_left_next = emit ? !ml1 : !ml0;
                     open_next = 1'b0;
                     half_next = 1'b0;
                     state_next = STATE_HDR;
@@ -859,6 +866,9 @@ always @(posedge clk) begin
     inc_count_mismatch_reg <= inc_count_mismatch_next;
     inc_zero_length_reg <= inc_zero_length_next;
     inc_messages_reg <= inc_messages_next;
+    ev_tl_reg <= ev_tl_next;
+    ev_pend_reg <= ev_pend_next;
+    ev_left_reg <= ev_left_next;
 
     if (rst) begin
         i_valid_reg <= 1'b0;
@@ -891,6 +901,7 @@ always @(posedge clk) begin
         inc_count_mismatch_reg <= 1'b0;
         inc_zero_length_reg <= 1'b0;
         inc_messages_reg <= 1'b0;
+        ev_tl_reg <= 1'b0;
         exp_valid_reg <= 1'b0;
         m_valid_reg <= 1'b0;
         seq_gaps_reg <= 64'd0;
