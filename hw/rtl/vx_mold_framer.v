@@ -94,6 +94,38 @@ reg [LEN_WIDTH-1:0]          i_xlen_reg, i_xlen_next;
 reg [OFF_WIDTH-1:0]          i_xerel_reg, i_xerel_next;
 reg [3:0]                    i_xtake_reg, i_xtake_next;
 reg [3:0]                    i_xenx_reg, i_xenx_next;
+// Replay: a copy of stage 0 from the cycle before, so a held word is parsed again from it
+// and stage 0 itself never waits on the parser's decision (every load select is registered).
+reg                          j_valid_reg;
+reg [IN_BYTES*8-1:0]         j_data_reg;
+reg [3:0]                    j_bytes_reg;
+reg                          j_last_reg;
+reg [IN_BYTES-1:0]           j_half_reg;
+reg [IN_BYTES-1:0]           j_end_reg;
+reg [IN_BYTES-1:0]           j_more_reg;
+reg [IN_BYTES-1:0]           j_zero_reg;
+reg [IN_BYTES-1:0]           j_esmall_reg;
+reg [IN_BYTES*LEN_WIDTH-1:0] j_len_reg;
+reg [IN_BYTES*OFF_WIDTH-1:0] j_erel_reg;
+reg [IN_BYTES*4-1:0]         j_take_reg;
+reg [IN_BYTES*4-1:0]         j_enx_reg;
+reg                          j_xok_reg;
+reg                          j_xend_reg;
+reg                          j_xmore_reg;
+reg                          j_xzero_reg;
+reg                          j_xesmall_reg;
+reg [LEN_WIDTH-1:0]          j_xlen_reg;
+reg [OFF_WIDTH-1:0]          j_xerel_reg;
+reg [3:0]                    j_xtake_reg;
+reg [3:0]                    j_xenx_reg;
+reg                          j_ge4_reg;
+reg                          j_cnt_hb_reg;
+reg                          j_cnt_eos_reg;
+reg                          j_cnt1_reg;
+reg                          j_cnt2_reg;
+reg [15:0]                   j_cnt_m1_reg;
+reg                          replay_reg, replay_next;    // this cycle puts the held word back
+reg                          pend_reg, pend_next;        // j_ holds a word not parsed yet
 reg [7:0]                    pl_reg, pl_next;             // last byte of the previous word
 // The header word's message count, decoded.
 reg                          i_ge4_reg, i_ge4_next;
@@ -293,6 +325,8 @@ always @* begin
     i_xtake_next = i_xtake_reg;
     i_xenx_next = i_xenx_reg;
     pl_next = pl_reg;
+    replay_next = replay_reg;
+    pend_next = pend_reg;
     i_ge4_next = i_ge4_reg;
     i_cnt_hb_next = i_cnt_hb_reg;
     i_cnt_eos_next = i_cnt_eos_reg;
@@ -521,7 +555,7 @@ always @* begin
             e_next = {OFF_WIDTH{1'b0}};
             esmall_next = 1'b1;
             d_restart_next = 1'b1;
-        end else if (i_valid_reg) begin
+        end else if (i_valid_reg && !replay_reg) begin
             if (!cfg_enable) begin
                 // Disabled: swallow input; Mold restarts at a datagram boundary.
                 open_next = 1'b0;
@@ -714,10 +748,42 @@ always @* begin
             end
         end
 
-        // Stage 0: a new word is taken when the parser is done with the one it holds.
-        // Loaded whether or not tvalid is high (i_valid says), so the load enable is only the
-        // hold.
-        if (!(i_valid_reg && hold)) begin
+        // Stage 0. A held word cannot keep stage 0 from loading (that enable would wait on
+        // the whole parse): the next word loads anyway, the held one is copied back from j_
+        // the cycle after (a bubble for the parser) and parsed again, and the word that
+        // loaded meanwhile follows from j_. Input waits during those two cycles.
+        replay_next = !replay_reg && i_valid_reg && hold;
+        pend_next = replay_reg;
+        if (replay_reg || pend_reg) begin
+            i_valid_next = j_valid_reg;
+            i_data_next = j_data_reg;
+            i_bytes_next = j_bytes_reg;
+            i_last_next = j_last_reg;
+            i_half_next = j_half_reg;
+            i_end_next = j_end_reg;
+            i_more_next = j_more_reg;
+            i_zero_next = j_zero_reg;
+            i_esmall_next = j_esmall_reg;
+            i_len_next = j_len_reg;
+            i_erel_next = j_erel_reg;
+            i_take_next = j_take_reg;
+            i_enx_next = j_enx_reg;
+            i_xok_next = j_xok_reg;
+            i_xend_next = j_xend_reg;
+            i_xmore_next = j_xmore_reg;
+            i_xzero_next = j_xzero_reg;
+            i_xesmall_next = j_xesmall_reg;
+            i_xlen_next = j_xlen_reg;
+            i_xerel_next = j_xerel_reg;
+            i_xtake_next = j_xtake_reg;
+            i_xenx_next = j_xenx_reg;
+            i_ge4_next = j_ge4_reg;
+            i_cnt_hb_next = j_cnt_hb_reg;
+            i_cnt_eos_next = j_cnt_eos_reg;
+            i_cnt1_next = j_cnt1_reg;
+            i_cnt2_next = j_cnt2_reg;
+            i_cnt_m1_next = j_cnt_m1_reg;
+        end else begin
             i_valid_next = s_axis_tvalid;
             for (i = 0; i < IN_BYTES; i = i + 1) begin
                 if (s_axis_tkeep[i]) begin
@@ -765,10 +831,40 @@ always @* begin
             i_cnt_m1_next = {s_axis_tdata[23:16], s_axis_tdata[31:24]} - 16'd1;
         end
     end
-    s_ready = en && !(i_valid_reg && hold);
+    s_ready = en && !replay_reg && !pend_reg;
 end
 
 always @(posedge clk) begin
+    if (en) begin
+        j_valid_reg <= i_valid_reg;
+        j_data_reg <= i_data_reg;
+        j_bytes_reg <= i_bytes_reg;
+        j_last_reg <= i_last_reg;
+        j_half_reg <= i_half_reg;
+        j_end_reg <= i_end_reg;
+        j_more_reg <= i_more_reg;
+        j_zero_reg <= i_zero_reg;
+        j_esmall_reg <= i_esmall_reg;
+        j_len_reg <= i_len_reg;
+        j_erel_reg <= i_erel_reg;
+        j_take_reg <= i_take_reg;
+        j_enx_reg <= i_enx_reg;
+        j_xok_reg <= i_xok_reg;
+        j_xend_reg <= i_xend_reg;
+        j_xmore_reg <= i_xmore_reg;
+        j_xzero_reg <= i_xzero_reg;
+        j_xesmall_reg <= i_xesmall_reg;
+        j_xlen_reg <= i_xlen_reg;
+        j_xerel_reg <= i_xerel_reg;
+        j_xtake_reg <= i_xtake_reg;
+        j_xenx_reg <= i_xenx_reg;
+        j_ge4_reg <= i_ge4_reg;
+        j_cnt_hb_reg <= i_cnt_hb_reg;
+        j_cnt_eos_reg <= i_cnt_eos_reg;
+        j_cnt1_reg <= i_cnt1_reg;
+        j_cnt2_reg <= i_cnt2_reg;
+        j_cnt_m1_reg <= i_cnt_m1_reg;
+    end
     i_valid_reg <= i_valid_next;
     i_data_reg <= i_data_next;
     i_bytes_reg <= i_bytes_next;
@@ -792,6 +888,8 @@ always @(posedge clk) begin
     i_xtake_reg <= i_xtake_next;
     i_xenx_reg <= i_xenx_next;
     pl_reg <= pl_next;
+    replay_reg <= replay_next;
+    pend_reg <= pend_next;
     i_ge4_reg <= i_ge4_next;
     i_cnt_hb_reg <= i_cnt_hb_next;
     i_cnt_eos_reg <= i_cnt_eos_next;
@@ -872,6 +970,8 @@ always @(posedge clk) begin
 
     if (rst) begin
         i_valid_reg <= 1'b0;
+        replay_reg <= 1'b0;
+        pend_reg <= 1'b0;
         state_reg <= STATE_HDR;
         hdr_beat_reg <= 2'd0;
         file_mode_reg <= cfg_file_mode;
