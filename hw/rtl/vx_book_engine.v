@@ -379,6 +379,7 @@ wire ord_rd_en;
 localparam OS_W = 66;   // {truncated, unknown, slot 0 qty, slot 0 price}
 reg [LB-1:0] lvl_rd_addr;
 reg lvl_rd_bid;
+wire side_rd_zero;
 wire [SIDE_W-1:0] side_rd_data;
 wire [OS_W-1:0] osum_rd_data;
 wire [1:0] inst_rd_data;   // {orders_lost, tracked}
@@ -398,13 +399,13 @@ generate
         vx_book_ram #(.WIDTH(ENT_W), .ADDR_WIDTH(SB), .OUT_REG(1)) order_ram_a (
             .clk(clk),
             .wr_en(ord_wr_en[gw]), .wr_addr(ord_wr_addr), .wr_data(ord_wr_data),
-            .rd_en(ord_rd_en), .rd_addr(h_set1),
+            .rd_en(ord_rd_en), .rd_addr(h_set1), .rd_out_rst(1'b0),
             .rd_data(ord_a_rd_data[gw*ENT_W +: ENT_W])
         );
         vx_book_ram #(.WIDTH(ENT_W), .ADDR_WIDTH(SB), .OUT_REG(1)) order_ram_b (
             .clk(clk),
             .wr_en(ord_wr_en[gw]), .wr_addr(ord_wr_addr), .wr_data(ord_wr_data),
-            .rd_en(ord_rd_en), .rd_addr(h_set2),
+            .rd_en(ord_rd_en), .rd_addr(h_set2), .rd_out_rst(1'b0),
             .rd_data(ord_b_rd_data[gw*ENT_W +: ENT_W])
         );
     end
@@ -412,17 +413,19 @@ endgenerate
 
 vx_book_ram #(.WIDTH(SIDE_W), .ADDR_WIDTH(LB + 1), .OUT_REG(1)) side_ram (
     .clk(clk), .wr_en(side_wr_en), .wr_addr({lvl_wr_addr, lvl_wr_bid}), .wr_data(side_wr_data),
-    .rd_en(1'b1), .rd_addr({lvl_rd_addr, lvl_rd_bid}), .rd_data(side_rd_data)
+    .rd_en(1'b1), .rd_addr({lvl_rd_addr, lvl_rd_bid}), .rd_out_rst(side_rd_zero),
+    .rd_data(side_rd_data)
 );
 
 vx_book_ram #(.WIDTH(OS_W), .ADDR_WIDTH(LB + 1), .OUT_REG(1)) osum_ram (
     .clk(clk), .wr_en(side_wr_en), .wr_addr({lvl_wr_addr, lvl_wr_bid}), .wr_data(osum_wr_data),
-    .rd_en(1'b1), .rd_addr({lvl_rd_addr, !lvl_rd_bid}), .rd_data(osum_rd_data)
+    .rd_en(1'b1), .rd_addr({lvl_rd_addr, !lvl_rd_bid}), .rd_out_rst(1'b0),
+    .rd_data(osum_rd_data)
 );
 
 vx_book_ram #(.WIDTH(2), .ADDR_WIDTH(LB), .OUT_REG(1)) inst_ram (
     .clk(clk), .wr_en(lvl_wr_en), .wr_addr(lvl_wr_addr), .wr_data(inst_wr_data),
-    .rd_en(1'b1), .rd_addr(lvl_rd_addr), .rd_data(inst_rd_data)
+    .rd_en(1'b1), .rd_addr(lvl_rd_addr), .rd_out_rst(1'b0), .rd_data(inst_rd_data)
 );
 
 // ---------------------------------------------------------------------------------------
@@ -847,6 +850,7 @@ function automatic [OS_W-1:0] side_summary(input [SIDE_W-1:0] w);
 endfunction
 /* verilator lint_on UNUSEDSIGNAL */
 
+wire [SIDE_W-1:0] a_side;   // L3's new side word
 // Kept results (A newest, B the one before)
 reg ka_valid, kb_valid;
 reg ka_bid, kb_bid;
@@ -860,7 +864,10 @@ reg [1:0] ka_inst, kb_inst;
 wire [SIDE_W-1:0] w2_side_ram = side_rd_data;
 wire [OS_W-1:0] w2_osum_ram = osum_rd_data;
 wire [1:0] w2_inst_ram = inst_rd_data;
-reg s_side_ram, s_side_a, s_side_b;
+// The bypass selects are applied where the words are registered: the side RAM's output
+// register is reset when a kept word replaces it, and the kept words are copied, masked, into
+// ka_sel / kb_sel; L2's side word is then an OR of three registers.
+reg [SIDE_W-1:0] ka_sel, kb_sel;
 reg s_o_ram, s_o_a_side, s_o_a_other, s_o_b_side, s_o_b_other;
 reg s_i_a, s_i_b;
 wire c1_valid = u3_valid || ka_valid;
@@ -875,9 +882,8 @@ wire l1_side_a = l1_m1 && c1_bid == u1_bid;
 wire l1_side_b = !l1_side_a && l1_m2 && c2_bid == u1_bid;
 
 always @(posedge clk) begin
-    s_side_a <= l1_side_a;
-    s_side_b <= l1_side_b;
-    s_side_ram <= !l1_side_a && !l1_side_b;
+    ka_sel <= (u3_valid ? a_side : ka_side) & {SIDE_W{l1_side_a}};
+    kb_sel <= (u3_valid ? ka_side : kb_side) & {SIDE_W{l1_side_b}};
     s_o_a_side <= l1_m1 && c1_bid != u1_bid;
     s_o_a_other <= l1_m1 && c1_bid == u1_bid;
     s_o_b_side <= !l1_m1 && l1_m2 && c2_bid != u1_bid;
@@ -888,8 +894,8 @@ always @(posedge clk) begin
 end
 
 // L2
-wire [SIDE_W-1:0] l2_side = (w2_side_ram & {SIDE_W{s_side_ram}}) |
-    (ka_side & {SIDE_W{s_side_a}}) | (kb_side & {SIDE_W{s_side_b}});
+assign side_rd_zero = l1_side_a || l1_side_b;
+wire [SIDE_W-1:0] l2_side = w2_side_ram | ka_sel | kb_sel;
 // the other side's summary as it stands before this micro-op
 wire [OS_W-1:0] l2_osum = (w2_osum_ram & {OS_W{s_o_ram}}) |
     (side_summary(ka_side) & {OS_W{s_o_a_side}}) | (ka_osum & {OS_W{s_o_a_other}}) |
@@ -976,7 +982,6 @@ always @(posedge clk) begin
 end
 
 // L3
-wire [SIDE_W-1:0] a_side;
 wire a_qty_overflow, a_added, a_added_beyond, a_evicted;
 
 vx_book_level_apply #(.LEVELS(LEVELS), .CNT_W(CNT_W)) level_apply (
