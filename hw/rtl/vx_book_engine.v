@@ -261,6 +261,15 @@ wire in_bid = s_axis_tdata[8*`VX_ITCH_A_SIDE_OFFSET +: 8] == "B";
 // The stock field as on the wire, byte 0 in bits 7:0: compared with cfg_sub_wr_symbol as is.
 wire [63:0] in_stock = s_axis_tdata[8*`VX_ITCH_R_STOCK_OFFSET +: 64];
 wire in_locate_ok = (in_locate >> LB) == 0;
+// "shares or price is zero" from every candidate field in parallel, selected by type after
+wire in_zero = in_is_af ?
+        (be32(s_axis_tdata, `VX_ITCH_A_SHARES_OFFSET) == 0 ||
+         be32(s_axis_tdata, `VX_ITCH_A_PRICE_OFFSET) == 0) :
+    in_is_u ?
+        (be32(s_axis_tdata, `VX_ITCH_U_SHARES_OFFSET) == 0 ||
+         be32(s_axis_tdata, `VX_ITCH_U_PRICE_OFFSET) == 0) :
+        (be32(s_axis_tdata, `VX_ITCH_E_EXECUTED_SHARES_OFFSET) == 0 ||
+         be32(s_axis_tdata, `VX_ITCH_U_PRICE_OFFSET) == 0);
 
 reg s_ready_reg;
 wire accept = s_axis_tvalid && s_ready_reg;
@@ -269,11 +278,15 @@ assign s_axis_tready = s_ready_reg;
 // Subscription table (registers). The per-entry compares are registered with the decoded
 // beat; their OR is taken on the way into the queue.
 reg [63:0] sub_symbol_reg [0:SUB_SYMBOLS-1];
+reg [SUB_SYMBOLS-1:0] sub_on_reg;   // entry i < cfg_sub_count, registered from the setting
 integer si;
 
 always @(posedge clk) begin
     if (cfg_sub_wr_en) begin
         sub_symbol_reg[cfg_sub_wr_addr] <= cfg_sub_wr_symbol;
+    end
+    for (si = 0; si < SUB_SYMBOLS; si = si + 1) begin
+        sub_on_reg[si] <= si < cfg_sub_count;
     end
 end
 
@@ -304,12 +317,12 @@ always @(posedge clk) begin
         // An R decides tracking only when the subscription table is in use (an empty table
         // tracks every locate) and the locate is in range.
         dq_valid_reg <= in_is_book || (in_is_r && in_locate_ok && cfg_sub_count != 0);
-        dq_flags_reg <= {in_shares == 0 || in_price == 0, in_type == T_R, in_type == T_D,
+        dq_flags_reg <= {in_zero, in_type == T_R, in_type == T_D,
             in_is_u, in_is_af};
         dq_fields_reg <= {gap_sticky_reg || in_gap, in_ref2, in_ref1, in_price, in_shares,
             in_bid, in_locate, in_ts, s_axis_tuser[63:0], in_type};
         for (si = 0; si < SUB_SYMBOLS; si = si + 1) begin
-            dq_match_reg[si] <= si < cfg_sub_count && sub_symbol_reg[si] == in_stock;
+            dq_match_reg[si] <= sub_on_reg[si] && sub_symbol_reg[si] == in_stock;
         end
     end
     if (rst) begin
@@ -509,7 +522,8 @@ wire [WAYS*ENT_W-1:0] p2_ways_a = ord_a_rd_data;
 wire [WAYS*ENT_W-1:0] p2_ways_b = ord_b_rd_data;
 reg [WAYS*ENT_W-1:0] p3_ways_a, p3_ways_b;
 reg [WAYS-1:0] p3_eq_a, p3_eq_b, p3_valid_a, p3_valid_b;
-reg p4_tgt_hit, p4_dup_hit, p4_full;
+reg p4_tgt_hit, p4_dup_hit, p4_full, p4_tgt_lt;
+reg [31:0] p4_tgt_left;
 reg [WAYS-1:0] p4_tgt_way, p4_dup_way, p4_free_way;
 reg [ENT_W-1:0] p4_tgt_ent, p4_dup_ent;
 
@@ -537,6 +551,23 @@ wire [WAYS-1:0] o3_dup = p3_is_u ? o3_dup_u : p3_eq_a;
 wire [WAYS-1:0] o3_free = p3_is_u ? (~p3_valid_b | o3_orig_in_b | o3_dup_u) :
     (~p3_valid_a | p3_eq_a);
 wire [ENT_W-1:0] o3_tgt_ent = pick_way(p3_ways_a, p3_eq_a);
+// E C X: the message's shares against every way's shares left, in parallel with the way
+// select (so O4 does no carry chain): fewer than left, and what is left after them.
+wire [31:0] o3_shares = p3_msg[137 +: 32];
+reg o3_tgt_lt;
+reg [31:0] o3_tgt_left;
+integer lwi;
+
+always @* begin
+    o3_tgt_lt = 1'b0;
+    o3_tgt_left = 32'd0;
+    for (lwi = 0; lwi < WAYS; lwi = lwi + 1) begin
+        if (p3_eq_a[lwi]) begin
+            o3_tgt_lt = o3_tgt_lt | (o3_shares < p3_ways_a[lwi*ENT_W +: 32]);
+            o3_tgt_left = o3_tgt_left | (p3_ways_a[lwi*ENT_W +: 32] - o3_shares);
+        end
+    end
+end
 
 always @(posedge clk) begin
     p1_valid <= issue;
@@ -559,6 +590,8 @@ always @(posedge clk) begin
     p4_tgt_hit <= |p3_eq_a;
     p4_tgt_way <= p3_eq_a;
     p4_tgt_ent <= o3_tgt_ent;
+    p4_tgt_lt <= o3_tgt_lt;
+    p4_tgt_left <= o3_tgt_left;
     p4_dup_hit <= |o3_dup;
     p4_dup_way <= o3_dup;
     p4_dup_ent <= p3_is_u ? pick_way(p3_ways_b, o3_dup_u) : o3_tgt_ent;
@@ -595,8 +628,8 @@ wire [LB-1:0] dup_loc = p4_dup_ent[E_LOC +: LB];
 wire [LB-1:0] own_loc = (m_is_af || m_is_r) ? m_locate[LB-1:0] : tgt_loc;
 wire own_bid = m_is_af ? m_bid : tgt_bid;
 // E C X: reduce by min(message shares, shares left); the order leaves at zero.
-wire tgt_lt = m_shares < tgt_shares;
-wire [31:0] tgt_left = tgt_shares - m_shares;
+wire tgt_lt = p4_tgt_lt;
+wire [31:0] tgt_left = p4_tgt_left;
 wire tgt_remove = m_is_d || m_is_u || !tgt_lt;
 wire [31:0] tgt_qty = tgt_remove ? tgt_shares : m_shares;
 wire [63:0] add_ref = m_is_u ? m_ref2 : m_ref1;
