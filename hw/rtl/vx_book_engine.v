@@ -449,7 +449,11 @@ reg [SBN-1:0] sb_use1_reg;
 reg [SBN-1:0] sb_use2_reg;
 reg [SB-1:0] sb_set1_reg [0:SBN-1];
 reg [SB-1:0] sb_set2_reg [0:SBN-1];
-reg [SBN-1:0] sb_free_ord;   // freed by O4 (a message without micro-ops)
+reg [SBN-1:0] sb_free_ord;   // freed by O5 (a message without micro-ops)
+// A message without micro-ops frees its scoreboard slot from O5's register (a cycle late,
+// which only holds a waiting message back longer).
+reg p5_free;
+reg [SBN_W-1:0] p5_slot;
 reg [SBN-1:0] sb_free_lvl;   // freed by L3 (a message's last micro-op)
 reg head_fresh_reg;
 reg conflict_reg;
@@ -671,8 +675,8 @@ always @* begin
         end
     end
     sb_free_ord = 0;
-    if (p4_valid && m_mask == 0) begin
-        sb_free_ord[m_slot] = 1'b1;
+    if (p5_free) begin
+        sb_free_ord[p5_slot] = 1'b1;
     end
 end
 
@@ -701,10 +705,13 @@ reg [4:0] p5_first;   // the first micro-op, one-hot
 always @(posedge clk) begin
     p5_desc <= dq_in;
     p5_valid <= p4_valid && m_mask != 0;
+    p5_free <= p4_valid && m_mask == 0;
+    p5_slot <= m_slot;
     p5_single <= (m_mask & (m_mask - 1'b1)) == 0;
     p5_first <= m_mask & ~(m_mask - 1'b1);
     if (rst) begin
         p5_valid <= 1'b0;
+        p5_free <= 1'b0;
     end
 end
 
