@@ -123,7 +123,6 @@ reg                          j_cnt_hb_reg;
 reg                          j_cnt_eos_reg;
 reg                          j_cnt1_reg;
 reg                          j_cnt2_reg;
-reg [15:0]                   j_cnt_m1_reg;
 reg                          replay_reg, replay_next;    // this cycle puts the held word back
 reg                          pend_reg, pend_next;        // j_ holds a word not parsed yet
 reg [7:0]                    pl_reg, pl_next;             // last byte of the previous word
@@ -133,7 +132,6 @@ reg                          i_cnt_hb_reg, i_cnt_hb_next;
 reg                          i_cnt_eos_reg, i_cnt_eos_next;
 reg                          i_cnt1_reg, i_cnt1_next;
 reg                          i_cnt2_reg, i_cnt2_next;
-reg [15:0]                   i_cnt_m1_reg, i_cnt_m1_next; // header count - 1
 
 reg [1:0] state_reg, state_next;
 reg [1:0] hdr_beat_reg, hdr_beat_next;
@@ -162,6 +160,7 @@ reg [15:0]          msgs_left_reg, msgs_left_next;
 // msgs_left_reg == 0 and == 1, kept beside it so the count check is one registered bit.
 reg                 ml0_reg, ml0_next;
 reg                 ml1_reg, ml1_next;
+reg                 ml_dec_reg, ml_dec_next;      // msgs_left_reg is one too many
 
 // Stage 1 output: where this word's body bytes go, decided by the parser; the bytes are
 // moved in stage A, so the byte shifters stay off the parser's word-to-word loop.
@@ -270,9 +269,10 @@ reg        ml0;
 reg        ml1;
 reg        ml2;
 reg        parse_hold;
-reg [15:0] ml_base;
+reg        zero_here;
+reg        whole_here;
+reg        cont;
 reg [6:0]  pos_cont;
-reg [15:0] ml_m1;
 reg        s_half;
 reg        s_end;
 reg        s_more;
@@ -332,7 +332,6 @@ always @* begin
     i_cnt_eos_next = i_cnt_eos_reg;
     i_cnt1_next = i_cnt1_reg;
     i_cnt2_next = i_cnt2_reg;
-    i_cnt_m1_next = i_cnt_m1_reg;
     state_next = state_reg;
     hdr_beat_next = hdr_beat_reg;
     file_mode_next = file_mode_reg;
@@ -351,6 +350,7 @@ always @* begin
     msgs_left_next = msgs_left_reg;
     ml0_next = ml0_reg;
     ml1_next = ml1_reg;
+    ml_dec_next = ml_dec_reg;
     d_valid_next = d_valid_reg;
     d_data_next = d_data_reg;
     d_rot_next = d_rot_reg;
@@ -414,6 +414,8 @@ always @* begin
     at_sum = {OFF_WIDTH{1'b0}};
     body_ok = 1'b0;
     drop_rest = 1'b0;
+    zero_here = 1'b0;
+    whole_here = 1'b0;
     emit = 1'b0;
     msg_work = msg_reg;
     seg_bytes = {IN_BYTES*8{1'b0}};
@@ -436,12 +438,11 @@ always @* begin
     open_end = open_reg && esmall_reg && e_reg[3:0] <= ib;
     ml0 = !hdr_word && ml0_reg;
     ml1 = hdr_word ? i_cnt1_reg : ml1_reg;
-    ml2 = hdr_word ? i_cnt2_reg : msgs_left_reg == 16'd2;
-    ml_base = hdr_word ? {i_data_reg[23:16], i_data_reg[31:24]} : msgs_left_reg;
+    ml2 = hdr_word ? i_cnt2_reg : msgs_left_reg == (ml_dec_reg ? 16'd3 : 16'd2);
     mismatch = !cfg_file_mode && start && !half_reg && (open_reg ? ml1 : ml0);
     // Past MSG_BYTES the count stops (bytes there fall off), so no compare follows the sum.
     pos_cont = (pos_reg >= MSG_BYTES) ? pos_reg : pos_reg + {3'd0, ib};
-    ml_m1 = hdr_word ? i_cnt_m1_reg : msgs_left_reg - 16'd1;
+    cont = open_reg && !open_end;
     if (half_reg) begin
         s_half = 1'b0;
         s_end = i_xend_reg;
@@ -639,97 +640,73 @@ always @* begin
 
             if (body_ok) begin
                 // One block boundary per cycle: the block open up to e_reg ends here, and/or
-                // a prefix starts at e_reg (entry x after a split prefix). Every outcome reads
-                // the entry selected by registered state.
+                // a prefix starts at e_reg (entry x after a split prefix). Each register takes
+                // the fewest decisions it can: fields read only in some outcomes load in all,
+                // and the next state leaves out the count check (a count mismatch drops the
+                // rest of the datagram; the next header sets the state again).
                 hold = parse_hold;
                 d_valid_next = 1'b1;
                 d_data_next = i_data_reg;
                 d_keep_old_next = open_reg;
-                d_len_next = blk_len_reg;
-                msgs_left_next = ml_base;
-                half_next = 1'b0;
-                e_next = e_reg - {{(OFF_WIDTH-4){1'b0}}, ib};
-                esmall_next = e_reg < {{(OFF_WIDTH-5){1'b0}}, 1'b1, ib};
+                d_len_next = open_reg ? blk_len_reg : s_len;
                 if (open_reg) begin
+                    // Segment 1: the open block's bytes, up to its end or the word's.
                     d_rot_next = 3'd0 - pos_reg[2:0];
                     d_lo_next = pos_reg;
                     d_hi_next = open_end ? pos_reg + {3'd0, e_reg[3:0]} :
                         pos_reg + {3'd0, ib};
-                    pos_next = pos_cont;
-                    if (open_end) begin
-                        emit = 1'b1;
-                        open_next = 1'b0;
-                    end
                 end else begin
+                    // Segment 1: the body of a block starting here (the bytes placed when no
+                    // body follows are never read: the next block starts afresh).
                     d_rot_next = s_bs[2:0];
                     d_lo_next = 7'd0;
-                    d_hi_next = 7'd0;
-                    half_next = half_reg && !start;
+                    d_hi_next = {3'd0, s_take};
+                end
+                // Segment 2: a body that starts after the open block's end.
+                d_start2_next = open_end;
+                d_bs2_next = s_bs;
+                d_take2_next = s_take;
+
+                pos_next = cont ? pos_cont : {3'd0, s_take};
+                blk_len_next = cont ? blk_len_reg : s_len;
+                open_next = cont || (start && !s_half && !s_end);
+                half_next = half_reg ? !start : start && s_half;
+                if (cont || !start || s_half) begin
+                    e_next = e_reg - {{(OFF_WIDTH-4){1'b0}}, ib};
+                    esmall_next = e_reg < {{(OFF_WIDTH-5){1'b0}}, 1'b1, ib};
+                end else if (open_reg && s_end) begin
+                    // A second block end in this word (only blocks under 6 bytes or a zero
+                    // length): parsed again from the same word.
+                    e_next = e_reg;
+                    esmall_next = 1'b1;
+                end else if (s_end) begin
+                    // A block wholly in this word (no block was open), or a zero length.
+                    e_next = s_more ? {{(OFF_WIDTH-4){1'b0}}, s_enx} : {OFF_WIDTH{1'b0}};
+                    esmall_next = 1'b1;
+                end else begin
+                    // A block that continues into the next word.
+                    e_next = s_erel;
+                    esmall_next = s_esmall;
                 end
 
-                if (start) begin
-                    if (mismatch) begin
-                        // Bytes after the announced number of blocks.
-                        inc_count_mismatch_next = 1'b1;
-                        drop_rest = 1'b1;
-                    end else if (s_half) begin
-                        half_next = 1'b1;
-                    end else if (open_reg && s_end) begin
-                        // A second block end in this word (only blocks under 6 bytes or a
-                        // zero length): parsed next cycle from the same word.
-                        e_next = e_reg;
-                        esmall_next = 1'b1;
-                    end else if (s_zero) begin
-                        inc_zero_length_next = 1'b1;
-                        // A zero prefix is BinaryFILE's end-of-data mark (skipped); in a
-                        // MoldUDP64 datagram it is corrupt and ends the datagram's parse.
-                        drop_rest = !cfg_file_mode;
-                        if (s_more && cfg_file_mode) begin
-                            e_next = {{(OFF_WIDTH-4){1'b0}}, s_enx};
-                        end else begin
-                            e_next = {OFF_WIDTH{1'b0}};
-                        end
-                        esmall_next = 1'b1;
-                    end else if (s_end) begin
-                        // A block wholly in this word (no block was open).
-                        emit = 1'b1;
-                        d_len_next = s_len;
-                        d_hi_next = {3'd0, s_take};
-                        if (s_more) begin
-                            e_next = {{(OFF_WIDTH-4){1'b0}}, s_enx};
-                        end else begin
-                            e_next = {OFF_WIDTH{1'b0}};
-                        end
-                        esmall_next = 1'b1;
-                    end else begin
-                        // A block that continues into the next word.
-                        open_next = 1'b1;
-                        blk_len_next = s_len;
-                        pos_next = {3'd0, s_take};
-                        e_next = s_erel;
-                        esmall_next = s_esmall;
-                        if (open_reg) begin
-                            d_start2_next = 1'b1;
-                            d_bs2_next = s_bs;
-                            d_take2_next = s_take;
-                        end else begin
-                            d_hi_next = {3'd0, s_take};
-                        end
-                    end
-                end
-
+                // Messages and counts: a block wholly here is delivered unless the count check
+                // fails; a zero length ends a MoldUDP64 datagram's parse (BinaryFILE: skipped).
+                zero_here = start && !mismatch && !s_half && !open_reg && s_zero;
+                whole_here = start && !s_half && !open_reg && !s_zero && s_end;
+                emit = open_end || (whole_here && !mismatch);
                 d_emit_next = emit;
-                ml0_next = ml0;
-                ml1_next = ml1;
-                if (emit && !cfg_file_mode) begin
-                    msgs_left_next = ml_m1;
-                    ml0_next = ml1;
-                    ml1_next = ml2;
-                end
+                // The 16-bit count takes this cycle's message a cycle late (ml_dec_reg), so it
+                // loads from registers only; the flags follow at once.
+                msgs_left_next = hdr_word ? {i_data_reg[23:16], i_data_reg[31:24]} :
+                    msgs_left_reg - {15'd0, ml_dec_reg};
+                ml_dec_next = (open_end || whole_here) && !cfg_file_mode;
+                ml0_next = ml_dec_next ? ml1 : ml0;
+                ml1_next = ml_dec_next ? ml2 : ml1;
+                inc_count_mismatch_next = mismatch;
+                inc_zero_length_next = zero_here;
+                drop_rest = mismatch || (zero_here && !cfg_file_mode);
 
                 if (drop_rest) begin
-                    open_next = 1'b0;
-                    half_next = 1'b0;
                     if (!cfg_file_mode) begin
                         state_next = i_last_reg ? STATE_HDR : STATE_DROP;
                         hdr_beat_next = 2'd0;
@@ -740,8 +717,6 @@ always @* begin
                     ev_tl_next = 1'b1;
                     ev_pend_next = open_next || half_next;
                     ev_left_next = emit ? !ml1 : !ml0;
-                    open_next = 1'b0;
-                    half_next = 1'b0;
                     state_next = STATE_HDR;
                     hdr_beat_next = 2'd0;
                 end
@@ -782,7 +757,6 @@ always @* begin
             i_cnt_eos_next = j_cnt_eos_reg;
             i_cnt1_next = j_cnt1_reg;
             i_cnt2_next = j_cnt2_reg;
-            i_cnt_m1_next = j_cnt_m1_reg;
         end else begin
             i_valid_next = s_axis_tvalid;
             for (i = 0; i < IN_BYTES; i = i + 1) begin
@@ -828,7 +802,6 @@ always @* begin
                 {s_axis_tdata[23:16], s_axis_tdata[31:24]} == COUNT_END_OF_SESSION;
             i_cnt1_next = {s_axis_tdata[23:16], s_axis_tdata[31:24]} == 16'd1;
             i_cnt2_next = {s_axis_tdata[23:16], s_axis_tdata[31:24]} == 16'd2;
-            i_cnt_m1_next = {s_axis_tdata[23:16], s_axis_tdata[31:24]} - 16'd1;
         end
     end
     s_ready = en && !replay_reg && !pend_reg;
@@ -863,7 +836,6 @@ always @(posedge clk) begin
         j_cnt_eos_reg <= i_cnt_eos_reg;
         j_cnt1_reg <= i_cnt1_reg;
         j_cnt2_reg <= i_cnt2_reg;
-        j_cnt_m1_reg <= i_cnt_m1_reg;
     end
     i_valid_reg <= i_valid_next;
     i_data_reg <= i_data_next;
@@ -895,7 +867,6 @@ always @(posedge clk) begin
     i_cnt_eos_reg <= i_cnt_eos_next;
     i_cnt1_reg <= i_cnt1_next;
     i_cnt2_reg <= i_cnt2_next;
-    i_cnt_m1_reg <= i_cnt_m1_next;
     state_reg <= state_next;
     hdr_beat_reg <= hdr_beat_next;
     file_mode_reg <= file_mode_next;
@@ -914,6 +885,7 @@ always @(posedge clk) begin
     msgs_left_reg <= msgs_left_next;
     ml0_reg <= ml0_next;
     ml1_reg <= ml1_next;
+    ml_dec_reg <= ml_dec_next;
     d_valid_reg <= d_valid_next;
     d_data_reg <= d_data_next;
     d_rot_reg <= d_rot_next;
@@ -983,6 +955,7 @@ always @(posedge clk) begin
         msgs_left_reg <= 16'd0;
         ml0_reg <= 1'b1;
         ml1_reg <= 1'b0;
+        ml_dec_reg <= 1'b0;
         d_valid_reg <= 1'b0;
         d_emit_reg <= 1'b0;
         d_start2_reg <= 1'b0;
