@@ -395,7 +395,6 @@ wire ord_rd_en;
 localparam OS_W = 66;   // {truncated, unknown, slot 0 qty, slot 0 price}
 reg [LB-1:0] lvl_rd_addr;
 reg lvl_rd_bid;
-wire side_rd_zero;
 wire [SIDE_W-1:0] side_rd_data;
 wire [OS_W-1:0] osum_rd_data;
 wire [1:0] inst_rd_data;   // {orders_lost, tracked}
@@ -429,7 +428,7 @@ endgenerate
 
 vx_book_ram #(.WIDTH(SIDE_W), .ADDR_WIDTH(LB + 1), .OUT_REG(1)) side_ram (
     .clk(clk), .wr_en(side_wr_en), .wr_addr({lvl_wr_addr, lvl_wr_bid}), .wr_data(side_wr_data),
-    .rd_en(1'b1), .rd_addr({lvl_rd_addr, lvl_rd_bid}), .rd_out_rst(side_rd_zero),
+    .rd_en(1'b1), .rd_addr({lvl_rd_addr, lvl_rd_bid}), .rd_out_rst(1'b0),
     .rd_data(side_rd_data)
 );
 
@@ -784,7 +783,7 @@ wire s_tgt = seq_sel[1];
 wire s_ins = seq_sel[3];
 wire s_r = seq_sel[4];
 wire s_dup = seq_sel[0] || seq_sel[2];
-wire seq_emit = dq_valid && !seq_emitted_reg && oq_count <= (1 << OQ_AW) - 4;
+wire seq_emit = dq_valid && !seq_emitted_reg && oq_count <= (1 << OQ_AW) - 5;
 // The pop comes from registered bits only: it enables the queue's output register.
 assign dq_pop = seq_emit && (seq_started_reg ? seq_last_reg : d_single);
 // The message's own instrument: micro-ops 1..3; its record compares the top before the
@@ -927,13 +926,14 @@ reg [OS_W-1:0] ka_osum, kb_osum;
 reg [1:0] ka_inst, kb_inst;
 
 // L1
-// L2's RAM words are the RAMs' output registers (OUT_REG): read at L0, latched at L1.
-wire [SIDE_W-1:0] w2_side_ram = side_rd_data;
-wire [OS_W-1:0] w2_osum_ram = osum_rd_data;
-wire [1:0] w2_inst_ram = inst_rd_data;
-// The bypass selects are applied where the words are registered: the side RAM's output
-// register is reset when a kept word replaces it, and the kept words are copied, masked, into
-// ka_sel / kb_sel; L2's side word is then an OR of three registers.
+// The RAM words (read at L0, in the RAMs' output registers at L1) are registered once more
+// in the fabric by the compare, the side word zeroed there when a kept word replaces it.
+reg [SIDE_W-1:0] w2_side_ram;
+reg [OS_W-1:0] w2_osum_ram;
+reg [1:0] w2_inst_ram;
+// The bypass selects are applied where the words are registered: the RAM's side word is
+// zeroed in its fabric register when a kept word replaces it, and the kept words are copied,
+// masked, into ka_sel / kb_sel; L2's side word is then an OR of three registers.
 reg [SIDE_W-1:0] ka_sel, kb_sel;
 reg s_o_ram, s_o_a_side, s_o_a_other, s_o_b_side, s_o_b_other;
 reg s_i_a, s_i_b;
@@ -949,6 +949,9 @@ wire l1_side_a = l1_m1 && c1_bid == u1_bid;
 wire l1_side_b = !l1_side_a && l1_m2 && c2_bid == u1_bid;
 
 always @(posedge clk) begin
+    w2_side_ram <= (l1_side_a || l1_side_b) ? {SIDE_W{1'b0}} : side_rd_data;
+    w2_osum_ram <= osum_rd_data;
+    w2_inst_ram <= inst_rd_data;
     ka_sel <= (u3_valid ? a_side : ka_side) & {SIDE_W{l1_side_a}};
     kb_sel <= (u3_valid ? ka_side : kb_side) & {SIDE_W{l1_side_b}};
     s_o_a_side <= l1_m1 && c1_bid != u1_bid;
@@ -961,7 +964,6 @@ always @(posedge clk) begin
 end
 
 // L2
-assign side_rd_zero = l1_side_a || l1_side_b;
 wire [SIDE_W-1:0] l2_side = w2_side_ram | ka_sel | kb_sel;
 // the other side's summary as it stands before this micro-op
 wire [OS_W-1:0] l2_osum = (w2_osum_ram & {OS_W{s_o_ram}}) |
@@ -1209,17 +1211,31 @@ vx_book_fifo #(.WIDTH(320), .ADDR_WIDTH(OQ_AW)) out_queue (
 assign m_axis_tkeep = {40{1'b1}};
 assign m_axis_tlast = 1'b1;
 
-// Micro-op stage registers
+// Micro-op stage registers. LX sits between L0 and L1: the RAM words take two cycles to
+// their output registers and one more to a fabric register beside the compare (L1's w2x).
+localparam UB_W = 14 + LB + 32 + 32 + WAYS + SB + ENT_W + SBN_W + 121;
+reg ux_valid;
+reg [UB_W-1:0] ux_bundle;
+
 always @(posedge clk) begin
-    u1_valid <= u0_valid;
+    ux_valid <= u0_valid;
+    ux_bundle <= {u0_add, u0_sub, u0_r, u0_remove, u0_bid, u0_first, u0_last, u0_other,
+        u0_has_other, u0_msg_last, u0_check_tracked, u0_set_full, u0_rval, u0_ord_we, u0_loc,
+        u0_price, u0_qty, u0_ord_way, u0_ord_set, u0_ord_data, u0_slot, u0_msg};
+    {u1_add, u1_sub, u1_r, u1_remove, u1_bid, u1_first, u1_last, u1_other, u1_has_other,
+     u1_msg_last, u1_check_tracked, u1_set_full, u1_rval, u1_ord_we, u1_loc, u1_price, u1_qty,
+     u1_ord_way, u1_ord_set, u1_ord_data, u1_slot, u1_msg} <= ux_bundle;
+    if (rst) begin
+        ux_valid <= 1'b0;
+    end
+end
+
+always @(posedge clk) begin
+    u1_valid <= ux_valid;
     u2_valid <= u1_valid;
     u3_valid <= u2_valid;
     u4_valid <= u3_valid;
     u5_valid <= u4_valid;
-    {u1_add, u1_sub, u1_r, u1_remove, u1_bid, u1_first, u1_last, u1_other, u1_has_other,
-     u1_msg_last, u1_check_tracked, u1_set_full, u1_rval, u1_ord_we} <=
-        {u0_add, u0_sub, u0_r, u0_remove, u0_bid, u0_first, u0_last, u0_other, u0_has_other,
-         u0_msg_last, u0_check_tracked, u0_set_full, u0_rval, u0_ord_we};
     {u2_add, u2_sub, u2_r, u2_remove, u2_bid, u2_first, u2_last, u2_other, u2_has_other,
      u2_msg_last, u2_check_tracked, u2_set_full, u2_rval, u2_ord_we} <=
         {u1_add, u1_sub, u1_r, u1_remove, u1_bid, u1_first, u1_last, u1_other, u1_has_other,
@@ -1230,29 +1246,21 @@ always @(posedge clk) begin
          u2_msg_last, u2_set_full, u2_rval, u2_ord_we};
     {u4_last, u4_other, u4_has_other} <= {u3_last, u3_other, u3_has_other};
     {u5_last, u5_other, u5_has_other} <= {u4_last, u4_other, u4_has_other};
-    u1_loc <= u0_loc;
     u2_loc <= u1_loc;
     u3_loc <= u2_loc;
     u4_loc <= u3_loc;
-    u1_price <= u0_price;
     u2_price <= u1_price;
     u3_price <= u2_price;
-    u1_qty <= u0_qty;
     u2_qty <= u1_qty;
     u3_qty <= u2_qty;
-    u1_ord_way <= u0_ord_way;
     u2_ord_way <= u1_ord_way;
     u3_ord_way <= u2_ord_way;
-    u1_ord_set <= u0_ord_set;
     u2_ord_set <= u1_ord_set;
     u3_ord_set <= u2_ord_set;
-    u1_ord_data <= u0_ord_data;
     u2_ord_data <= u1_ord_data;
     u3_ord_data <= u2_ord_data;
-    u1_slot <= u0_slot;
     u2_slot <= u1_slot;
     u3_slot <= u2_slot;
-    u1_msg <= u0_msg;
     u2_msg <= u1_msg;
     u3_msg <= u2_msg;
     u4_msg <= u3_msg;
