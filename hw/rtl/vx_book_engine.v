@@ -498,7 +498,8 @@ always @* begin
 end
 
 wire [DQ_AW:0] dq_count;
-wire dq_room = dq_count <= (1 << DQ_AW) - 3;
+// room for every message issued and not yet in the queue (issues are 2 cycles apart)
+wire dq_room = dq_count <= (1 << DQ_AW) - 4;
 // hit_reg holds, for the head as it stands now, which scoreboard slots its sets meet; a
 // slot's sets change only when it is allocated, and then by an issue, which hit_reg saw.
 wire issue = iq_valid && !issued_reg && !(|(hit_reg & sb_valid_reg)) && !(&sb_valid_reg) &&
@@ -537,12 +538,12 @@ end
 
 // Order stages: O1 (read data out of the RAM), O2 (compare), O3 (select), O4 (decide).
 localparam M_W = Q_W + SBN_W;   // message bundle: queue entry + scoreboard slot
-reg p1_valid, p2_valid, p3_valid, p4_valid;
-reg [M_W-1:0] p1_msg, p2_msg, p3_msg, p4_msg;
-reg p1_same, p2_same, p3_same;
-// O2's ways are the order RAMs' output registers (OUT_REG): read at O0, latched at O1.
-wire [WAYS*ENT_W-1:0] p2_ways_a = ord_a_rd_data;
-wire [WAYS*ENT_W-1:0] p2_ways_b = ord_b_rd_data;
+reg p1_valid, p1x_valid, p2_valid, p3_valid, p4_valid;
+reg [M_W-1:0] p1_msg, p1x_msg, p2_msg, p3_msg, p4_msg;
+reg p1_same, p1x_same, p2_same, p3_same;
+// O2's ways: read at O0, in the order RAMs' output registers (OUT_REG) at O1X, registered
+// once more in the fabric beside the compare.
+reg [WAYS*ENT_W-1:0] p2_ways_a, p2_ways_b;
 reg [WAYS*ENT_W-1:0] p3_ways_a, p3_ways_b;
 reg [WAYS-1:0] p3_eq_a, p3_eq_b, p3_valid_a, p3_valid_b;
 reg p4_tgt_hit, p4_dup_hit, p4_full, p4_tgt_lt;
@@ -596,9 +597,14 @@ always @(posedge clk) begin
     p1_valid <= issue;
     p1_msg <= {sb_alloc_idx, iq_out};
     p1_same <= h_set1 == h_set2;
-    p2_valid <= p1_valid;
-    p2_msg <= p1_msg;
-    p2_same <= p1_same;
+    p1x_valid <= p1_valid;
+    p1x_msg <= p1_msg;
+    p1x_same <= p1_same;
+    p2_valid <= p1x_valid;
+    p2_msg <= p1x_msg;
+    p2_same <= p1x_same;
+    p2_ways_a <= ord_a_rd_data;
+    p2_ways_b <= ord_b_rd_data;
     p3_valid <= p2_valid;
     p3_msg <= p2_msg;
     p3_same <= p2_same;
@@ -622,6 +628,7 @@ always @(posedge clk) begin
     p4_full <= o3_free == 0;
     if (rst) begin
         p1_valid <= 1'b0;
+        p1x_valid <= 1'b0;
         p2_valid <= 1'b0;
         p3_valid <= 1'b0;
         p4_valid <= 1'b0;
