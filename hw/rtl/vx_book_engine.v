@@ -498,12 +498,15 @@ always @* begin
 end
 
 wire [DQ_AW:0] dq_count;
-// room for every message issued and not yet in the queue (issues are 2 cycles apart)
-wire dq_room = dq_count <= (1 << DQ_AW) - 4;
+// Room for every message issued and not yet in the queue (issues are 2 cycles apart), and a
+// free scoreboard slot, both from last cycle's registers: the queue may have taken one word
+// since (hence one word more of margin), and no slot was taken since (no issue last cycle).
+reg dq_room_reg;
+reg sb_room_reg;
 // hit_reg holds, for the head as it stands now, which scoreboard slots its sets meet; a
 // slot's sets change only when it is allocated, and then by an issue, which hit_reg saw.
-wire issue = iq_valid && !issued_reg && !(|(hit_reg & sb_valid_reg)) && !(&sb_valid_reg) &&
-    dq_room;
+wire issue = iq_valid && !issued_reg && !(|(hit_reg & sb_valid_reg)) && sb_room_reg &&
+    dq_room_reg;
 assign iq_pop = issue;
 assign ord_rd_en = issue;
 
@@ -512,6 +515,8 @@ always @(posedge clk) begin
     // there is none, and a word may fall through), with the slot this issue takes holding
     // the leaving head's sets; otherwise the head's own. Issues are at least 2 cycles apart.
     issued_reg <= issue;
+    dq_room_reg <= dq_count <= (1 << DQ_AW) - 5;
+    sb_room_reg <= !(&sb_valid_reg);
     for (ei = 0; ei < SBN; ei = ei + 1) begin
         if (issue || !iq_valid) begin
             hit_reg[ei] <= (issue && sb_alloc[ei]) ? next_hits_head : next_hit[ei];
