@@ -334,9 +334,6 @@ end
 
 wire [Q_W-1:0] iq_in = {dq_flags_reg, |dq_match_reg, dq_fields_reg};
 wire [Q_W-1:0] iq_out;
-/* verilator lint_off UNUSEDSIGNAL */
-wire [Q_W-1:0] iq_next;   // only its order sets and type flags are used
-/* verilator lint_on UNUSEDSIGNAL */
 wire iq_valid;
 wire iq_pop;
 wire [IQ_AW:0] iq_count;
@@ -344,7 +341,7 @@ wire [IQ_AW:0] iq_count;
 vx_book_fifo #(.WIDTH(Q_W), .ADDR_WIDTH(IQ_AW)) in_queue (
     .clk(clk), .rst(rst),
     .in_data(iq_in), .in_valid(dq_valid_reg),
-    .out_data(iq_out), .out_valid(iq_valid), .out_pop(iq_pop), .next_data(iq_next),
+    .out_data(iq_out), .out_valid(iq_valid), .out_pop(iq_pop),
     .count(iq_count)
 );
 
@@ -457,16 +454,10 @@ reg [SBN-1:0] sb_free_ord;   // freed by O5 (a message without micro-ops)
 reg p5_free;
 reg [SBN_W-1:0] p5_slot;
 reg [SBN-1:0] sb_free_lvl;   // freed by L3 (a message's last micro-op)
-reg issued_reg;
+reg head_fresh_reg;
 wire h_use1 = !h_is_r;
 wire h_use2 = h_is_u;
-// The queue's next head: its sets are compared a cycle ahead of its becoming the head.
-wire [SB-1:0] n_set1 = iq_next[201 +: SB];
-wire [SB-1:0] n_set2 = iq_next[265 +: SB];
-wire n_use1 = !iq_next[Q_R];
-wire n_use2 = iq_next[Q_U];
-reg [SBN-1:0] head_hit, next_hit, hit_reg;
-reg next_hits_head;
+reg [SBN-1:0] head_hit, hit_reg;
 reg [SBN-1:0] sb_alloc;
 reg [SBN_W-1:0] sb_alloc_idx;
 reg sb_seen;
@@ -483,11 +474,8 @@ always @* begin
     sb_alloc = 0;
     sb_alloc_idx = 0;
     sb_seen = 1'b0;
-    next_hits_head = sets_meet(n_use1, n_use2, n_set1, n_set2, h_use1, h_use2, h_set1, h_set2);
     for (ei = 0; ei < SBN; ei = ei + 1) begin
         head_hit[ei] = sets_meet(h_use1, h_use2, h_set1, h_set2,
-            sb_use1_reg[ei], sb_use2_reg[ei], sb_set1_reg[ei], sb_set2_reg[ei]);
-        next_hit[ei] = sets_meet(n_use1, n_use2, n_set1, n_set2,
             sb_use1_reg[ei], sb_use2_reg[ei], sb_set1_reg[ei], sb_set2_reg[ei]);
         if (!sb_valid_reg[ei] && !sb_seen) begin
             sb_alloc[ei] = 1'b1;
@@ -503,27 +491,20 @@ wire [DQ_AW:0] dq_count;
 // since (hence one word more of margin), and no slot was taken since (no issue last cycle).
 reg dq_room_reg;
 reg sb_room_reg;
-// hit_reg holds, for the head as it stands now, which scoreboard slots its sets meet; a
-// slot's sets change only when it is allocated, and then by an issue, which hit_reg saw.
-wire issue = iq_valid && !issued_reg && !(|(hit_reg & sb_valid_reg)) && sb_room_reg &&
+// hit_reg holds which scoreboard slots the head's sets meet, computed last cycle; it is
+// used while the head is the same (fresh). A slot's sets change only when it is taken, by
+// an issue, which changes the head; a slot freed meanwhile only makes hit_reg conservative.
+wire issue = iq_valid && head_fresh_reg && !(|(hit_reg & sb_valid_reg)) && sb_room_reg &&
     dq_room_reg;
 assign iq_pop = issue;
 assign ord_rd_en = issue;
 
 always @(posedge clk) begin
-    // Slot hits for next cycle's head: the queue's next word when the head leaves now (or
-    // there is none, and a word may fall through), with the slot this issue takes holding
-    // the leaving head's sets; otherwise the head's own. Issues are at least 2 cycles apart.
-    issued_reg <= issue;
+    // A head is fresh from its second cycle on, so issues are at least 2 cycles apart.
+    head_fresh_reg <= iq_valid && !issue;
+    hit_reg <= head_hit;
     dq_room_reg <= dq_count <= (1 << DQ_AW) - 5;
     sb_room_reg <= !(&sb_valid_reg);
-    for (ei = 0; ei < SBN; ei = ei + 1) begin
-        if (issue || !iq_valid) begin
-            hit_reg[ei] <= (issue && sb_alloc[ei]) ? next_hits_head : next_hit[ei];
-        end else begin
-            hit_reg[ei] <= head_hit[ei];
-        end
-    end
     if (iq_valid && !issue && !clearing_reg) begin
         issue_stalls_reg <= issue_stalls_reg + 1'b1;
     end
@@ -535,7 +516,7 @@ always @(posedge clk) begin
         sb_set2_reg[sb_alloc_idx] <= h_set2;
     end
     if (rst) begin
-        issued_reg <= 1'b0;
+        head_fresh_reg <= 1'b0;
         sb_valid_reg <= 0;
         issue_stalls_reg <= 32'd0;
     end
@@ -723,9 +704,6 @@ wire [D_W-1:0] dq_in = {m_mask, m_slot, m_rval,
     p4_msg[329], p4_msg[72 +: 48], p4_msg[8 +: 64], m_type};
 wire [D_W-1:0] dq_out;
 wire d_single;
-/* verilator lint_off UNUSEDSIGNAL */
-wire [D_W+5:0] dq_next_unused;
-/* verilator lint_on UNUSEDSIGNAL */
 wire [4:0] d_first;
 wire dq_valid;
 wire dq_pop;
@@ -753,7 +731,6 @@ vx_book_fifo #(.WIDTH(D_W + 6), .ADDR_WIDTH(DQ_AW)) desc_queue (
     .clk(clk), .rst(rst),
     .in_data({p5_first, p5_single, p5_desc}), .in_valid(p5_valid),
     .out_data({d_first, d_single, dq_out}), .out_valid(dq_valid), .out_pop(dq_pop),
-    .next_data(dq_next_unused),
     .count(dq_count)
 );
 
@@ -778,9 +755,6 @@ localparam D_MASK = D_SLOT + SBN_W;
 // Micro-op sequencer: one micro-op of the head descriptor every 2 cycles, while the output
 // queue has room for the record of every micro-op in flight.
 wire [OQ_AW:0] oq_count;
-/* verilator lint_off UNUSEDSIGNAL */
-wire [319:0] oq_next_unused;
-/* verilator lint_on UNUSEDSIGNAL */
 reg seq_started_reg;
 reg [4:0] seq_mask_reg;
 reg seq_emitted_reg;
@@ -1216,7 +1190,6 @@ vx_book_fifo #(.WIDTH(320), .ADDR_WIDTH(OQ_AW)) out_queue (
     .clk(clk), .rst(rst),
     .in_data(r6_data), .in_valid(r6_valid),
     .out_data(m_axis_tdata), .out_valid(m_axis_tvalid), .out_pop(m_axis_tready),
-    .next_data(oq_next_unused),
     .count(oq_count)
 );
 

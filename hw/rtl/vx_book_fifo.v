@@ -22,9 +22,6 @@ module vx_book_fifo #(
     output wire [WIDTH-1:0]      out_data,
     output wire                  out_valid,
     input  wire                  out_pop,
-    // the word the output register takes next (valid when the memory holds a word or one is
-    // pushed now), so a consumer can look at it a cycle ahead
-    output wire [WIDTH-1:0]      next_data,
 
     output wire [ADDR_WIDTH:0]   count
 );
@@ -41,7 +38,6 @@ assign out_valid = out_valid_reg;
 assign count = count_reg;
 
 wire mem_empty = count_reg == 0;
-assign next_data = mem_empty ? in_data : mem[rd_ptr_reg];
 wire out_free = !out_valid_reg || out_pop;
 wire mem_rd = out_free && !mem_empty;
 wire mem_wr = in_valid && !(out_free && mem_empty);
