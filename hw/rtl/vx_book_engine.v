@@ -561,20 +561,27 @@ wire [WAYS-1:0] o3_dup = p3_is_u ? o3_dup_u : p3_eq_a;
 wire [WAYS-1:0] o3_free = p3_is_u ? (~p3_valid_b | o3_orig_in_b | o3_dup_u) :
     (~p3_valid_a | p3_eq_a);
 wire [ENT_W-1:0] o3_tgt_ent = pick_way(p3_ways_a, p3_eq_a);
-// E C X: the message's shares against every way's shares left, in parallel with the way
-// select (so O4 does no carry chain): fewer than left, and what is left after them.
-wire [31:0] o3_shares = p3_msg[137 +: 32];
+// E C X: the message's shares against every way's shares left, in O2 beside the tag
+// compare (so no later stage has a carry chain): fewer than left, and what is left after
+// them; O3 selects the named way's.
+wire [31:0] o2_shares = p2_msg[137 +: 32];
+reg [WAYS-1:0] o2_lt, p3_lt;
+reg [WAYS*32-1:0] o2_left, p3_left;
 reg o3_tgt_lt;
 reg [31:0] o3_tgt_left;
 integer lwi;
 
 always @* begin
+    for (lwi = 0; lwi < WAYS; lwi = lwi + 1) begin
+        o2_lt[lwi] = o2_shares < p2_ways_a[lwi*ENT_W +: 32];
+        o2_left[lwi*32 +: 32] = p2_ways_a[lwi*ENT_W +: 32] - o2_shares;
+    end
     o3_tgt_lt = 1'b0;
     o3_tgt_left = 32'd0;
     for (lwi = 0; lwi < WAYS; lwi = lwi + 1) begin
         if (p3_eq_a[lwi]) begin
-            o3_tgt_lt = o3_tgt_lt | (o3_shares < p3_ways_a[lwi*ENT_W +: 32]);
-            o3_tgt_left = o3_tgt_left | (p3_ways_a[lwi*ENT_W +: 32] - o3_shares);
+            o3_tgt_lt = o3_tgt_lt | p3_lt[lwi];
+            o3_tgt_left = o3_tgt_left | p3_left[lwi*32 +: 32];
         end
     end
 end
@@ -597,6 +604,8 @@ always @(posedge clk) begin
     p3_ways_a <= p2_ways_a;
     p3_ways_b <= p2_ways_b;
     p3_eq_a <= o2_eq_a;
+    p3_lt <= o2_lt;
+    p3_left <= o2_left;
     p3_eq_b <= o2_eq_b;
     p3_valid_a <= o2_valid_a;
     p3_valid_b <= o2_valid_b;
