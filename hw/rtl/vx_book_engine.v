@@ -932,23 +932,44 @@ reg [1:0] w2_inst_ram;
 reg [SIDE_W-1:0] ka_sel, kb_sel;
 reg s_o_ram, s_o_a_side, s_o_a_other, s_o_b_side, s_o_b_other;
 reg s_i_a, s_i_b;
-wire c1_valid = u3_valid || ka_valid;
-wire [LB-1:0] c1_loc = u3_valid ? u3_loc : ka_loc;
+// The three candidates are compared in parallel; which two count is chosen after.
+wire m_u3 = u3_loc == u1_loc;
+wire m_ka = ka_valid && ka_loc == u1_loc;
+wire m_kb = kb_valid && kb_loc == u1_loc;
+wire s_u3 = m_u3 && u3_bid == u1_bid;
+wire s_ka = m_ka && ka_bid == u1_bid;
+wire s_kb = m_kb && kb_bid == u1_bid;
 wire c1_bid = u3_valid ? u3_bid : ka_bid;
-wire c2_valid = u3_valid ? ka_valid : kb_valid;
-wire [LB-1:0] c2_loc = u3_valid ? ka_loc : kb_loc;
 wire c2_bid = u3_valid ? ka_bid : kb_bid;
-wire l1_m1 = c1_valid && c1_loc == u1_loc;
-wire l1_m2 = c2_valid && c2_loc == u1_loc;
-wire l1_side_a = l1_m1 && c1_bid == u1_bid;
-wire l1_side_b = !l1_side_a && l1_m2 && c2_bid == u1_bid;
+wire l1_m1 = u3_valid ? m_u3 : m_ka;
+wire l1_m2 = u3_valid ? m_ka : m_kb;
+wire l1_side_a = u3_valid ? s_u3 : s_ka;
+wire l1_side_b = u3_valid ? (!s_u3 && s_ka) : (!s_ka && s_kb);
 
 always @(posedge clk) begin
-    w2_side_ram <= (l1_side_a || l1_side_b) ? {SIDE_W{1'b0}} : side_rd_data;
+    if (l1_side_a || l1_side_b) begin
+        w2_side_ram <= {SIDE_W{1'b0}};
+    end else begin
+        w2_side_ram <= side_rd_data;
+    end
     w2_osum_ram <= osum_rd_data;
     w2_inst_ram <= inst_rd_data;
-    ka_sel <= (u3_valid ? a_side : ka_side) & {SIDE_W{l1_side_a}};
-    kb_sel <= (u3_valid ? ka_side : kb_side) & {SIDE_W{l1_side_b}};
+    // The masks as synchronous resets (the flip-flops' own reset input), not as logic
+    // after the apply stage.
+    if (!l1_side_a) begin
+        ka_sel <= {SIDE_W{1'b0}};
+    end else if (u3_valid) begin
+        ka_sel <= a_side;
+    end else begin
+        ka_sel <= ka_side;
+    end
+    if (!l1_side_b) begin
+        kb_sel <= {SIDE_W{1'b0}};
+    end else if (u3_valid) begin
+        kb_sel <= ka_side;
+    end else begin
+        kb_sel <= kb_side;
+    end
     s_o_a_side <= l1_m1 && c1_bid != u1_bid;
     s_o_a_other <= l1_m1 && c1_bid == u1_bid;
     s_o_b_side <= !l1_m1 && l1_m2 && c2_bid != u1_bid;
