@@ -932,19 +932,37 @@ reg [1:0] w2_inst_ram;
 reg [SIDE_W-1:0] ka_sel, kb_sel;
 reg s_o_ram, s_o_a_side, s_o_a_other, s_o_b_side, s_o_b_other;
 reg s_i_a, s_i_b;
-// The three candidates are compared in parallel; which two count is chosen after.
-wire m_u3 = u3_loc == u1_loc;
-wire m_ka = ka_valid && ka_loc == u1_loc;
-wire m_kb = kb_valid && kb_loc == u1_loc;
-wire s_u3 = m_u3 && u3_bid == u1_bid;
-wire s_ka = m_ka && ka_bid == u1_bid;
-wire s_kb = m_kb && kb_bid == u1_bid;
-wire c1_bid = u3_valid ? u3_bid : ka_bid;
-wire c2_bid = u3_valid ? ka_bid : kb_bid;
-wire l1_m1 = u3_valid ? m_u3 : m_ka;
-wire l1_m2 = u3_valid ? m_ka : m_kb;
-wire l1_side_a = u3_valid ? s_u3 : s_ka;
-wire l1_side_b = u3_valid ? (!s_u3 && s_ka) : (!s_ka && s_kb);
+// The bypass choice is made in LX and registered, so that in L1 the masks (synchronous
+// resets of 665-bit registers) come straight from flip-flops. The micro-op that will be in
+// L3 and the kept words at L1 are known in LX: the one now in L2 (and kept A), else the one
+// now in L3 (which will be kept A, with A then kept B), else kept A and B.
+reg [LB-1:0] ux_loc_reg;
+reg ux_bid_reg;
+wire x_m_u2 = u2_valid && u2_loc == ux_loc_reg;
+wire x_m_u3 = u3_valid && u3_loc == ux_loc_reg;
+wire x_m_ka = ka_valid && ka_loc == ux_loc_reg;
+wire x_m_kb = kb_valid && kb_loc == ux_loc_reg;
+wire x_s_u2 = x_m_u2 && u2_bid == ux_bid_reg;
+wire x_s_u3 = x_m_u3 && u3_bid == ux_bid_reg;
+wire x_s_ka = x_m_ka && ka_bid == ux_bid_reg;
+wire x_s_kb = x_m_kb && kb_bid == ux_bid_reg;
+// the newest candidate (c1) and the one before (c2): match, same side, side bid
+wire x_m1 = u2_valid ? x_m_u2 : u3_valid ? x_m_u3 : x_m_ka;
+wire x_s1 = u2_valid ? x_s_u2 : u3_valid ? x_s_u3 : x_s_ka;
+wire x_m2 = (u2_valid || u3_valid) ? x_m_ka : x_m_kb;
+wire x_s2 = (u2_valid || u3_valid) ? x_s_ka : x_s_kb;
+reg l1_side_a, l1_side_b, l1_m1, l1_m2, l1_s1, l1_s2;
+
+always @(posedge clk) begin
+    ux_loc_reg <= u0_loc;
+    ux_bid_reg <= u0_bid;
+    l1_m1 <= x_m1;
+    l1_m2 <= x_m2;
+    l1_s1 <= x_s1;
+    l1_s2 <= x_s2;
+    l1_side_a <= x_s1;
+    l1_side_b <= !x_s1 && x_s2;
+end
 
 always @(posedge clk) begin
     if (l1_side_a || l1_side_b) begin
@@ -970,10 +988,10 @@ always @(posedge clk) begin
     end else begin
         kb_sel <= kb_side;
     end
-    s_o_a_side <= l1_m1 && c1_bid != u1_bid;
-    s_o_a_other <= l1_m1 && c1_bid == u1_bid;
-    s_o_b_side <= !l1_m1 && l1_m2 && c2_bid != u1_bid;
-    s_o_b_other <= !l1_m1 && l1_m2 && c2_bid == u1_bid;
+    s_o_a_side <= l1_m1 && !l1_s1;
+    s_o_a_other <= l1_s1;
+    s_o_b_side <= !l1_m1 && l1_m2 && !l1_s2;
+    s_o_b_other <= !l1_m1 && l1_s2;
     s_o_ram <= !l1_m1 && !l1_m2;
     s_i_a <= l1_m1;
     s_i_b <= !l1_m1 && l1_m2;
