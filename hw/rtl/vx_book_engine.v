@@ -497,7 +497,10 @@ reg sb_room_reg;
 wire issue = iq_valid && head_fresh_reg && !(|(hit_reg & sb_valid_reg)) && sb_room_reg &&
     dq_room_reg;
 assign iq_pop = issue;
-assign ord_rd_en = issue;
+// The order RAMs read the head's sets every cycle: the order stages never stall, so the
+// words read at the issue reach O2 whatever is read after, and the issue decision need not
+// reach every order-table block RAM.
+assign ord_rd_en = 1'b1;
 
 always @(posedge clk) begin
     // A head is fresh from its second cycle on, so issues are at least 2 cycles apart.
