@@ -337,13 +337,40 @@ wire [Q_W-1:0] iq_out;
 wire iq_valid;
 wire iq_pop;
 wire [IQ_AW:0] iq_count;
+// The input queue is kept twice: a narrow copy of what the issue decision reads (type flags
+// and order sets), popped by the issue, and the whole entry, popped a cycle later from a
+// register, so the issue decision does not fan out to the whole entry's output register.
+// The whole entry is still the issued one in the issue cycle, and the next head is not
+// issued before its second cycle, when the whole entry has caught up.
+localparam QN_W = 2 + 2 * SB;
+wire [QN_W-1:0] iqn_out;
+/* verilator lint_off UNUSEDSIGNAL */
+wire [IQ_AW:0] iqn_count;   // never above iq_count, which gates the input
+wire iq_wide_valid;         // the narrow copy's valid says the same, a cycle sooner
+/* verilator lint_on UNUSEDSIGNAL */
+reg iq_pop_d_reg;
+
+vx_book_fifo #(.WIDTH(QN_W), .ADDR_WIDTH(IQ_AW)) in_queue_sets (
+    .clk(clk), .rst(rst),
+    .in_data({iq_in[Q_R], iq_in[Q_U], iq_in[265 +: SB], iq_in[201 +: SB]}),
+    .in_valid(dq_valid_reg),
+    .out_data(iqn_out), .out_valid(iq_valid), .out_pop(iq_pop),
+    .count(iqn_count)
+);
 
 vx_book_fifo #(.WIDTH(Q_W), .ADDR_WIDTH(IQ_AW)) in_queue (
     .clk(clk), .rst(rst),
     .in_data(iq_in), .in_valid(dq_valid_reg),
-    .out_data(iq_out), .out_valid(iq_valid), .out_pop(iq_pop),
+    .out_data(iq_out), .out_valid(iq_wide_valid), .out_pop(iq_pop_d_reg),
     .count(iq_count)
 );
+
+always @(posedge clk) begin
+    iq_pop_d_reg <= iq_pop;
+    if (rst) begin
+        iq_pop_d_reg <= 1'b0;
+    end
+end
 
 // Room for the beats that may already be on their way: accepted in this cycle, in the
 // decode register, and the one accepted while this register was computed.
@@ -371,11 +398,11 @@ always @(posedge clk) begin
     end
 end
 
-wire h_is_r = iq_out[Q_R];
-wire h_is_u = iq_out[Q_U];
+wire h_is_r = iqn_out[QN_W-1];
+wire h_is_u = iqn_out[QN_W-2];
 // Order sets of the named reference and of U's new reference.
-wire [SB-1:0] h_set1 = iq_out[201 +: SB];
-wire [SB-1:0] h_set2 = iq_out[265 +: SB];
+wire [SB-1:0] h_set1 = iqn_out[0 +: SB];
+wire [SB-1:0] h_set2 = iqn_out[SB +: SB];
 
 // ---------------------------------------------------------------------------------------
 // Tables
