@@ -333,42 +333,42 @@ always @(posedge clk) begin
 end
 
 wire [Q_W-1:0] iq_in = {dq_flags_reg, |dq_match_reg, dq_fields_reg};
-wire [Q_W-1:0] iq_out;
 wire iq_valid;
 wire iq_pop;
 wire [IQ_AW:0] iq_count;
-// The input queue is kept twice: a narrow copy of what the issue decision reads (type flags
-// and order sets), popped by the issue, and the whole entry, popped a cycle later from a
-// register, so the issue decision does not fan out to the whole entry's output register.
-// The whole entry is still the issued one in the issue cycle, and the next head is not
-// issued before its second cycle, when the whole entry has caught up.
+// The input queue: a FIFO of what the issue decision reads (type flags and order sets), whose
+// output register is the head, and beside it a ring of whole entries in LUT RAM, written in
+// the same order and read at the head's slot straight into O1's register. The ring has no
+// output register, so the issue moves one read pointer instead of enabling a 336-bit
+// register. Entries live in the ring from their push to their issue: the FIFO's words plus
+// its head, at most 2**IQ_AW: the input stops at 2**IQ_AW - 4 words with 3 more on the way.
 localparam QN_W = 2 + 2 * SB;
 wire [QN_W-1:0] iqn_out;
-/* verilator lint_off UNUSEDSIGNAL */
-wire [IQ_AW:0] iqn_count;   // never above iq_count, which gates the input
-wire iq_wide_valid;         // the narrow copy's valid says the same, a cycle sooner
-/* verilator lint_on UNUSEDSIGNAL */
-reg iq_pop_d_reg;
 
-vx_book_fifo #(.WIDTH(QN_W), .ADDR_WIDTH(IQ_AW)) in_queue_sets (
+vx_book_fifo #(.WIDTH(QN_W), .ADDR_WIDTH(IQ_AW)) in_queue (
     .clk(clk), .rst(rst),
     .in_data({iq_in[Q_R], iq_in[Q_U], iq_in[265 +: SB], iq_in[201 +: SB]}),
     .in_valid(dq_valid_reg),
     .out_data(iqn_out), .out_valid(iq_valid), .out_pop(iq_pop),
-    .count(iqn_count)
-);
-
-vx_book_fifo #(.WIDTH(Q_W), .ADDR_WIDTH(IQ_AW)) in_queue (
-    .clk(clk), .rst(rst),
-    .in_data(iq_in), .in_valid(dq_valid_reg),
-    .out_data(iq_out), .out_valid(iq_wide_valid), .out_pop(iq_pop_d_reg),
     .count(iq_count)
 );
 
+reg [Q_W-1:0] iq_ring [0:(1 << IQ_AW)-1];
+reg [IQ_AW-1:0] iq_ring_wr_reg;
+reg [IQ_AW-1:0] iq_ring_rd_reg;
+wire [Q_W-1:0] iq_out = iq_ring[iq_ring_rd_reg];
+
 always @(posedge clk) begin
-    iq_pop_d_reg <= iq_pop;
+    if (dq_valid_reg) begin
+        iq_ring[iq_ring_wr_reg] <= iq_in;
+        iq_ring_wr_reg <= iq_ring_wr_reg + 1'b1;
+    end
+    if (iq_pop) begin
+        iq_ring_rd_reg <= iq_ring_rd_reg + 1'b1;
+    end
     if (rst) begin
-        iq_pop_d_reg <= 1'b0;
+        iq_ring_wr_reg <= 0;
+        iq_ring_rd_reg <= 0;
     end
 end
 
