@@ -2,19 +2,21 @@
 // bit; docs/hardware-book-core.md describes the pipeline, its hazards and its latency).
 //
 // Pipelined so that no register-to-register path holds more than a compare or an add and a
-// few selects (target 156.25 MHz on ECP5):
-//   decode    : beat decoded, counted; table messages (A F E C X D U, R that sets tracking)
-//               written to the input queue (vx_book_fifo)
-//   order O0-O4: a queued message is issued at most every 2 cycles when no message in flight
-//               writes its order sets (scoreboard); both order sets (ref1, U's ref2) are read
-//               on two copies of the order table, registered, compared, selected, decided;
-//               the message becomes a descriptor of up to 3 micro-ops in the descriptor queue
-//   level L0-L4: one micro-op every 2 cycles: read the instrument's level words, register
-//               them, compare (bypassing the previous micro-op's words when it wrote the same
-//               instrument), apply and write back (with the order-table write the micro-op
-//               carries), build the record; records leave through the output queue
+// few selects (target 156.25 MHz on ECP5), and every wide RAM read passes the block RAM's
+// output register and a fabric register before any logic:
+//   decode     : beat decoded, counted; table messages (A F E C X D U, R that sets tracking)
+//                written to the input queue (a FIFO of the issue's fields, a ring of entries)
+//   order O0-O5: a queued message is issued at most every 2 cycles when no message in flight
+//                writes its order sets (scoreboard); both order sets (ref1, U's ref2) are read
+//                on two copies of the order table, registered, compared, selected, decided;
+//                the message becomes a descriptor of up to 3 micro-ops in the descriptor queue
+//   level L0-L5: one micro-op every 2 cycles: read the micro-op's side word, register it,
+//                compare (bypassing the last two micro-ops' results when they wrote the same
+//                side word), apply, write back from registers (with the order-table write
+//                the micro-op carries), build the record; records leave through the output
+//                queue
 // After reset a clear sweep writes every table entry to zero: 2**max(ORDER_SET_BITS,
-// LOCATE_BITS) cycles with s_axis_tready low.
+// LOCATE_BITS + 1) cycles with s_axis_tready low.
 `resetall
 `timescale 1ns / 1ps
 `default_nettype none
