@@ -810,7 +810,10 @@ wire s_tgt = seq_sel[1];
 wire s_ins = seq_sel[3];
 wire s_r = seq_sel[4];
 wire s_dup = seq_sel[0] || seq_sel[2];
-wire seq_emit = dq_valid && !seq_emitted_reg && oq_count <= (1 << OQ_AW) - 5;
+// Room in the record queue for every micro-op in flight, from last cycle's count (one
+// record may have been pushed since, hence one more of margin).
+reg oq_room_reg;
+wire seq_emit = dq_valid && !seq_emitted_reg && oq_room_reg;
 // The pop comes from registered bits only: it enables the queue's output register.
 assign dq_pop = seq_emit && (seq_started_reg ? seq_last_reg : d_single);
 // The message's own instrument: micro-ops 1..3; its record compares the top before the
@@ -837,6 +840,7 @@ reg [120:0] u0_msg;   // {gap, ts, seq, type}
 
 always @(posedge clk) begin
     seq_emitted_reg <= seq_emit;
+    oq_room_reg <= oq_count <= (1 << OQ_AW) - 6;
     u0_valid <= seq_emit;
     if (seq_emit) begin
         seq_started_reg <= seq_rest != 0;
