@@ -413,7 +413,6 @@ reg [SB-1:0] ord_wr_addr;
 reg [ENT_W-1:0] ord_wr_data;
 wire [WAYS*ENT_W-1:0] ord_a_rd_data;
 wire [WAYS*ENT_W-1:0] ord_b_rd_data;
-wire ord_rd_en;
 
 // Level words: one side word per {locate, side} (a micro-op reads and writes only its own
 // side); the summary of the same side word (its top and flags, for the record) in a small
@@ -433,20 +432,22 @@ reg [OS_W-1:0] osum_wr_data;
 reg [1:0] inst_wr_data;
 
 // Two copies of every way, written alike: copy A is read at the named reference's set,
-// copy B at U's new reference's set, in the same cycle.
+// copy B at U's new reference's set, in the same cycle. They read the head's sets every
+// cycle: the order stages never stall, so the words read at the issue reach O2 whatever is
+// read after, and the issue decision need not reach every order-table block RAM.
 genvar gw;
 generate
     for (gw = 0; gw < WAYS; gw = gw + 1) begin : way
         vx_book_ram #(.WIDTH(ENT_W), .ADDR_WIDTH(SB), .OUT_REG(1)) order_ram_a (
             .clk(clk),
             .wr_en(ord_wr_en[gw]), .wr_addr(ord_wr_addr), .wr_data(ord_wr_data),
-            .rd_en(ord_rd_en), .rd_addr(h_set1), .rd_out_rst(1'b0),
+            .rd_en(1'b1), .rd_addr(h_set1),
             .rd_data(ord_a_rd_data[gw*ENT_W +: ENT_W])
         );
         vx_book_ram #(.WIDTH(ENT_W), .ADDR_WIDTH(SB), .OUT_REG(1)) order_ram_b (
             .clk(clk),
             .wr_en(ord_wr_en[gw]), .wr_addr(ord_wr_addr), .wr_data(ord_wr_data),
-            .rd_en(ord_rd_en), .rd_addr(h_set2), .rd_out_rst(1'b0),
+            .rd_en(1'b1), .rd_addr(h_set2),
             .rd_data(ord_b_rd_data[gw*ENT_W +: ENT_W])
         );
     end
@@ -454,19 +455,19 @@ endgenerate
 
 vx_book_ram #(.WIDTH(SIDE_W), .ADDR_WIDTH(LB + 1), .OUT_REG(1)) side_ram (
     .clk(clk), .wr_en(side_wr_en), .wr_addr({lvl_wr_addr, lvl_wr_bid}), .wr_data(side_wr_data),
-    .rd_en(1'b1), .rd_addr({lvl_rd_addr, lvl_rd_bid}), .rd_out_rst(1'b0),
+    .rd_en(1'b1), .rd_addr({lvl_rd_addr, lvl_rd_bid}),
     .rd_data(side_rd_data)
 );
 
 vx_book_ram #(.WIDTH(OS_W), .ADDR_WIDTH(LB + 1), .OUT_REG(1)) osum_ram (
     .clk(clk), .wr_en(side_wr_en), .wr_addr({lvl_wr_addr, lvl_wr_bid}), .wr_data(osum_wr_data),
-    .rd_en(1'b1), .rd_addr({lvl_rd_addr, !lvl_rd_bid}), .rd_out_rst(1'b0),
+    .rd_en(1'b1), .rd_addr({lvl_rd_addr, !lvl_rd_bid}),
     .rd_data(osum_rd_data)
 );
 
 vx_book_ram #(.WIDTH(2), .ADDR_WIDTH(LB), .OUT_REG(1)) inst_ram (
     .clk(clk), .wr_en(lvl_wr_en), .wr_addr(lvl_wr_addr), .wr_data(inst_wr_data),
-    .rd_en(1'b1), .rd_addr(lvl_rd_addr), .rd_out_rst(1'b0), .rd_data(inst_rd_data)
+    .rd_en(1'b1), .rd_addr(lvl_rd_addr), .rd_data(inst_rd_data)
 );
 
 // ---------------------------------------------------------------------------------------
@@ -526,10 +527,6 @@ reg sb_room_reg;
 wire issue = iq_valid && head_fresh_reg && !(|(hit_reg & sb_valid_reg)) && sb_room_reg &&
     dq_room_reg;
 assign iq_pop = issue;
-// The order RAMs read the head's sets every cycle: the order stages never stall, so the
-// words read at the issue reach O2 whatever is read after, and the issue decision need not
-// reach every order-table block RAM.
-assign ord_rd_en = 1'b1;
 
 always @(posedge clk) begin
     // A head is fresh from its second cycle on, so issues are at least 2 cycles apart.
@@ -554,7 +551,8 @@ always @(posedge clk) begin
     end
 end
 
-// Order stages: O1 (read data out of the RAM), O2 (compare), O3 (select), O4 (decide).
+// Order stages: O1, O1X (the RAMs' read latches and output registers), O2 (fabric register,
+// compare), O3 (select), O4 (decide), O5 (descriptor register).
 localparam M_W = Q_W + SBN_W;   // message bundle: queue entry + scoreboard slot
 reg p1_valid, p1x_valid, p2_valid, p3_valid, p4_valid;
 reg [M_W-1:0] p1_msg, p1x_msg, p2_msg, p3_msg, p4_msg;
@@ -889,20 +887,20 @@ always @(posedge clk) begin
 end
 
 // ---------------------------------------------------------------------------------------
-// Level phase: L0 read, L1 register the RAM outputs, L2 bypass + compare, L3 apply, L4
-// write back (the level words, the instrument bits and the micro-op's order-table write, all
-// from registers) and build the record.
+// Level phase: L0 read, LX (the RAMs' read latches), L1 (their output registers; the words
+// registered in the fabric with the bypass applied), L2 compare, L3 apply, L4 write back
+// (the side word, its summary, the instrument bits and the micro-op's order-table write,
+// all from registers) and build the record, L5 the record.
 //
-// Micro-ops are at least 2 cycles apart and write 4 cycles after their read, so of the
+// Micro-ops are at least 2 cycles apart and write 5 cycles after their read, so of the
 // micro-ops before this one the last two can write on or after this one's read edge (a
-// micro-op 2 apart writes after it; one 4 apart writes on it, when block RAM read data is
-// undefined). The last two micro-ops' results are kept (kept A, the newest, and kept B): the
-// side word written, a summary of the other side as read (its top and flags, which is all
-// the record needs) and the instrument bits. L2 takes the newest kept result on the same
-// locate instead of the RAM's data; the side word only from one on the same side, since a
-// micro-op writes only its own side's RAM. L1 finds the selects: against the micro-op then
-// in L3 and kept A when L3 holds one (they are kept A and B a cycle later), else against
-// kept A and B.
+// micro-op 2 or 3 apart writes after it; one 4 or 5 apart writes after it or on it, when
+// block RAM read data is undefined). The last two micro-ops' results are kept (kept A, the
+// newest, and kept B): the side word written, a summary of the other side as read (its top
+// and flags, which is all the record needs) and the instrument bits. L2 takes the newest
+// kept result on the same locate instead of the RAM's data; the side word only from one on
+// the same side, since a micro-op writes only its own side's word. The choice is made in LX
+// (see below) and registered.
 reg u1_valid, u2_valid, u3_valid, u4_valid, u5_valid;
 reg u1_add, u2_add, u3_add;
 reg u1_sub, u2_sub;
@@ -987,14 +985,13 @@ wire x_m1 = u2_valid ? x_m_u2 : u3_valid ? x_m_u3 : x_m_ka;
 wire x_s1 = u2_valid ? x_s_u2 : u3_valid ? x_s_u3 : x_s_ka;
 wire x_m2 = (u2_valid || u3_valid) ? x_m_ka : x_m_kb;
 wire x_s2 = (u2_valid || u3_valid) ? x_s_ka : x_s_kb;
-reg l1_side_a, l1_side_b, l1_m1, l1_m2, l1_s1, l1_s2;
+reg l1_side_a, l1_side_b, l1_m1, l1_m2, l1_s2;
 
 always @(posedge clk) begin
     ux_loc_reg <= u0_loc;
     ux_bid_reg <= u0_bid;
     l1_m1 <= x_m1;
     l1_m2 <= x_m2;
-    l1_s1 <= x_s1;
     l1_s2 <= x_s2;
     l1_side_a <= x_s1;
     l1_side_b <= !x_s1 && x_s2;
@@ -1024,8 +1021,8 @@ always @(posedge clk) begin
     end else begin
         kb_sel <= kb_side;
     end
-    s_o_a_side <= l1_m1 && !l1_s1;
-    s_o_a_other <= l1_s1;
+    s_o_a_side <= l1_m1 && !l1_side_a;
+    s_o_a_other <= l1_side_a;
     s_o_b_side <= !l1_m1 && l1_m2 && !l1_s2;
     s_o_b_other <= !l1_m1 && l1_s2;
     s_o_ram <= !l1_m1 && !l1_m2;
@@ -1055,7 +1052,7 @@ wire [NH_W-1:0] c_n_held_inc, c_n_held_dec;
 vx_book_level_cmp #(.LEVELS(LEVELS), .CNT_W(CNT_W)) level_cmp (
     .is_bid(u2_bid), .op_add(u2_add), .remove_order(u2_remove), .side_in(l2_side),
     .price(u2_price), .qty(u2_qty),
-    .eq(c_eq), .better(c_better), .found(c_found), .last_order(c_last_order),
+    .eq(c_eq), .better(c_better), .found_group(c_found), .last_order(c_last_order),
     .changed(c_changed), .stays(c_stays),
     .qty_carry(c_qty_carry),
     .beyond_by_worst(c_beyond_by_worst), .beyond_by_bound(c_beyond_by_bound),
@@ -1281,19 +1278,22 @@ assign m_axis_tkeep = {40{1'b1}};
 assign m_axis_tlast = 1'b1;
 
 // Micro-op stage registers. LX sits between L0 and L1: the RAM words take two cycles to
-// their output registers and one more to a fabric register beside the compare (L1's w2x).
-localparam UB_W = 14 + LB + 32 + 32 + WAYS + SB + ENT_W + SBN_W + 121;
+// their output registers and one more to a fabric register beside the compare (w2_*).
+localparam UB_W = 13 + 32 + 32 + WAYS + SB + ENT_W + SBN_W + 121;
 reg ux_valid;
 reg [UB_W-1:0] ux_bundle;
 
 always @(posedge clk) begin
     ux_valid <= u0_valid;
-    ux_bundle <= {u0_add, u0_sub, u0_r, u0_remove, u0_bid, u0_first, u0_last, u0_other,
-        u0_has_other, u0_msg_last, u0_check_tracked, u0_set_full, u0_rval, u0_ord_we, u0_loc,
+    // (locate and side travel in ux_loc_reg / ux_bid_reg, which the bypass choice reads)
+    ux_bundle <= {u0_add, u0_sub, u0_r, u0_remove, u0_first, u0_last, u0_other,
+        u0_has_other, u0_msg_last, u0_check_tracked, u0_set_full, u0_rval, u0_ord_we,
         u0_price, u0_qty, u0_ord_way, u0_ord_set, u0_ord_data, u0_slot, u0_msg};
-    {u1_add, u1_sub, u1_r, u1_remove, u1_bid, u1_first, u1_last, u1_other, u1_has_other,
-     u1_msg_last, u1_check_tracked, u1_set_full, u1_rval, u1_ord_we, u1_loc, u1_price, u1_qty,
+    {u1_add, u1_sub, u1_r, u1_remove, u1_first, u1_last, u1_other, u1_has_other,
+     u1_msg_last, u1_check_tracked, u1_set_full, u1_rval, u1_ord_we, u1_price, u1_qty,
      u1_ord_way, u1_ord_set, u1_ord_data, u1_slot, u1_msg} <= ux_bundle;
+    u1_loc <= ux_loc_reg;
+    u1_bid <= ux_bid_reg;
     if (rst) begin
         ux_valid <= 1'b0;
     end

@@ -35,7 +35,7 @@ module vx_book_level_cmp #(
     output reg  [LEVELS-1:0]       better,
     // per group of 4 levels: some level's price is equal; that level has one order (the
     // apply stage ORs the groups: no 8-level reduction after the compares here)
-    output reg  [GROUPS-1:0]       found,
+    output reg  [GROUPS-1:0]       found_group,
     output reg  [GROUPS-1:0]       last_order,
     // per level: the level as the micro-op would leave it if its price is equal (add: count
     // + 1, qty + `qty`; take off: qty - `qty`, count - 1 when the order leaves), and whether
@@ -112,12 +112,12 @@ always @* begin
             c_new = c_i;
         end
         changed[i*LVL_W +: LVL_W] = {c_new, op_add ? s_i[31:0] : d_i, px_i};
-        stays[i] = op_add ? !s_i[32] : !(remove_order && c_i == 1);
+        stays[i] = op_add ? !s_i[32] : !(remove_order && cnt_one[i]);
     end
-    found = 0;
+    found_group = 0;
     last_order = 0;
     for (i = 0; i < LEVELS; i = i + 1) begin
-        found[i/4] = found[i/4] || eq[i];
+        found_group[i/4] = found_group[i/4] || eq[i];
         last_order[i/4] = last_order[i/4] || (eq[i] && cnt_one[i]);
     end
     full = n_held == FULL;

@@ -32,10 +32,6 @@ module vx_book_ram #(
 
     input  wire                  rd_en,
     input  wire [ADDR_WIDTH-1:0] rd_addr,
-    // OUT_REG only: load zero into the output register instead of the read word (the block
-    // RAM's synchronous output reset), so a reader that would discard the word gets zeros
-    // without a select in the fabric
-    input  wire                  rd_out_rst,
     output wire [WIDTH-1:0]      rd_data
 );
 
@@ -50,8 +46,7 @@ generate
         for (t = 0; t < TILES; t = t + 1) begin : tile
             vx_ecp5_dp16kd #(.ADDR_WIDTH(ADDR_WIDTH)) ram (
                 .clk(clk), .wr_en(wr_en), .wr_addr(wr_addr), .wr_data(wd[t*DW +: DW]),
-                .rd_en(rd_en), .rd_addr(rd_addr), .rd_out_rst(rd_out_rst),
-                .rd_data(rd[t*DW +: DW])
+                .rd_en(rd_en), .rd_addr(rd_addr), .rd_data(rd[t*DW +: DW])
             );
         end
         assign rd_data = rd[WIDTH-1:0];
@@ -74,14 +69,11 @@ generate
         if (OUT_REG) begin : with_out_reg
             reg [WIDTH-1:0] out_reg;  // the DP16KD output register
             always @(posedge clk) begin
-                out_reg <= rd_out_rst ? {WIDTH{1'b0}} : rd_data_reg;
+                out_reg <= rd_data_reg;
             end
             assign rd_data = out_reg;
         end else begin : no_out_reg
             assign rd_data = rd_data_reg;
-            /* verilator lint_off UNUSEDSIGNAL */
-            wire unused_rst = rd_out_rst;
-            /* verilator lint_on UNUSEDSIGNAL */
         end
     end
 endgenerate

@@ -20,7 +20,6 @@ module vx_ecp5_dp16kd #(
     input  wire [DW-1:0]         wr_data,
     input  wire                  rd_en,
     input  wire [ADDR_WIDTH-1:0] rd_addr,
-    input  wire                  rd_out_rst,   // synchronous reset of the output register
     output wire [DW-1:0]         rd_data
 );
 
@@ -62,7 +61,7 @@ DP16KD #(
 ) ram (
     .CLKA(clk), .CLKB(clk),
     .CEA(1'b1), .CEB(rd_en), .OCEA(1'b1), .OCEB(1'b1),
-    .WEA(WIDE ? 1'b1 : wr_en), .WEB(1'b0), .RSTA(rd_out_rst), .RSTB(rd_out_rst),
+    .WEA(WIDE ? 1'b1 : wr_en), .WEB(1'b0), .RSTA(1'b0), .RSTB(1'b0),
     .CSA0(1'b0), .CSA1(1'b0), .CSA2(1'b0), .CSB0(1'b0), .CSB1(1'b0), .CSB2(1'b0),
     .ADA0(ada[0]), .ADA1(ada[1]), .ADA2(ada[2]), .ADA3(ada[3]), .ADA4(ada[4]),
     .ADA5(ada[5]), .ADA6(ada[6]), .ADA7(ada[7]), .ADA8(ada[8]), .ADA9(ada[9]),
