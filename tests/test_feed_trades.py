@@ -18,6 +18,7 @@ from velocimex.feed.trades import (
     PRINT_SEQ_GAP,
     TradeTap,
 )
+from velocimex.wire.blocks import as_u8, block_offsets
 from velocimex.wire.itch import encode
 
 VELOCIMEX = str(Path(sys.executable).with_name("velocimex"))
@@ -168,21 +169,17 @@ def test_generated_session_prints_the_capture_readers_volume(tmp_path: Path) -> 
     )  # fmt: skip
     expected, _ = load_trades(capture)
     data = capture.read_bytes()
-    n = 0
-    pos = 0
-    while pos < len(data):
-        pos += 2 + int.from_bytes(data[pos : pos + 2], "big")
-        n += 1
+    offsets, end, _ = block_offsets(as_u8(data))
+    assert end == len(data)
+    bounds = [*offsets.tolist(), end]
+    n = len(offsets)
     # Delivered in uneven batches, as the feed handler's receive batches are.
     tap = TradeTap()
-    out, pos, seq, rng = [], 0, 1, np.random.default_rng(5)
+    out, seq, rng = [], 1, np.random.default_rng(5)
     while seq <= n:
-        take = int(rng.integers(1, 300))
-        chunk_start = pos
-        for _ in range(min(take, n - seq + 1)):
-            pos += 2 + int.from_bytes(data[pos : pos + 2], "big")
-        count = min(take, n - seq + 1)
-        out.append(tap.process(data[chunk_start:pos], np.arange(seq, seq + count, dtype=np.uint64)))
+        count = min(int(rng.integers(1, 300)), n - seq + 1)
+        chunk = data[bounds[seq - 1] : bounds[seq - 1 + count]]
+        out.append(tap.process(chunk, np.arange(seq, seq + count, dtype=np.uint64)))
         seq += count
     prints = np.concatenate(out)
     assert len(expected) > 1000

@@ -15,6 +15,7 @@ from velocimex.sw_fallback.engine import BookEngine
 
 from velocimex import book_contract as bc
 from velocimex.feed.trades import PRINT_PRICE_UNKNOWN, TradeTap
+from velocimex.wire.blocks import as_u8, block_offsets
 from velocimex.wire.itch import encode
 
 VELOCIMEX = str(Path(sys.executable).with_name("velocimex"))
@@ -129,10 +130,10 @@ def test_generated_session_priced_by_the_engine_equals_the_index_and_the_reader(
     )  # fmt: skip
     expected, _ = load_trades(capture)
     data = capture.read_bytes()
-    bounds = [0]
-    while bounds[-1] < len(data):
-        bounds.append(bounds[-1] + 2 + int.from_bytes(data[bounds[-1] : bounds[-1] + 2], "big"))
-    n = len(bounds) - 1
+    offsets, end, _ = block_offsets(as_u8(data))
+    assert end == len(data)
+    bounds = [*offsets.tolist(), end]
+    n = len(offsets)
     # Uneven batches, as the feed handler's receive batches are.
     engine, priced, indexed = BookEngine(), TradeTap(priced_by_engine=True), TradeTap()
     got, ref, seq, rng = [], [], 1, np.random.default_rng(7)
