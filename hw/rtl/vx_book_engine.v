@@ -791,12 +791,13 @@ localparam D_SLOT = D_RVAL + 1;
 localparam D_MASK = D_SLOT + SBN_W;
 
 // ---------------------------------------------------------------------------------------
-// Micro-op sequencer: one micro-op of the head descriptor every 2 cycles, while the output
+// Micro-op sequencer: one micro-op of the head descriptor every 3 cycles, while the output
 // queue has room for the record of every micro-op in flight.
 wire [OQ_AW:0] oq_count;
 reg seq_started_reg;
 reg [4:0] seq_mask_reg;
 reg seq_emitted_reg;
+reg seq_spaced_reg;   // emitted in one of the last two cycles
 reg seq_last_reg;   // started, and one micro-op is left
 wire [4:0] d_mask = dq_out[D_MASK +: 5];
 reg [4:0] seq_next_reg;   // started: the next micro-op, one-hot
@@ -811,9 +812,12 @@ wire s_dup = seq_sel[0] || seq_sel[2];
 // Room in the record queue for every micro-op in flight, from last cycle's count (one
 // record may have been pushed since, hence one more of margin).
 reg oq_room_reg;
-wire seq_emit = dq_valid && !seq_emitted_reg && oq_room_reg;
-// The pop comes from registered bits only: it enables the queue's output register.
-assign dq_pop = seq_emit && (seq_started_reg ? seq_last_reg : d_single);
+wire seq_emit = dq_valid && !seq_spaced_reg && oq_room_reg;
+// The queue pops a cycle after the descriptor's last micro-op is emitted, from a register:
+// the pop enables the queue's output register and pointers, which sit far from the
+// sequencer, and the next emission is 3 cycles away, when the new head is in place.
+reg dq_pop_reg;
+assign dq_pop = dq_pop_reg;
 // The message's own instrument: micro-ops 1..3; its record compares the top before the
 // first of them with the top after the last.
 wire [2:0] own_ops = d_mask[3:1];
@@ -838,6 +842,8 @@ reg [120:0] u0_msg;   // {gap, ts, seq, type}
 
 always @(posedge clk) begin
     seq_emitted_reg <= seq_emit;
+    seq_spaced_reg <= seq_emit || seq_emitted_reg;
+    dq_pop_reg <= seq_emit && (seq_started_reg ? seq_last_reg : d_single);
     oq_room_reg <= oq_count <= (1 << OQ_AW) - 6;
     u0_valid <= seq_emit;
     if (seq_emit) begin
@@ -882,6 +888,8 @@ always @(posedge clk) begin
     if (rst) begin
         seq_started_reg <= 1'b0;
         seq_emitted_reg <= 1'b0;
+        seq_spaced_reg <= 1'b0;
+        dq_pop_reg <= 1'b0;
         u0_valid <= 1'b0;
     end
 end
@@ -901,11 +909,21 @@ end
 // kept result on the same locate instead of the RAM's data; the side word only from one on
 // the same side, since a micro-op writes only its own side's word. The choice is made in LX
 // (see below) and registered.
-reg u1_valid, u2_valid, u3_valid, u4_valid, u5_valid;
+reg u1_valid, u2_valid, u2x_valid, u3_valid, u4_valid, u5_valid;
+// L2X's copy of the micro-op
+reg u2x_add, u2x_remove, u2x_bid, u2x_first, u2x_last, u2x_other, u2x_has_other;
+reg u2x_msg_last, u2x_set_full, u2x_rval, u2x_ord_we;
+reg [LB-1:0] u2x_loc;
+reg [31:0] u2x_price, u2x_qty;
+reg [WAYS-1:0] u2x_ord_way;
+reg [SB-1:0] u2x_ord_set;
+reg [ENT_W-1:0] u2x_ord_data;
+reg [SBN_W-1:0] u2x_slot;
+reg [120:0] u2x_msg;
 reg u1_add, u2_add, u3_add;
 reg u1_sub, u2_sub;
 reg u1_r, u2_r;
-reg u1_remove, u2_remove, u3_remove;
+reg u1_remove, u2_remove;
 reg u1_bid, u2_bid, u3_bid;
 reg u1_first, u2_first, u3_first;
 reg u1_last, u2_last, u3_last, u4_last, u5_last;
@@ -972,19 +990,19 @@ reg s_i_a, s_i_b;
 // now in L3 (which will be kept A, with A then kept B), else kept A and B.
 reg [LB-1:0] ux_loc_reg;
 reg ux_bid_reg;
-wire x_m_u2 = u2_valid && u2_loc == ux_loc_reg;
+wire x_m_u2 = u2x_valid && u2x_loc == ux_loc_reg;
 wire x_m_u3 = u3_valid && u3_loc == ux_loc_reg;
 wire x_m_ka = ka_valid && ka_loc == ux_loc_reg;
 wire x_m_kb = kb_valid && kb_loc == ux_loc_reg;
-wire x_s_u2 = x_m_u2 && u2_bid == ux_bid_reg;
+wire x_s_u2 = x_m_u2 && u2x_bid == ux_bid_reg;
 wire x_s_u3 = x_m_u3 && u3_bid == ux_bid_reg;
 wire x_s_ka = x_m_ka && ka_bid == ux_bid_reg;
 wire x_s_kb = x_m_kb && kb_bid == ux_bid_reg;
 // the newest candidate (c1) and the one before (c2): match, same side, side bid
-wire x_m1 = u2_valid ? x_m_u2 : u3_valid ? x_m_u3 : x_m_ka;
-wire x_s1 = u2_valid ? x_s_u2 : u3_valid ? x_s_u3 : x_s_ka;
-wire x_m2 = (u2_valid || u3_valid) ? x_m_ka : x_m_kb;
-wire x_s2 = (u2_valid || u3_valid) ? x_s_ka : x_s_kb;
+wire x_m1 = u2x_valid ? x_m_u2 : u3_valid ? x_m_u3 : x_m_ka;
+wire x_s1 = u2x_valid ? x_s_u2 : u3_valid ? x_s_u3 : x_s_ka;
+wire x_m2 = (u2x_valid || u3_valid) ? x_m_ka : x_m_kb;
+wire x_s2 = (u2x_valid || u3_valid) ? x_s_ka : x_s_kb;
 reg l1_side_a, l1_side_b, l1_m1, l1_m2, l1_s2;
 
 always @(posedge clk) begin
@@ -1041,8 +1059,7 @@ wire [1:0] l2_inst = s_i_a ? ka_inst : s_i_b ? kb_inst : w2_inst_ram;
 wire l2_tracked = l2_inst[0] || cfg_sub_count == 0;
 wire l2_add_req = u2_valid && u2_add && (!u2_check_tracked || l2_tracked);
 
-wire [LEVELS-1:0] c_eq, c_better, c_stays, c_qty_carry;
-wire [(LEVELS+3)/4-1:0] c_found, c_last_order;
+wire [LEVELS-1:0] c_eq, c_better, c_eq_last, c_stays, c_qty_carry;
 wire [LEVELS*LVL_W-1:0] c_changed;
 wire c_beyond_by_worst, c_beyond_by_bound, c_worst_sets_bound, c_price_sets_bound;
 wire c_full;
@@ -1052,7 +1069,7 @@ wire [NH_W-1:0] c_n_held_inc, c_n_held_dec;
 vx_book_level_cmp #(.LEVELS(LEVELS), .CNT_W(CNT_W)) level_cmp (
     .is_bid(u2_bid), .op_add(u2_add), .remove_order(u2_remove), .side_in(l2_side),
     .price(u2_price), .qty(u2_qty),
-    .eq(c_eq), .better(c_better), .found_group(c_found), .last_order(c_last_order),
+    .eq(c_eq), .better(c_better), .eq_last(c_eq_last),
     .changed(c_changed), .stays(c_stays),
     .qty_carry(c_qty_carry),
     .beyond_by_worst(c_beyond_by_worst), .beyond_by_bound(c_beyond_by_bound),
@@ -1062,13 +1079,13 @@ vx_book_level_cmp #(.LEVELS(LEVELS), .CNT_W(CNT_W)) level_cmp (
     .n_held_inc(c_n_held_inc), .n_held_dec(c_n_held_dec)
 );
 
-reg [SIDE_W-1:0] w3_side;
-reg [OS_W-1:0] w3_osum;
-reg [1:0] w3_inst;
-reg [127:0] w3_quad;
-reg u3_add_req, u3_add_ready, u3_untracked, u3_op_add, u3_op_sub, u3_op_r;
-reg [LEVELS-1:0] r_eq, r_better, r_stays, r_qty_carry;
-reg [(LEVELS+3)/4-1:0] r_found, r_last_order;
+// L2X registers: the compare's results and the words they were computed from.
+reg [SIDE_W-1:0] w2x_side;
+reg [OS_W-1:0] w2x_osum;
+reg [1:0] w2x_inst;
+reg [127:0] w2x_quad;
+reg u2x_add_req, u2x_add_ready, u2x_untracked, u2x_op_add, u2x_op_sub, u2x_op_r;
+reg [LEVELS-1:0] r_eq, r_better, r_eq_last, r_stays, r_qty_carry;
 reg [LEVELS*LVL_W-1:0] r_changed;
 reg r_beyond_by_worst, r_beyond_by_bound, r_worst_sets_bound, r_price_sets_bound;
 reg r_full;
@@ -1076,24 +1093,23 @@ reg [CNT_W-1:0] r_beyond_inc, r_beyond_dec, r_beyond_evict;
 reg [NH_W-1:0] r_n_held_inc, r_n_held_dec;
 
 always @(posedge clk) begin
-    w3_side <= l2_side;
-    w3_osum <= l2_osum;
-    w3_inst <= l2_inst;
+    w2x_side <= l2_side;
+    w2x_osum <= l2_osum;
+    w2x_inst <= l2_inst;
     // the top before this micro-op, for the record: {ask, bid}
-    w3_quad <= u2_bid ? {l2_osum[63:0], l2_side[63:0]} : {l2_side[63:0], l2_osum[63:0]};
-    u3_op_add <= u2_valid && u2_add;
-    u3_op_sub <= u2_valid && u2_sub;
-    u3_op_r <= u2_valid && u2_r;
-    u3_add_req <= l2_add_req;
-    u3_add_ready <= l2_add_req && !u2_set_full;
-    u3_untracked <= u2_valid && u2_add && u2_check_tracked && !l2_tracked;
+    w2x_quad <= u2_bid ? {l2_osum[63:0], l2_side[63:0]} : {l2_side[63:0], l2_osum[63:0]};
+    u2x_op_add <= u2_valid && u2_add;
+    u2x_op_sub <= u2_valid && u2_sub;
+    u2x_op_r <= u2_valid && u2_r;
+    u2x_add_req <= l2_add_req;
+    u2x_add_ready <= l2_add_req && !u2_set_full;
+    u2x_untracked <= u2_valid && u2_add && u2_check_tracked && !l2_tracked;
     r_eq <= c_eq;
     r_better <= c_better;
-    r_found <= c_found;
+    r_eq_last <= c_eq_last;
     r_changed <= c_changed;
     r_stays <= c_stays;
     r_qty_carry <= c_qty_carry;
-    r_last_order <= c_last_order;
     r_beyond_by_worst <= c_beyond_by_worst;
     r_beyond_by_bound <= c_beyond_by_bound;
     r_worst_sets_bound <= c_worst_sets_bound;
@@ -1105,33 +1121,92 @@ always @(posedge clk) begin
     r_n_held_inc <= c_n_held_inc;
     r_n_held_dec <= c_n_held_dec;
     if (rst || clearing_reg) begin
-        // The clear sweep writes L3's output: zero words and no micro-op give zeros, with
-        // no clear select in the write-data path.
-        w3_side <= 0;
-        w3_inst <= 0;
-        u3_op_add <= 1'b0;
-        u3_op_sub <= 1'b0;
-        u3_op_r <= 1'b0;
-        u3_add_req <= 1'b0;
-        u3_add_ready <= 1'b0;
+        w2x_side <= 0;
+        w2x_inst <= 0;
+        u2x_op_add <= 1'b0;
+        u2x_op_sub <= 1'b0;
+        u2x_op_r <= 1'b0;
+        u2x_add_req <= 1'b0;
+        u2x_add_ready <= 1'b0;
     end
 end
 
-// L3
-wire a_qty_overflow, a_added, a_added_beyond, a_evicted;
+// L2X: the micro-op's effect decided from the compare's registers, registered for L3.
+localparam TAIL_W = NH_W + CNT_W + 32;
+wire [LEVELS-1:0] x_sel_cur, x_sel_chg, x_sel_up, x_sel_new, x_sel_dn;
+wire [TAIL_W-1:0] x_tail;
+wire x_qty_overflow, x_added, x_added_beyond, x_evicted;
 
-vx_book_level_apply #(.LEVELS(LEVELS), .CNT_W(CNT_W)) level_apply (
-    .op_add(u3_op_add), .add_ready(u3_add_ready), .op_sub(u3_op_sub),
-    .remove_order(u3_remove), .price(u3_price), .qty(u3_qty), .side_in(w3_side),
-    .eq(r_eq), .better(r_better), .found_group(r_found), .last_order(r_last_order),
-    .changed(r_changed), .stays(r_stays), .qty_carry(r_qty_carry),
+vx_book_level_select #(.LEVELS(LEVELS), .CNT_W(CNT_W)) level_select (
+    .op_add(u2x_op_add), .add_ready(u2x_add_ready), .op_sub(u2x_op_sub),
+    .remove_order(u2x_remove), .price(u2x_price),
+    .tail_in(w2x_side[LVLS_W +: TAIL_W]), .worst_px(w2x_side[(LEVELS-1)*LVL_W +: 32]),
+    .eq(r_eq), .better(r_better), .eq_last(r_eq_last), .stays(r_stays),
+    .qty_carry(r_qty_carry),
     .beyond_by_worst(r_beyond_by_worst), .beyond_by_bound(r_beyond_by_bound),
     .worst_sets_bound(r_worst_sets_bound), .price_sets_bound(r_price_sets_bound),
     .full(r_full),
     .beyond_inc(r_beyond_inc), .beyond_dec(r_beyond_dec), .beyond_evict(r_beyond_evict),
     .n_held_inc(r_n_held_inc), .n_held_dec(r_n_held_dec),
-    .side_out(a_side), .qty_overflow(a_qty_overflow), .added(a_added),
-    .added_beyond(a_added_beyond), .evicted(a_evicted)
+    .sel_cur(x_sel_cur), .sel_chg(x_sel_chg), .sel_up(x_sel_up), .sel_new(x_sel_new),
+    .sel_dn(x_sel_dn), .tail_out(x_tail), .qty_overflow(x_qty_overflow), .added(x_added),
+    .added_beyond(x_added_beyond), .evicted(x_evicted)
+);
+
+reg [LVLS_W-1:0] w3_levels;
+reg [LEVELS*LVL_W-1:0] w3_changed;
+reg [OS_W-1:0] w3_osum;
+reg [1:0] w3_inst;
+reg [127:0] w3_quad;
+reg u3_add_req, u3_untracked, u3_op_r;
+reg [LEVELS-1:0] s_cur, s_chg, s_up, s_new, s_dn;
+reg [TAIL_W-1:0] s_tail;
+reg a_qty_overflow, a_added, a_added_beyond, a_evicted;
+
+always @(posedge clk) begin
+    w3_levels <= w2x_side[LVLS_W-1:0];
+    w3_changed <= r_changed;
+    w3_osum <= w2x_osum;
+    w3_inst <= w2x_inst;
+    w3_quad <= w2x_quad;
+    u3_add_req <= u2x_add_req;
+    u3_untracked <= u2x_untracked;
+    u3_op_r <= u2x_op_r;
+    s_cur <= x_sel_cur;
+    s_chg <= x_sel_chg;
+    s_up <= x_sel_up;
+    s_new <= x_sel_new;
+    s_dn <= x_sel_dn;
+    s_tail <= x_tail;
+    a_qty_overflow <= x_qty_overflow;
+    a_added <= x_added;
+    a_added_beyond <= x_added_beyond;
+    a_evicted <= x_evicted;
+    if (rst || clearing_reg) begin
+        // The clear sweep writes L3's output: no select and a zero tail give a zero word,
+        // with no clear select in the write-data path.
+        w3_inst <= 0;
+        u3_add_req <= 1'b0;
+        u3_untracked <= 1'b0;
+        u3_op_r <= 1'b0;
+        s_cur <= 0;
+        s_chg <= 0;
+        s_up <= 0;
+        s_new <= 0;
+        s_dn <= 0;
+        s_tail <= 0;
+        a_added <= 1'b0;
+        a_added_beyond <= 1'b0;
+        a_evicted <= 1'b0;
+    end
+end
+
+// L3
+vx_book_level_apply #(.LEVELS(LEVELS), .CNT_W(CNT_W)) level_apply (
+    .levels_in(w3_levels), .changed(w3_changed),
+    .new_level({{CNT_W-1{1'b0}}, 1'b1, u3_qty, u3_price}),
+    .sel_cur(s_cur), .sel_chg(s_chg), .sel_up(s_up), .sel_new(s_new), .sel_dn(s_dn),
+    .tail(s_tail), .side_out(a_side)
 );
 
 // The set was full or a held level would overflow: the add is dropped, sticky orders_lost.
@@ -1302,40 +1377,54 @@ end
 always @(posedge clk) begin
     u1_valid <= ux_valid;
     u2_valid <= u1_valid;
-    u3_valid <= u2_valid;
+    u2x_valid <= u2_valid;
+    u3_valid <= u2x_valid;
     u4_valid <= u3_valid;
     u5_valid <= u4_valid;
     {u2_add, u2_sub, u2_r, u2_remove, u2_bid, u2_first, u2_last, u2_other, u2_has_other,
      u2_msg_last, u2_check_tracked, u2_set_full, u2_rval, u2_ord_we} <=
         {u1_add, u1_sub, u1_r, u1_remove, u1_bid, u1_first, u1_last, u1_other, u1_has_other,
          u1_msg_last, u1_check_tracked, u1_set_full, u1_rval, u1_ord_we};
-    {u3_add, u3_remove, u3_bid, u3_first, u3_last, u3_other, u3_has_other,
-     u3_msg_last, u3_set_full_reg, u3_rval, u3_ord_we} <=
+    {u2x_add, u2x_remove, u2x_bid, u2x_first, u2x_last, u2x_other, u2x_has_other,
+     u2x_msg_last, u2x_set_full, u2x_rval, u2x_ord_we} <=
         {u2_add, u2_remove, u2_bid, u2_first, u2_last, u2_other, u2_has_other,
          u2_msg_last, u2_set_full, u2_rval, u2_ord_we};
+    {u3_add, u3_bid, u3_first, u3_last, u3_other, u3_has_other,
+     u3_msg_last, u3_set_full_reg, u3_rval, u3_ord_we} <=
+        {u2x_add, u2x_bid, u2x_first, u2x_last, u2x_other, u2x_has_other,
+         u2x_msg_last, u2x_set_full, u2x_rval, u2x_ord_we};
     {u4_last, u4_other, u4_has_other} <= {u3_last, u3_other, u3_has_other};
     {u5_last, u5_other, u5_has_other} <= {u4_last, u4_other, u4_has_other};
     u2_loc <= u1_loc;
-    u3_loc <= u2_loc;
+    u2x_loc <= u2_loc;
+    u3_loc <= u2x_loc;
     u4_loc <= u3_loc;
     u2_price <= u1_price;
-    u3_price <= u2_price;
+    u2x_price <= u2_price;
+    u3_price <= u2x_price;
     u2_qty <= u1_qty;
-    u3_qty <= u2_qty;
+    u2x_qty <= u2_qty;
+    u3_qty <= u2x_qty;
     u2_ord_way <= u1_ord_way;
-    u3_ord_way <= u2_ord_way;
+    u2x_ord_way <= u2_ord_way;
+    u3_ord_way <= u2x_ord_way;
     u2_ord_set <= u1_ord_set;
-    u3_ord_set <= u2_ord_set;
+    u2x_ord_set <= u2_ord_set;
+    u3_ord_set <= u2x_ord_set;
     u2_ord_data <= u1_ord_data;
-    u3_ord_data <= u2_ord_data;
+    u2x_ord_data <= u2_ord_data;
+    u3_ord_data <= u2x_ord_data;
     u2_slot <= u1_slot;
-    u3_slot <= u2_slot;
+    u2x_slot <= u2_slot;
+    u3_slot <= u2x_slot;
     u2_msg <= u1_msg;
-    u3_msg <= u2_msg;
+    u2x_msg <= u2_msg;
+    u3_msg <= u2x_msg;
     u4_msg <= u3_msg;
     if (rst) begin
         u1_valid <= 1'b0;
         u2_valid <= 1'b0;
+        u2x_valid <= 1'b0;
         u3_valid <= 1'b0;
         u4_valid <= 1'b0;
         u5_valid <= 1'b0;

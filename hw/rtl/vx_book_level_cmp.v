@@ -1,9 +1,10 @@
-// Level stage 1 of 2 (L2): compare one side of an instrument's level word with a micro-op's
+// Level stage 1 of 3 (L2): compare one side of an instrument's level word with a micro-op's
 // price and quantity, every held level in parallel, and precompute every sum and difference
 // the apply stage (vx_book_level_apply) may pick. Combinational; the core registers the
-// outputs. Nothing here chains one level's result into another's.
+// outputs. Nothing here chains one level's result into another's: the reductions across
+// levels are the select stage's (vx_book_level_select).
 //
-// Side word layout (shared with vx_book_level_apply and vx_book_engine), LVL_W = 64 + CNT_W:
+// Side word layout (shared with the select and apply stages and vx_book_engine), LVL_W = 64 + CNT_W:
 //   level i at [i*LVL_W +: LVL_W] = {count[CNT_W], qty[32], price[32]}, best first
 //   n_held  at [LEVELS*LVL_W +: NH_W]
 //   beyond  at [LEVELS*LVL_W + NH_W +: CNT_W]
@@ -19,8 +20,7 @@ module vx_book_level_cmp #(
     parameter CNT_W = 19,
     parameter NH_W = $clog2(LEVELS + 1),
     parameter LVL_W = 64 + CNT_W,
-    parameter SIDE_W = LEVELS * LVL_W + NH_W + CNT_W + 32,
-    parameter GROUPS = (LEVELS + 3) / 4
+    parameter SIDE_W = LEVELS * LVL_W + NH_W + CNT_W + 32
 ) (
     input  wire                    is_bid,
     // the micro-op adds (else it takes shares off); taking off, whether the order leaves
@@ -33,10 +33,8 @@ module vx_book_level_cmp #(
     // per level: price equal; strictly better than `price` (held levels only)
     output reg  [LEVELS-1:0]       eq,
     output reg  [LEVELS-1:0]       better,
-    // per group of 4 levels: some level's price is equal; that level has one order (the
-    // apply stage ORs the groups: no 8-level reduction after the compares here)
-    output reg  [GROUPS-1:0]       found_group,
-    output reg  [GROUPS-1:0]       last_order,
+    // per level: price equal and the level has one order
+    output reg  [LEVELS-1:0]       eq_last,
     // per level: the level as the micro-op would leave it if its price is equal (add: count
     // + 1, qty + `qty`; take off: qty - `qty`, count - 1 when the order leaves), and whether
     // it stays (add: qty does not pass 2**32 - 1; take off: not its last order leaving)
@@ -79,7 +77,7 @@ reg [31:0] bound;
 reg [31:0] px_i;
 reg [31:0] q_i;
 reg [CNT_W-1:0] c_i;
-reg [LEVELS-1:0] cnt_one;
+reg cnt_one;
 reg [32:0] s_i;
 reg [31:0] d_i;
 reg [CNT_W-1:0] c_new;
@@ -103,7 +101,8 @@ always @* begin
         s_i = {1'b0, q_i} + {1'b0, qty};
         d_i = q_i - qty;
         qty_carry[i] = s_i[32];
-        cnt_one[i] = c_i == 1;
+        cnt_one = c_i == 1;
+        eq_last[i] = eq[i] && cnt_one;
         if (op_add) begin
             c_new = c_i + 1'b1;
         end else if (remove_order) begin
@@ -112,13 +111,7 @@ always @* begin
             c_new = c_i;
         end
         changed[i*LVL_W +: LVL_W] = {c_new, op_add ? s_i[31:0] : d_i, px_i};
-        stays[i] = op_add ? !s_i[32] : !(remove_order && cnt_one[i]);
-    end
-    found_group = 0;
-    last_order = 0;
-    for (i = 0; i < LEVELS; i = i + 1) begin
-        found_group[i/4] = found_group[i/4] || eq[i];
-        last_order[i/4] = last_order[i/4] || (eq[i] && cnt_one[i]);
+        stays[i] = op_add ? !s_i[32] : !(remove_order && cnt_one);
     end
     full = n_held == FULL;
     beyond_by_worst = full && !better_px(is_bid, price, worst_px);
