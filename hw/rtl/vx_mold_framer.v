@@ -404,8 +404,8 @@ always @* begin
     inc_zero_length_next = 1'b0;
     inc_messages_next = 1'b0;
     ev_tl_next = 1'b0;
-    ev_pend_next = 1'b0;
-    ev_left_next = 1'b0;
+    ev_pend_next = ev_pend_reg;
+    ev_left_next = ev_left_reg;
 
     hold = 1'b0;
     in_bytes = 4'd0;
@@ -439,7 +439,7 @@ always @* begin
     ml0 = !hdr_word && ml0_reg;
     ml1 = hdr_word ? i_cnt1_reg : ml1_reg;
     ml2 = hdr_word ? i_cnt2_reg : msgs_left_reg == (ml_dec_reg ? 16'd3 : 16'd2);
-    mismatch = !cfg_file_mode && start && !half_reg && (open_reg ? ml1 : ml0);
+    mismatch = !cfg_file_mode && start && !half_reg && (open_reg ? ml1_reg : ml0);
     // Past MSG_BYTES the count stops (bytes there fall off), so no compare follows the sum.
     pos_cont = (pos_reg >= MSG_BYTES) ? pos_reg : pos_reg + {3'd0, ib};
     cont = open_reg && !open_end;
@@ -706,20 +706,22 @@ always @* begin
                 inc_zero_length_next = zero_here;
                 drop_rest = mismatch || (zero_here && !cfg_file_mode);
 
-                if (drop_rest) begin
-                    if (!cfg_file_mode) begin
-                        state_next = i_last_reg ? STATE_HDR : STATE_DROP;
-                        hdr_beat_next = 2'd0;
+                // MoldUDP64 state (hdr_beat_reg is already 0 here, or set to 0 by the header
+                // word): a count mismatch or a zero length drops the rest of the datagram; its
+                // end finishes the parse unless the word is held.
+                if (!cfg_file_mode) begin
+                    if (i_last_reg) begin
+                        state_next = hold ? STATE_BODY : STATE_HDR;
+                    end else if (drop_rest) begin
+                        state_next = STATE_DROP;
                     end
-                end else if (!hold && i_last_reg && !cfg_file_mode) begin
-                    // End of datagram: a block still open is cut short, and fewer blocks
-                    // than announced means the header and body disagree.
-                    ev_tl_next = 1'b1;
-                    ev_pend_next = open_next || half_next;
-                    ev_left_next = emit ? !ml1 : !ml0;
-                    state_next = STATE_HDR;
-                    hdr_beat_next = 2'd0;
                 end
+                // End of datagram: a block still open is cut short, and fewer blocks than
+                // announced means the header and body disagree. The two facts load on every
+                // parse (read only with ev_tl_reg), so only ev_tl waits on the outcome.
+                ev_tl_next = !drop_rest && !hold && i_last_reg && !cfg_file_mode;
+                ev_pend_next = open_next || half_next;
+                ev_left_next = emit ? !ml1 : !ml0;
             end
         end
 
