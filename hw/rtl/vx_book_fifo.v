@@ -30,6 +30,10 @@ reg [WIDTH-1:0] mem [0:(1 << ADDR_WIDTH)-1];
 reg [ADDR_WIDTH-1:0] wr_ptr_reg;
 reg [ADDR_WIDTH-1:0] rd_ptr_reg;
 reg [ADDR_WIDTH:0] count_reg;
+// The memory is empty: its own register rather than a decode of count_reg, so the pop's
+// path to the pointers does not share logic with a caller's room check on `count`.
+reg empty_reg;
+reg one_reg;   // the memory holds one word
 reg [WIDTH-1:0] out_data_reg;
 reg out_valid_reg;
 
@@ -37,7 +41,7 @@ assign out_data = out_data_reg;
 assign out_valid = out_valid_reg;
 assign count = count_reg;
 
-wire mem_empty = count_reg == 0;
+wire mem_empty = empty_reg;
 wire out_free = !out_valid_reg || out_pop;
 wire mem_rd = out_free && !mem_empty;
 wire mem_wr = in_valid && !(out_free && mem_empty);
@@ -62,11 +66,20 @@ always @(posedge clk) begin
         out_valid_reg <= !mem_empty || in_valid;
     end
     count_reg <= count_reg + {{ADDR_WIDTH{1'b0}}, mem_wr} - {{ADDR_WIDTH{1'b0}}, mem_rd};
+    if (mem_wr && !mem_rd) begin
+        empty_reg <= 1'b0;
+        one_reg <= empty_reg;
+    end else if (mem_rd && !mem_wr) begin
+        empty_reg <= one_reg;
+        one_reg <= count_reg == 2;
+    end
 
     if (rst) begin
         wr_ptr_reg <= 0;
         rd_ptr_reg <= 0;
         count_reg <= 0;
+        empty_reg <= 1'b1;
+        one_reg <= 1'b0;
         out_valid_reg <= 1'b0;
     end
 end
