@@ -490,6 +490,10 @@ wire h_use2 = h_is_u;
 reg [SBN-1:0] head_hit, hit_reg;
 reg [SBN-1:0] sb_alloc;
 reg [SBN_W-1:0] sb_alloc_idx;
+// The slot an issue takes, chosen last cycle: no issue happened last cycle (issues are 2
+// cycles apart), so it is still free; a slot freed since is only picked a cycle later.
+reg [SBN-1:0] sb_alloc_reg;
+reg [SBN_W-1:0] sb_alloc_idx_reg;
 reg sb_seen;
 integer ei;
 
@@ -537,12 +541,16 @@ always @(posedge clk) begin
     if (iq_valid && !issue && !clearing_reg) begin
         issue_stalls_reg <= issue_stalls_reg + 1'b1;
     end
-    sb_valid_reg <= (sb_valid_reg & ~sb_free_ord & ~sb_free_lvl) | (issue ? sb_alloc : 0);
-    if (issue) begin
-        sb_use1_reg[sb_alloc_idx] <= h_use1;
-        sb_use2_reg[sb_alloc_idx] <= h_use2;
-        sb_set1_reg[sb_alloc_idx] <= h_set1;
-        sb_set2_reg[sb_alloc_idx] <= h_set2;
+    sb_alloc_reg <= sb_alloc;
+    sb_alloc_idx_reg <= sb_alloc_idx;
+    sb_valid_reg <= (sb_valid_reg & ~sb_free_ord & ~sb_free_lvl) | (issue ? sb_alloc_reg : 0);
+    for (ei = 0; ei < SBN; ei = ei + 1) begin
+        if (issue && sb_alloc_reg[ei]) begin
+            sb_use1_reg[ei] <= h_use1;
+            sb_use2_reg[ei] <= h_use2;
+            sb_set1_reg[ei] <= h_set1;
+            sb_set2_reg[ei] <= h_set2;
+        end
     end
     if (rst) begin
         head_fresh_reg <= 1'b0;
@@ -618,7 +626,7 @@ end
 
 always @(posedge clk) begin
     p1_valid <= issue;
-    p1_msg <= {sb_alloc_idx, iq_out};
+    p1_msg <= {sb_alloc_idx_reg, iq_out};
     p1_same <= h_set1 == h_set2;
     p1x_valid <= p1_valid;
     p1x_msg <= p1_msg;
