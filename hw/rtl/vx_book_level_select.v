@@ -69,22 +69,46 @@ reg found;
 reg emptied;
 reg to_beyond;
 reg add_new;
-reg sub_beyond;
 reg ins_here;
 reg better_prev;
+reg nf_add, nf_beyond, nf_new, nf_evict, nf_sub;
+reg [NH_W-1:0] n_held, nh_found, nh_not_found;
+reg [CNT_W-1:0] beyond, beyond_not_found;
+reg [31:0] bound, bound_not_found;
 
 always @* begin
+    n_held = tail_in[0 +: NH_W];
+    beyond = tail_in[NH_W +: CNT_W];
+    bound = tail_in[NH_W + CNT_W +: 32];
     qty_overflow = |(eq & qty_carry);
+    // The two reductions across levels arrive last; everything else is decided for both
+    // outcomes first and `found` picks (a held level at the price, else not).
     found = |eq;
-    // the order's level loses its last order
-    emptied = remove_order && |eq_last;
+    // the order's level loses its last order (implies found)
+    emptied = op_sub && remove_order && |eq_last;
     to_beyond = beyond_by_worst || beyond_by_bound;
-    added = op_add && add_ready && !qty_overflow;
+    // what an add or a removal does when no held level has the price
+    nf_add = op_add && add_ready;
+    nf_beyond = nf_add && to_beyond;
+    nf_new = nf_add && !to_beyond;
+    nf_evict = nf_new && full;
+    // not in a held level: the order was one of those beyond them
+    nf_sub = op_sub && remove_order;
+    nh_not_found = (nf_new && !full) ? n_held_inc : n_held;
+    // The worst held level pushed out: its orders now lie beyond.
+    beyond_not_found = nf_sub ? beyond_dec : nf_beyond ? beyond_inc :
+        nf_evict ? beyond_evict : beyond;
+    bound_not_found = (nf_beyond && price_sets_bound) ? price :
+        (nf_evict && worst_sets_bound) ? worst_px : bound;
+    nh_found = emptied ? n_held_dec : n_held;
+    tail_out = found ? {bound, beyond, nh_found} :
+        {bound_not_found, beyond_not_found, nh_not_found};
+
+    added = nf_add && !qty_overflow;
     // Not found implies no overflow, so these need not wait for it.
-    added_beyond = op_add && add_ready && !found && to_beyond;
-    add_new = op_add && add_ready && !found && !to_beyond;
-    evicted = add_new && full;
-    sub_beyond = op_sub && !found && remove_order;
+    added_beyond = nf_beyond && !found;
+    add_new = nf_new && !found;
+    evicted = nf_evict && !found;
 
     // Only a level's own `stays` decides whether it changes in place, so that select needs no
     // reduction across levels.
@@ -93,35 +117,10 @@ always @* begin
         ins_here = better_prev && !better[i];
         sel_chg[i] = eq[i] && stays[i] && (op_add ? add_ready : op_sub);
         // The level's last order left: it and the levels below move up one slot.
-        sel_up[i] = op_sub && emptied && !better[i];
+        sel_up[i] = emptied && !better[i];
         sel_new[i] = add_new && ins_here;
         sel_dn[i] = add_new && !better[i] && !ins_here;
         sel_cur[i] = !(sel_chg[i] || sel_up[i] || sel_new[i] || sel_dn[i]);
-    end
-
-    tail_out = tail_in;
-    if (op_sub && emptied) begin
-        tail_out[0 +: NH_W] = n_held_dec;
-    end
-    if (add_new && !full) begin
-        tail_out[0 +: NH_W] = n_held_inc;
-    end
-    if (sub_beyond) begin
-        // Not in a held level: the order was one of those beyond them.
-        tail_out[NH_W +: CNT_W] = beyond_dec;
-    end
-    if (added_beyond) begin
-        tail_out[NH_W +: CNT_W] = beyond_inc;
-        if (price_sets_bound) begin
-            tail_out[NH_W + CNT_W +: 32] = price;
-        end
-    end
-    if (evicted) begin
-        // The worst held level is pushed out; its orders now lie beyond.
-        tail_out[NH_W +: CNT_W] = beyond_evict;
-        if (worst_sets_bound) begin
-            tail_out[NH_W + CNT_W +: 32] = worst_px;
-        end
     end
 end
 
