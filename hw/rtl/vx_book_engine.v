@@ -277,8 +277,8 @@ reg s_ready_reg;
 wire accept = s_axis_tvalid && s_ready_reg;
 assign s_axis_tready = s_ready_reg;
 
-// Subscription table (registers). The per-entry compares are registered with the decoded
-// beat; their OR is taken on the way into the queue.
+// Subscription table (registers). Each entry's compare is registered with the decoded beat
+// as four 16-bit compares; they are ANDed, and the entries ORed, on the way into the queue.
 reg [63:0] sub_symbol_reg [0:SUB_SYMBOLS-1];
 reg [SUB_SYMBOLS-1:0] sub_on_reg;   // entry i < cfg_sub_count, registered from the setting
 integer si;
@@ -305,7 +305,7 @@ reg gap_sticky_reg;
 reg dq_valid_reg;   // decoded beat is a table message
 reg [Q_RVAL-1:0] dq_fields_reg;
 reg [4:0] dq_flags_reg;
-reg [SUB_SYMBOLS-1:0] dq_match_reg;
+reg [4*SUB_SYMBOLS-1:0] dq_match_reg;   // entry i's 16-bit chunk k at [4*i + k]
 
 always @(posedge clk) begin
     dq_valid_reg <= 1'b0;
@@ -324,7 +324,10 @@ always @(posedge clk) begin
         dq_fields_reg <= {gap_sticky_reg || in_gap, in_ref2, in_ref1, in_price, in_shares,
             in_bid, in_locate, in_ts, s_axis_tuser[63:0], in_type};
         for (si = 0; si < SUB_SYMBOLS; si = si + 1) begin
-            dq_match_reg[si] <= sub_on_reg[si] && sub_symbol_reg[si] == in_stock;
+            dq_match_reg[4*si] <= sub_on_reg[si] && sub_symbol_reg[si][15:0] == in_stock[15:0];
+            dq_match_reg[4*si+1] <= sub_symbol_reg[si][31:16] == in_stock[31:16];
+            dq_match_reg[4*si+2] <= sub_symbol_reg[si][47:32] == in_stock[47:32];
+            dq_match_reg[4*si+3] <= sub_symbol_reg[si][63:48] == in_stock[63:48];
         end
     end
     if (rst) begin
@@ -334,7 +337,16 @@ always @(posedge clk) begin
     end
 end
 
-wire [Q_W-1:0] iq_in = {dq_flags_reg, |dq_match_reg, dq_fields_reg};
+reg dq_match;
+
+always @* begin
+    dq_match = 1'b0;
+    for (si = 0; si < SUB_SYMBOLS; si = si + 1) begin
+        dq_match = dq_match || &dq_match_reg[4*si +: 4];
+    end
+end
+
+wire [Q_W-1:0] iq_in = {dq_flags_reg, dq_match, dq_fields_reg};
 wire iq_valid;
 wire iq_pop;
 wire [IQ_AW:0] iq_count;
