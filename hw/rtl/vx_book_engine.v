@@ -10,9 +10,9 @@
 //                writes its order sets (scoreboard); both order sets (ref1, U's ref2) are read
 //                on two copies of the order table, registered, compared, selected, decided;
 //                the message becomes a descriptor of up to 3 micro-ops in the descriptor queue
-//   level L0-L5: one micro-op every 2 cycles: read the micro-op's side word, register it,
+//   level L0-L5: one micro-op every 3 cycles: read the micro-op's side word, register it,
 //                compare (bypassing the last two micro-ops' results when they wrote the same
-//                side word), apply, write back from registers (with the order-table write
+//                side word), select, apply, write back from registers (with the order-table write
 //                the micro-op carries), build the record; records leave through the output
 //                queue
 // After reset a clear sweep writes every table entry to zero: 2**max(ORDER_SET_BITS,
@@ -916,14 +916,15 @@ end
 
 // ---------------------------------------------------------------------------------------
 // Level phase: L0 read, LX (the RAMs' read latches), L1 (their output registers; the words
-// registered in the fabric with the bypass applied), L2 compare, L3 apply, L4 write back
-// (the side word, its summary, the instrument bits and the micro-op's order-table write,
-// all from registers) and build the record, L5 the record.
+// registered in the fabric with the bypass applied), L2 compare, L2X select, L3 apply, L4
+// write back (the side word, its summary, the instrument bits and the micro-op's order-table
+// write, all from registers) and build the record, L5 the record.
 //
-// Micro-ops are at least 2 cycles apart and write 5 cycles after their read, so of the
-// micro-ops before this one the last two can write on or after this one's read edge (a
-// micro-op 2 or 3 apart writes after it; one 4 or 5 apart writes after it or on it, when
-// block RAM read data is undefined). The last two micro-ops' results are kept (kept A, the
+// A micro-op's compare needs the apply result of the one before it (kept word, compare,
+// select, apply: three registers), so micro-ops are at least 3 cycles apart. They write 6
+// cycles after their read, so of the micro-ops before this one the last two can write on or
+// after this one's read edge (a micro-op 3 apart writes after it; one 6 apart writes on it,
+// when block RAM read data is undefined). The last two micro-ops' results are kept (kept A, the
 // newest, and kept B): the side word written, a summary of the other side as read (its top
 // and flags, which is all the record needs) and the instrument bits. L2 takes the newest
 // kept result on the same locate instead of the RAM's data; the side word only from one on

@@ -42,6 +42,8 @@ assign out_valid = out_valid_reg;
 assign count = count_reg;
 
 wire mem_empty = empty_reg;
+wire [ADDR_WIDTH:0] count_inc = count_reg + 1'b1;
+wire [ADDR_WIDTH:0] count_dec = count_reg - 1'b1;
 wire out_free = !out_valid_reg || out_pop;
 wire mem_rd = out_free && !mem_empty;
 wire mem_wr = in_valid && !(out_free && mem_empty);
@@ -65,11 +67,13 @@ always @(posedge clk) begin
         end
         out_valid_reg <= !mem_empty || in_valid;
     end
-    count_reg <= count_reg + {{ADDR_WIDTH{1'b0}}, mem_wr} - {{ADDR_WIDTH{1'b0}}, mem_rd};
+    // count + 1 and count - 1 come from the register alone; the pop (late) only selects.
     if (mem_wr && !mem_rd) begin
+        count_reg <= count_inc;
         empty_reg <= 1'b0;
         one_reg <= empty_reg;
     end else if (mem_rd && !mem_wr) begin
+        count_reg <= count_dec;
         empty_reg <= one_reg;
         one_reg <= count_reg == 2;
     end
