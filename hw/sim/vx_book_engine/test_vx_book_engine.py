@@ -587,6 +587,40 @@ async def generated_session_at_line_rate_never_stalls(dut) -> None:
 
 
 @cocotb.test()
+async def replace_run_at_line_rate_runs_at_the_level_phase_rate(dut) -> None:
+    """A run of U at line rate: 37 bytes (4.625 cycles) of wire each against two micro-ops 3
+    cycles apart, so the input is held once the queues fill, the run is taken at the level
+    phase's 6 cycles per U with no further bubbles, and everything stays exact."""
+    tb = await start(dut)
+    s = Session()
+    live = list(range(1, 17))
+    for ref in live:
+        s.push(add(ref, 1 + ref % 3, "B" if ref % 2 else "S", 100, 1000 + 10 * ref))
+    runs = 240
+    for k in range(runs):
+        i = k % len(live)
+        # Each U names an order last written 16 messages earlier: no order-set waits.
+        s.push(replace(live[i], live[i] + 16, 100 + k % 7, 1010 + 10 * i + (k // 16) % 5))
+        live[i] += 16
+    tb.source.set_pause_generator(line_rate_pauses(s))
+    stalls0 = tb.stall_cycles
+    port0 = int(dut.stat_input_stalls.value)
+    await tb.run(s)
+    tb.source.clear_pause_generator()
+    stalls = tb.stall_cycles - stalls0
+    assert int(dut.stat_input_stalls.value) - port0 == stalls
+    u_cycles = sorted(c for c, t in tb.accepted.values() if t == "U")
+    assert len(u_cycles) == runs
+    span = u_cycles[-1] - u_cycles[0]
+    dut._log.info(
+        f"replace run: {runs} U taken over {span} cycles ({span / (runs - 1):.2f} per U; "
+        f"wire 4.625, level phase 6), {stalls} cycles with a beat held"
+    )
+    assert stalls > 0
+    assert span <= 6 * (runs - 1)
+
+
+@cocotb.test()
 async def latency_when_idle(dut) -> None:
     """Cycles from the accepted beat to the record's tvalid with nothing else in flight."""
     tb = await start(dut)
