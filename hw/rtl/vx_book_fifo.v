@@ -30,9 +30,10 @@ reg [WIDTH-1:0] mem [0:(1 << ADDR_WIDTH)-1];
 reg [ADDR_WIDTH-1:0] wr_ptr_reg;
 reg [ADDR_WIDTH-1:0] rd_ptr_reg;
 reg [ADDR_WIDTH:0] count_reg;
-// The memory is empty: its own register rather than a decode of count_reg, so the pop's
-// path to the pointers does not share logic with a caller's room check on `count`.
-reg empty_reg;
+// The memory holds a word: its own register rather than a decode of count_reg, so the pop's
+// path to the pointers does not share logic with a caller's room check on `count`. Zero is
+// empty, as for count_reg, so a FIFO clocked before its first reset emits nothing.
+reg filled_reg;
 reg one_reg;   // the memory holds one word
 reg [WIDTH-1:0] out_data_reg;
 reg out_valid_reg;
@@ -41,7 +42,7 @@ assign out_data = out_data_reg;
 assign out_valid = out_valid_reg;
 assign count = count_reg;
 
-wire mem_empty = empty_reg;
+wire mem_empty = !filled_reg;
 wire [ADDR_WIDTH:0] count_inc = count_reg + 1'b1;
 wire [ADDR_WIDTH:0] count_dec = count_reg - 1'b1;
 wire out_free = !out_valid_reg || out_pop;
@@ -70,11 +71,11 @@ always @(posedge clk) begin
     // count + 1 and count - 1 come from the register alone; the pop (late) only selects.
     if (mem_wr && !mem_rd) begin
         count_reg <= count_inc;
-        empty_reg <= 1'b0;
-        one_reg <= empty_reg;
+        filled_reg <= 1'b1;
+        one_reg <= !filled_reg;
     end else if (mem_rd && !mem_wr) begin
         count_reg <= count_dec;
-        empty_reg <= one_reg;
+        filled_reg <= !one_reg;
         one_reg <= count_reg == 2;
     end
 
@@ -82,7 +83,7 @@ always @(posedge clk) begin
         wr_ptr_reg <= 0;
         rd_ptr_reg <= 0;
         count_reg <= 0;
-        empty_reg <= 1'b1;
+        filled_reg <= 1'b0;
         one_reg <= 1'b0;
         out_valid_reg <= 1'b0;
     end
