@@ -1071,22 +1071,6 @@ end
 
 // L2
 wire [SIDE_W-1:0] l2_side = w2_side_ram | ka_sel | kb_sel;
-// Price keys for the compare (vx_book_level_cmp): an ask's prices inverted, in the same LUT
-// as the OR of the three sources.
-reg [LEVELS*32+31:0] l2_key;
-reg [31:0] u2_price_key;
-integer ki;
-
-always @* begin
-    for (ki = 0; ki < LEVELS; ki = ki + 1) begin
-        l2_key[ki*32 +: 32] = l2_side[ki*LVL_W +: 32] ^ {32{!u2_bid}};
-    end
-    l2_key[LEVELS*32 +: 32] = l2_side[LVLS_W + NH_W + CNT_W +: 32] ^ {32{!u2_bid}};
-end
-
-always @(posedge clk) begin
-    u2_price_key <= u1_price ^ {32{!u1_bid}};
-end
 // the other side's summary as it stands before this micro-op
 wire [OS_W-1:0] l2_osum = (w2_osum_ram & {OS_W{s_o_ram}}) |
     (side_summary(ka_side) & {OS_W{s_o_a_side}}) | (ka_osum & {OS_W{s_o_a_other}}) |
@@ -1104,8 +1088,8 @@ wire [CNT_W-1:0] c_beyond_inc, c_beyond_dec, c_beyond_evict;
 wire [NH_W-1:0] c_n_held_inc, c_n_held_dec;
 
 vx_book_level_cmp #(.LEVELS(LEVELS), .CNT_W(CNT_W)) level_cmp (
-    .op_add(u2_add), .remove_order(u2_remove), .side_in(l2_side[SIDE_W-33:0]),
-    .key_in(l2_key), .price_key(u2_price_key), .qty(u2_qty),
+    .is_bid(u2_bid), .op_add(u2_add), .remove_order(u2_remove), .side_in(l2_side),
+    .price(u2_price), .qty(u2_qty),
     .eq(c_eq), .better(c_better), .eq_last(c_eq_last),
     .changed(c_changed), .stays(c_stays),
     .qty_carry(c_qty_carry),

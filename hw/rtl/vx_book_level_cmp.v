@@ -11,10 +11,6 @@
 //   bound   at [LEVELS*LVL_W + NH_W + CNT_W +: 32] (best price beyond; valid while beyond > 0)
 // Slots at and past n_held are kept zero so equal books have equal words, and a zero slot
 // never equals a live order's price (zero-price adds are rejected).
-//
-// Prices are compared as keys: a bid's price as it is, an ask's inverted, so "better" is
-// "greater" on both sides and one carry chain decides it. The core forms the keys in the
-// same LUT that merges its bypass sources, and the micro-op's key a stage early.
 `resetall
 `timescale 1ns / 1ps
 `default_nettype none
@@ -26,15 +22,12 @@ module vx_book_level_cmp #(
     parameter LVL_W = 64 + CNT_W,
     parameter SIDE_W = LEVELS * LVL_W + NH_W + CNT_W + 32
 ) (
+    input  wire                    is_bid,
     // the micro-op adds (else it takes shares off); taking off, whether the order leaves
     input  wire                    op_add,
     input  wire                    remove_order,
-    // the side word without its bound (which is read as a key)
-    input  wire [SIDE_W-33:0]      side_in,
-    // keys of the side word's level prices (level i at [32*i +: 32]) and of its bound (at
-    // the top)
-    input  wire [LEVELS*32+31:0]   key_in,
-    input  wire [31:0]             price_key,
+    input  wire [SIDE_W-1:0]       side_in,
+    input  wire [31:0]             price,
     input  wire [31:0]             qty,
 
     // per level: price equal; strictly better than `price` (held levels only)
@@ -67,15 +60,20 @@ module vx_book_level_cmp #(
 );
 
 localparam LVLS_W = LEVELS * LVL_W;
+localparam BOUND_LSB = LVLS_W + NH_W + CNT_W;
 /* verilator lint_off WIDTHTRUNC */
 localparam [NH_W-1:0] FULL = LEVELS;
 /* verilator lint_on WIDTHTRUNC */
 
+function automatic better_px(input bid, input [31:0] a, input [31:0] b);
+    // a strictly better than b: higher for bids, lower for asks
+    better_px = bid ? (a > b) : (a < b);
+endfunction
 
 integer i;
 reg [NH_W-1:0] n_held;
 reg [CNT_W-1:0] beyond;
-reg [31:0] bound_key;
+reg [31:0] bound;
 reg [31:0] px_i;
 reg [31:0] q_i;
 reg [CNT_W-1:0] c_i;
@@ -83,25 +81,23 @@ reg cnt_one;
 reg [32:0] s_i;
 reg [31:0] d_i;
 reg [CNT_W-1:0] c_new;
-reg [31:0] worst_key;
-reg [31:0] key_i;
+reg [31:0] worst_px;
 reg [CNT_W-1:0] worst_cnt;
 
 always @* begin
     n_held = side_in[LVLS_W +: NH_W];
     beyond = side_in[LVLS_W + NH_W +: CNT_W];
-    bound_key = key_in[LEVELS*32 +: 32];
+    bound = side_in[BOUND_LSB +: 32];
     // Only a full array evicts or compares with its worst level, and then the worst level is
     // the last slot: no select by n_held.
-    worst_key = key_in[(LEVELS-1)*32 +: 32];
+    worst_px = side_in[(LEVELS-1)*LVL_W +: 32];
     worst_cnt = side_in[(LEVELS-1)*LVL_W + 64 +: CNT_W];
     for (i = 0; i < LEVELS; i = i + 1) begin
         px_i = side_in[i*LVL_W +: 32];
         q_i = side_in[i*LVL_W + 32 +: 32];
         c_i = side_in[i*LVL_W + 64 +: CNT_W];
-        key_i = key_in[i*32 +: 32];
-        eq[i] = key_i == price_key;
-        better[i] = (i < n_held) && key_i > price_key;
+        eq[i] = px_i == price;
+        better[i] = (i < n_held) && better_px(is_bid, px_i, price);
         s_i = {1'b0, q_i} + {1'b0, qty};
         d_i = q_i - qty;
         qty_carry[i] = s_i[32];
@@ -118,10 +114,10 @@ always @* begin
         stays[i] = op_add ? !s_i[32] : !(remove_order && cnt_one);
     end
     full = n_held == FULL;
-    beyond_by_worst = full && !(price_key > worst_key);
-    beyond_by_bound = beyond != 0 && !(price_key > bound_key);
-    worst_sets_bound = beyond == 0 || worst_key > bound_key;
-    price_sets_bound = beyond == 0 || price_key > bound_key;
+    beyond_by_worst = full && !better_px(is_bid, price, worst_px);
+    beyond_by_bound = beyond != 0 && !better_px(is_bid, price, bound);
+    worst_sets_bound = beyond == 0 || better_px(is_bid, worst_px, bound);
+    price_sets_bound = beyond == 0 || better_px(is_bid, price, bound);
     beyond_inc = beyond + 1'b1;
     beyond_dec = beyond - 1'b1;
     beyond_evict = beyond + worst_cnt;
