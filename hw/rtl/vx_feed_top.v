@@ -82,6 +82,13 @@ wire         msg_tvalid;
 wire         msg_tready;
 wire         msg_tlast;
 wire [80:0]  msg_tuser;
+// After the register slice: what the book core sees.
+wire [319:0] bk_tdata;
+wire [39:0]  bk_tkeep;
+wire         bk_tvalid;
+wire         bk_tready;
+wire         bk_tlast;
+wire [80:0]  bk_tuser;
 
 wire [63:0]                  framer_seq_gaps;
 wire [63:0]                  framer_seq_duplicates;
@@ -124,6 +131,29 @@ vx_mold_framer #(
     .stat_messages(framer_messages)
 );
 
+// A register slice between framer and book: every signal crossing from one to the other,
+// tready included, leaves a register, so neither block's placement stretches the other's
+// paths.
+vx_axis_register #(
+    .DATA_WIDTH(320),
+    .USER_WIDTH(81)
+) msg_slice (
+    .clk(clk),
+    .rst(datapath_rst_reg),
+    .s_axis_tdata(msg_tdata),
+    .s_axis_tkeep(msg_tkeep),
+    .s_axis_tvalid(msg_tvalid),
+    .s_axis_tready(msg_tready),
+    .s_axis_tlast(msg_tlast),
+    .s_axis_tuser(msg_tuser),
+    .m_axis_tdata(bk_tdata),
+    .m_axis_tkeep(bk_tkeep),
+    .m_axis_tvalid(bk_tvalid),
+    .m_axis_tready(bk_tready),
+    .m_axis_tlast(bk_tlast),
+    .m_axis_tuser(bk_tuser)
+);
+
 // Only the book-owned slots are read (counter_merge below).
 /* verilator lint_off UNUSEDSIGNAL */
 wire [64*NUM_COUNTERS-1:0] book_counters;
@@ -143,12 +173,12 @@ vx_book_engine #(
 ) book_inst (
     .clk(clk),
     .rst(datapath_rst_reg),
-    .s_axis_tdata(msg_tdata),
-    .s_axis_tkeep(msg_tkeep),
-    .s_axis_tvalid(msg_tvalid),
-    .s_axis_tready(msg_tready),
-    .s_axis_tlast(msg_tlast),
-    .s_axis_tuser(msg_tuser),
+    .s_axis_tdata(bk_tdata),
+    .s_axis_tkeep(bk_tkeep),
+    .s_axis_tvalid(bk_tvalid),
+    .s_axis_tready(bk_tready),
+    .s_axis_tlast(bk_tlast),
+    .s_axis_tuser(bk_tuser),
     .m_axis_tdata(m_axis_tdata),
     .m_axis_tkeep(m_axis_tkeep),
     .m_axis_tvalid(m_axis_tvalid),
