@@ -1141,15 +1141,8 @@ always @(posedge clk) begin
     r_beyond_evict <= c_beyond_evict;
     r_n_held_inc <= c_n_held_inc;
     r_n_held_dec <= c_n_held_dec;
-    if (rst || clearing_reg) begin
-        w2x_side <= 0;
-        w2x_inst <= 0;
-        u2x_op_add <= 1'b0;
-        u2x_op_sub <= 1'b0;
-        u2x_op_r <= 1'b0;
-        u2x_add_req <= 1'b0;
-        u2x_add_ready <= 1'b0;
-    end
+    // No clear here: during the sweep L3's registers are zeroed, which is all its write
+    // path reads (see below).
 end
 
 // L2X: the micro-op's effect decided from the compare's registers, registered for L3.

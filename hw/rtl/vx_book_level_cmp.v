@@ -4,7 +4,8 @@
 // outputs. Nothing here chains one level's result into another's: the reductions across
 // levels are the select stage's (vx_book_level_select).
 //
-// Side word layout (shared with the select and apply stages and vx_book_engine), LVL_W = 64 + CNT_W:
+// Side word layout (shared with the select and apply stages and vx_book_engine),
+// LVL_W = 64 + CNT_W:
 //   level i at [i*LVL_W +: LVL_W] = {count[CNT_W], qty[32], price[32]}, best first
 //   n_held  at [LEVELS*LVL_W +: NH_W]
 //   beyond  at [LEVELS*LVL_W + NH_W +: CNT_W]
