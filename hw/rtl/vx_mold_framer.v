@@ -2,7 +2,7 @@
 // 64-bit AXI-Stream into one 320-bit beat per ITCH message, with its sequence number, block
 // length and a "gap before this message" bit, as the book core expects (docs/hardware.md).
 //
-// Cut-through: a message leaves as soon as its last byte arrives (four register stages), so a
+// Cut-through: a message leaves as soon as its last byte arrives (five register stages), so a
 // packet whose tail turns out malformed has already delivered its good messages; the bad part
 // is counted and dropped, and the next datagram starts clean.
 `resetall
@@ -154,16 +154,35 @@ reg                 open_reg, open_next;
 reg                 half_reg, half_next;
 reg [OFF_WIDTH-1:0] e_reg, e_next;
 reg                 esmall_reg, esmall_next;      // e_reg < 16
-reg [LEN_WIDTH-1:0] blk_len_reg, blk_len_next;
-reg [6:0]           pos_reg, pos_next;      // body bytes stored so far, saturates at MSG_BYTES
 reg [15:0]          msgs_left_reg, msgs_left_next;
 // msgs_left_reg == 0 and == 1, kept beside it so the count check is one registered bit.
 reg                 ml0_reg, ml0_next;
 reg                 ml1_reg, ml1_next;
 reg                 ml_dec_reg, ml_dec_next;      // msgs_left_reg is one too many
 
-// Stage 1 output: where this word's body bytes go, decided by the parser; the bytes are
-// moved in stage A, so the byte shifters stay off the parser's word-to-word loop.
+// Stage 1 output: the parser's outcome for the word it parsed, as registered bits. Stage D
+// turns them into byte placement a cycle later, so the parser's loop drives only its own
+// state and these few registers, not the open block's length and position or the placement
+// that feeds the wide assembly (in the top those pulled the loop's cells across the die).
+reg                 x_valid_reg, x_valid_next;     // a body word was parsed
+reg [IN_BYTES*8-1:0] x_data_reg, x_data_next;
+reg [3:0]           x_ib_reg, x_ib_next;           // its byte count
+reg                 x_open_reg, x_open_next;       // a block was open into it
+reg                 x_open_end_reg, x_open_end_next; // ... and ends in it, at x_e
+reg                 x_cont_reg, x_cont_next;       // ... and runs past it
+reg [3:0]           x_e_reg, x_e_next;
+reg [3:0]           x_bs_reg, x_bs_next;           // the block starting here: body start,
+reg [3:0]           x_take_reg, x_take_next;       // body bytes in this word,
+reg [LEN_WIDTH-1:0] x_len_reg, x_len_next;         // length
+reg                 x_emit_reg, x_emit_next;       // a message completes in this word
+reg                 x_load_reg, x_load_next;
+reg [SEQ_WIDTH-1:0] x_hseq_reg, x_hseq_next;
+reg                 x_restart_reg, x_restart_next;
+
+// Stage D output: where this word's body bytes go; the bytes are moved in stage A, so the
+// byte shifters stay off the parser's word-to-word loop.
+reg [LEN_WIDTH-1:0] blk_len_reg, blk_len_next; // the open block's length
+reg [6:0]           pos_reg, pos_next;      // body bytes stored so far, saturates at MSG_BYTES
 reg                 d_valid_reg, d_valid_next;     // a body word to place
 reg [IN_BYTES*8-1:0] d_data_reg, d_data_next;
 // Segment 1 lands in message bytes [d_lo, d_hi): message byte j takes word byte
@@ -351,6 +370,20 @@ always @* begin
     ml0_next = ml0_reg;
     ml1_next = ml1_reg;
     ml_dec_next = ml_dec_reg;
+    x_valid_next = x_valid_reg;
+    x_data_next = x_data_reg;
+    x_ib_next = x_ib_reg;
+    x_open_next = x_open_reg;
+    x_open_end_next = x_open_end_reg;
+    x_cont_next = x_cont_reg;
+    x_e_next = x_e_reg;
+    x_bs_next = x_bs_reg;
+    x_take_next = x_take_reg;
+    x_len_next = x_len_reg;
+    x_emit_next = x_emit_reg;
+    x_load_next = x_load_reg;
+    x_hseq_next = x_hseq_reg;
+    x_restart_next = x_restart_reg;
     d_valid_next = d_valid_reg;
     d_data_next = d_data_reg;
     d_rot_next = d_rot_reg;
@@ -441,7 +474,7 @@ always @* begin
     ml2 = hdr_word ? i_cnt2_reg : msgs_left_reg == (ml_dec_reg ? 16'd3 : 16'd2);
     mismatch = !cfg_file_mode && start && !half_reg && (open_reg ? ml1_reg : ml0);
     // Past MSG_BYTES the count stops (bytes there fall off), so no compare follows the sum.
-    pos_cont = (pos_reg >= MSG_BYTES) ? pos_reg : pos_reg + {3'd0, ib};
+    pos_cont = (pos_reg >= MSG_BYTES) ? pos_reg : pos_reg + {3'd0, x_ib_reg};
     cont = open_reg && !open_end;
     if (half_reg) begin
         s_half = 1'b0;
@@ -539,12 +572,43 @@ always @* begin
             seqa_next = {{(SEQ_WIDTH-1){1'b0}}, 1'b1};
         end
 
+        // Stage D: the parse of the previous cycle as byte placement, with the open block's
+        // length and position (read here only).
+        d_valid_next = x_valid_reg;
+        d_emit_next = x_valid_reg && x_emit_reg;
+        d_start2_next = x_valid_reg && x_open_end_reg;
+        d_load_next = x_load_reg;
+        d_hseq_next = x_hseq_reg;
+        d_restart_next = x_restart_reg;
+        if (x_valid_reg) begin
+            d_data_next = x_data_reg;
+            d_keep_old_next = x_open_reg;
+            d_len_next = x_open_reg ? blk_len_reg : x_len_reg;
+            if (x_open_reg) begin
+                // Segment 1: the open block's bytes, up to its end or the word's.
+                d_rot_next = 3'd0 - pos_reg[2:0];
+                d_lo_next = pos_reg;
+                d_hi_next = x_open_end_reg ? pos_reg + {3'd0, x_e_reg} :
+                    pos_reg + {3'd0, x_ib_reg};
+            end else begin
+                // Segment 1: the body of a block starting here (the bytes placed when no
+                // body follows are never read: the next block starts afresh).
+                d_rot_next = x_bs_reg[2:0];
+                d_lo_next = 7'd0;
+                d_hi_next = {3'd0, x_take_reg};
+            end
+            // Segment 2: a body that starts after the open block's end.
+            d_bs2_next = x_bs_reg;
+            d_take2_next = x_take_reg;
+            pos_next = x_cont_reg ? pos_cont : {3'd0, x_take_reg};
+            blk_len_next = x_cont_reg ? blk_len_reg : x_len_reg;
+        end
+
         // Stage 1: header and block parsing of the word in stage 0.
-        d_valid_next = 1'b0;
-        d_emit_next = 1'b0;
-        d_start2_next = 1'b0;
-        d_load_next = 1'b0;
-        d_restart_next = 1'b0;
+        x_valid_next = 1'b0;
+        x_emit_next = 1'b0;
+        x_load_next = 1'b0;
+        x_restart_next = 1'b0;
         if (mode_change) begin
             // A mode change restarts framing and sequencing: the two streams number
             // differently. The word waiting, if any, is parsed next cycle in the new mode.
@@ -555,7 +619,7 @@ always @* begin
             half_next = 1'b0;
             e_next = {OFF_WIDTH{1'b0}};
             esmall_next = 1'b1;
-            d_restart_next = 1'b1;
+            x_restart_next = 1'b1;
         end else if (i_valid_reg && !replay_reg) begin
             if (!cfg_enable) begin
                 // Disabled: swallow input; Mold restarts at a datagram boundary.
@@ -622,8 +686,8 @@ always @* begin
                                 end else begin
                                     state_next = STATE_BODY;
                                     body_ok = 1'b1;
-                                    d_load_next = 1'b1;
-                                    d_hseq_next = {hdr_seq_hi_reg, i_data_reg[7:0],
+                                    x_load_next = 1'b1;
+                                    x_hseq_next = {hdr_seq_hi_reg, i_data_reg[7:0],
                                         i_data_reg[15:8]};
                                 end
                             end
@@ -645,30 +709,16 @@ always @* begin
                 // and the next state leaves out the count check (a count mismatch drops the
                 // rest of the datagram; the next header sets the state again).
                 hold = parse_hold;
-                d_valid_next = 1'b1;
-                d_data_next = i_data_reg;
-                d_keep_old_next = open_reg;
-                d_len_next = open_reg ? blk_len_reg : s_len;
-                if (open_reg) begin
-                    // Segment 1: the open block's bytes, up to its end or the word's.
-                    d_rot_next = 3'd0 - pos_reg[2:0];
-                    d_lo_next = pos_reg;
-                    d_hi_next = open_end ? pos_reg + {3'd0, e_reg[3:0]} :
-                        pos_reg + {3'd0, ib};
-                end else begin
-                    // Segment 1: the body of a block starting here (the bytes placed when no
-                    // body follows are never read: the next block starts afresh).
-                    d_rot_next = s_bs[2:0];
-                    d_lo_next = 7'd0;
-                    d_hi_next = {3'd0, s_take};
-                end
-                // Segment 2: a body that starts after the open block's end.
-                d_start2_next = open_end;
-                d_bs2_next = s_bs;
-                d_take2_next = s_take;
-
-                pos_next = cont ? pos_cont : {3'd0, s_take};
-                blk_len_next = cont ? blk_len_reg : s_len;
+                x_valid_next = 1'b1;
+                x_data_next = i_data_reg;
+                x_ib_next = ib;
+                x_open_next = open_reg;
+                x_open_end_next = open_end;
+                x_cont_next = cont;
+                x_e_next = e_reg[3:0];
+                x_bs_next = s_bs;
+                x_take_next = s_take;
+                x_len_next = s_len;
                 open_next = cont || (start && !s_half && !s_end);
                 half_next = half_reg ? !start : start && s_half;
                 if (cont || !start || s_half) begin
@@ -694,7 +744,7 @@ always @* begin
                 zero_here = start && !mismatch && !s_half && !open_reg && s_zero;
                 whole_here = start && !s_half && !open_reg && !s_zero && s_end;
                 emit = open_end || (whole_here && !mismatch);
-                d_emit_next = emit;
+                x_emit_next = emit;
                 // The 16-bit count takes this cycle's message a cycle late (ml_dec_reg), so it
                 // loads from registers only; the flags follow at once.
                 msgs_left_next = hdr_word ? {i_data_reg[23:16], i_data_reg[31:24]} :
@@ -888,6 +938,20 @@ always @(posedge clk) begin
     ml0_reg <= ml0_next;
     ml1_reg <= ml1_next;
     ml_dec_reg <= ml_dec_next;
+    x_valid_reg <= x_valid_next;
+    x_data_reg <= x_data_next;
+    x_ib_reg <= x_ib_next;
+    x_open_reg <= x_open_next;
+    x_open_end_reg <= x_open_end_next;
+    x_cont_reg <= x_cont_next;
+    x_e_reg <= x_e_next;
+    x_bs_reg <= x_bs_next;
+    x_take_reg <= x_take_next;
+    x_len_reg <= x_len_next;
+    x_emit_reg <= x_emit_next;
+    x_load_reg <= x_load_next;
+    x_hseq_reg <= x_hseq_next;
+    x_restart_reg <= x_restart_next;
     d_valid_reg <= d_valid_next;
     d_data_reg <= d_data_next;
     d_rot_reg <= d_rot_next;
@@ -958,6 +1022,10 @@ always @(posedge clk) begin
         ml0_reg <= 1'b1;
         ml1_reg <= 1'b0;
         ml_dec_reg <= 1'b0;
+        x_valid_reg <= 1'b0;
+        x_emit_reg <= 1'b0;
+        x_load_reg <= 1'b0;
+        x_restart_reg <= 1'b0;
         d_valid_reg <= 1'b0;
         d_emit_reg <= 1'b0;
         d_start2_reg <= 1'b0;
