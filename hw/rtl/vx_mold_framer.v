@@ -161,19 +161,17 @@ reg                 ml1_reg, ml1_next;
 reg                 ml_dec_reg, ml_dec_next;      // msgs_left_reg is one too many
 
 // Stage 1 output: the parser's outcome for the word it parsed, as registered bits. Stage D
-// turns them into byte placement a cycle later, so the parser's loop drives only its own
-// state and these few registers, not the open block's length and position or the placement
-// that feeds the wide assembly (in the top those pulled the loop's cells across the die).
+// turns them into byte placement a cycle later, reading the word and its per-offset entries
+// from the j_ copy (which always holds the word parsed a cycle earlier). So the parser's loop
+// drives only its own state and these few registers, not the entry's length and body bytes,
+// the open block's length and position or the placement that feeds the wide assembly (in
+// the top those pulled the loop's cells across the die).
 reg                 x_valid_reg, x_valid_next;     // a body word was parsed
-reg [IN_BYTES*8-1:0] x_data_reg, x_data_next;
-reg [3:0]           x_ib_reg, x_ib_next;           // its byte count
+reg                 x_half_reg, x_half_next;       // at entry x (a prefix split before it)
 reg                 x_open_reg, x_open_next;       // a block was open into it
 reg                 x_open_end_reg, x_open_end_next; // ... and ends in it, at x_e
 reg                 x_cont_reg, x_cont_next;       // ... and runs past it
-reg [3:0]           x_e_reg, x_e_next;
-reg [3:0]           x_bs_reg, x_bs_next;           // the block starting here: body start,
-reg [3:0]           x_take_reg, x_take_next;       // body bytes in this word,
-reg [LEN_WIDTH-1:0] x_len_reg, x_len_next;         // length
+reg [3:0]           x_e_reg, x_e_next;             // e_reg then: the entry parsed is x_e[2:0]
 reg                 x_emit_reg, x_emit_next;       // a message completes in this word
 reg                 x_load_reg, x_load_next;
 reg [SEQ_WIDTH-1:0] x_hseq_reg, x_hseq_next;
@@ -297,11 +295,11 @@ reg        s_end;
 reg        s_more;
 reg        s_zero;
 reg        s_esmall;
-reg [LEN_WIDTH-1:0] s_len;
 reg [OFF_WIDTH-1:0] s_erel;
-reg [3:0]  s_take;
 reg [3:0]  s_enx;
-reg [3:0]  s_bs;
+reg [LEN_WIDTH-1:0] x_len;
+reg [3:0]  x_take;
+reg [3:0]  x_bs;
 reg [3:0]  at_ab;
 reg [LEN_WIDTH-1:0] at_l;
 reg [OFF_WIDTH-1:0] at_sum;
@@ -371,15 +369,11 @@ always @* begin
     ml1_next = ml1_reg;
     ml_dec_next = ml_dec_reg;
     x_valid_next = x_valid_reg;
-    x_data_next = x_data_reg;
-    x_ib_next = x_ib_reg;
+    x_half_next = x_half_reg;
     x_open_next = x_open_reg;
     x_open_end_next = x_open_end_reg;
     x_cont_next = x_cont_reg;
     x_e_next = x_e_reg;
-    x_bs_next = x_bs_reg;
-    x_take_next = x_take_reg;
-    x_len_next = x_len_reg;
     x_emit_next = x_emit_reg;
     x_load_next = x_load_reg;
     x_hseq_next = x_hseq_reg;
@@ -474,7 +468,17 @@ always @* begin
     ml2 = hdr_word ? i_cnt2_reg : msgs_left_reg == (ml_dec_reg ? 16'd3 : 16'd2);
     mismatch = !cfg_file_mode && start && !half_reg && (open_reg ? ml1_reg : ml0);
     // Past MSG_BYTES the count stops (bytes there fall off), so no compare follows the sum.
-    pos_cont = (pos_reg >= MSG_BYTES) ? pos_reg : pos_reg + {3'd0, x_ib_reg};
+    // Stage D's view of the word parsed a cycle ago: the block starting at entry x_e (or x).
+    if (x_half_reg) begin
+        x_len = j_xlen_reg;
+        x_take = j_xtake_reg;
+        x_bs = 4'd1;
+    end else begin
+        x_len = j_len_reg[LEN_WIDTH*x_e_reg[2:0] +: LEN_WIDTH];
+        x_take = j_take_reg[4*x_e_reg[2:0] +: 4];
+        x_bs = {1'b0, x_e_reg[2:0]} + 4'd2;
+    end
+    pos_cont = (pos_reg >= MSG_BYTES) ? pos_reg : pos_reg + {3'd0, j_bytes_reg};
     cont = open_reg && !open_end;
     if (half_reg) begin
         s_half = 1'b0;
@@ -482,22 +486,16 @@ always @* begin
         s_more = i_xmore_reg;
         s_zero = i_xzero_reg;
         s_esmall = i_xesmall_reg;
-        s_len = i_xlen_reg;
         s_erel = i_xerel_reg;
-        s_take = i_xtake_reg;
         s_enx = i_xenx_reg;
-        s_bs = 4'd1;
     end else begin
         s_half = i_half_reg[k];
         s_end = i_end_reg[k];
         s_more = i_more_reg[k];
         s_zero = i_zero_reg[k];
         s_esmall = i_esmall_reg[k];
-        s_len = i_len_reg[LEN_WIDTH*k +: LEN_WIDTH];
         s_erel = i_erel_reg[OFF_WIDTH*k +: OFF_WIDTH];
-        s_take = i_take_reg[4*k +: 4];
         s_enx = i_enx_reg[4*k +: 4];
-        s_bs = {1'b0, k} + 4'd2;
     end
     // A second block end in this word: after an open block, any block that ends here (only
     // blocks under 6 bytes or a zero length); with none open, bytes left after a block that
@@ -581,27 +579,27 @@ always @* begin
         d_hseq_next = x_hseq_reg;
         d_restart_next = x_restart_reg;
         if (x_valid_reg) begin
-            d_data_next = x_data_reg;
+            d_data_next = j_data_reg;
             d_keep_old_next = x_open_reg;
-            d_len_next = x_open_reg ? blk_len_reg : x_len_reg;
+            d_len_next = x_open_reg ? blk_len_reg : x_len;
             if (x_open_reg) begin
                 // Segment 1: the open block's bytes, up to its end or the word's.
                 d_rot_next = 3'd0 - pos_reg[2:0];
                 d_lo_next = pos_reg;
                 d_hi_next = x_open_end_reg ? pos_reg + {3'd0, x_e_reg} :
-                    pos_reg + {3'd0, x_ib_reg};
+                    pos_reg + {3'd0, j_bytes_reg};
             end else begin
                 // Segment 1: the body of a block starting here (the bytes placed when no
                 // body follows are never read: the next block starts afresh).
-                d_rot_next = x_bs_reg[2:0];
+                d_rot_next = x_bs[2:0];
                 d_lo_next = 7'd0;
-                d_hi_next = {3'd0, x_take_reg};
+                d_hi_next = {3'd0, x_take};
             end
             // Segment 2: a body that starts after the open block's end.
-            d_bs2_next = x_bs_reg;
-            d_take2_next = x_take_reg;
-            pos_next = x_cont_reg ? pos_cont : {3'd0, x_take_reg};
-            blk_len_next = x_cont_reg ? blk_len_reg : x_len_reg;
+            d_bs2_next = x_bs;
+            d_take2_next = x_take;
+            pos_next = x_cont_reg ? pos_cont : {3'd0, x_take};
+            blk_len_next = x_cont_reg ? blk_len_reg : x_len;
         end
 
         // Stage 1: header and block parsing of the word in stage 0.
@@ -710,15 +708,11 @@ always @* begin
                 // rest of the datagram; the next header sets the state again).
                 hold = parse_hold;
                 x_valid_next = 1'b1;
-                x_data_next = i_data_reg;
-                x_ib_next = ib;
+                x_half_next = half_reg;
                 x_open_next = open_reg;
                 x_open_end_next = open_end;
                 x_cont_next = cont;
                 x_e_next = e_reg[3:0];
-                x_bs_next = s_bs;
-                x_take_next = s_take;
-                x_len_next = s_len;
                 open_next = cont || (start && !s_half && !s_end);
                 half_next = half_reg ? !start : start && s_half;
                 if (cont || !start || s_half) begin
@@ -939,15 +933,11 @@ always @(posedge clk) begin
     ml1_reg <= ml1_next;
     ml_dec_reg <= ml_dec_next;
     x_valid_reg <= x_valid_next;
-    x_data_reg <= x_data_next;
-    x_ib_reg <= x_ib_next;
+    x_half_reg <= x_half_next;
     x_open_reg <= x_open_next;
     x_open_end_reg <= x_open_end_next;
     x_cont_reg <= x_cont_next;
     x_e_reg <= x_e_next;
-    x_bs_reg <= x_bs_next;
-    x_take_reg <= x_take_next;
-    x_len_reg <= x_len_next;
     x_emit_reg <= x_emit_next;
     x_load_reg <= x_load_next;
     x_hseq_reg <= x_hseq_next;
