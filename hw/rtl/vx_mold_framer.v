@@ -133,6 +133,10 @@ reg                          i_cnt_eos_reg, i_cnt_eos_next;
 reg                          i_cnt1_reg, i_cnt1_next;
 reg                          i_cnt2_reg, i_cnt2_next;
 
+// The configuration inputs, registered here: they come from the register block, which the
+// placer puts wherever the AXI-Lite logic sits, and the parser's decisions read them.
+reg       cfg_enable_reg;
+reg       cfg_file_mode_reg;
 reg [1:0] state_reg, state_next;
 reg [1:0] hdr_beat_reg, hdr_beat_next;
 reg       file_mode_reg, file_mode_next;
@@ -454,19 +458,19 @@ always @* begin
     seq_diff = seq_sub[SEQ_WIDTH-1:0];
     dup = exp_valid_reg && seq_sub[SEQ_WIDTH];
     gap = exp_valid_reg && !seq_sub[SEQ_WIDTH] && p_seq_reg != exp_seq_reg;
-    mode_change = cfg_file_mode != file_mode_reg;
+    mode_change = cfg_file_mode_reg != file_mode_reg;
 
     // Parser working values: everything is read from stage 0's registers and the parser's
     // own state, never from s_axis.
     ib = i_bytes_reg;
     k = e_reg[2:0];
-    hdr_word = !cfg_file_mode && state_reg == STATE_HDR && hdr_beat_reg == 2'd2;
+    hdr_word = !cfg_file_mode_reg && state_reg == STATE_HDR && hdr_beat_reg == 2'd2;
     start = half_reg ? i_xok_reg : (esmall_reg && e_reg[3:0] < ib);
     open_end = open_reg && esmall_reg && e_reg[3:0] <= ib;
     ml0 = !hdr_word && ml0_reg;
     ml1 = hdr_word ? i_cnt1_reg : ml1_reg;
     ml2 = hdr_word ? i_cnt2_reg : msgs_left_reg == (ml_dec_reg ? 16'd3 : 16'd2);
-    mismatch = !cfg_file_mode && start && !half_reg && (open_reg ? ml1_reg : ml0);
+    mismatch = !cfg_file_mode_reg && start && !half_reg && (open_reg ? ml1_reg : ml0);
     // Past MSG_BYTES the count stops (bytes there fall off), so no compare follows the sum.
     // Stage D's view of the word parsed a cycle ago: the block starting at entry x_e (or x).
     if (x_half_reg) begin
@@ -502,14 +506,14 @@ always @* begin
     // starts and ends here. Written apart from the outcomes below (and equal to them) since
     // it gates stage 0's load and s_axis_tready.
     parse_hold = start && !mismatch && !s_half &&
-        (open_reg ? s_end : s_more && (cfg_file_mode || !s_zero));
+        (open_reg ? s_end : s_more && (cfg_file_mode_reg || !s_zero));
 
     // The whole pipeline advances together; the book's tready is rarely low, so a global
     // stall costs nothing and keeps every stage a plain register.
     en = !m_valid_reg || m_axis_tready;
 
     if (en) begin
-        file_mode_next = cfg_file_mode;
+        file_mode_next = cfg_file_mode_reg;
 
         // Stage 2: per-message sequencing, exactly the book contract's rule.
         // The output data load whenever the stage advances (valid says whether they are a
@@ -619,17 +623,17 @@ always @* begin
             esmall_next = 1'b1;
             x_restart_next = 1'b1;
         end else if (i_valid_reg && !replay_reg) begin
-            if (!cfg_enable) begin
+            if (!cfg_enable_reg) begin
                 // Disabled: swallow input; Mold restarts at a datagram boundary.
                 open_next = 1'b0;
                 half_next = 1'b0;
                 e_next = {OFF_WIDTH{1'b0}};
                 esmall_next = 1'b1;
-                if (!cfg_file_mode) begin
+                if (!cfg_file_mode_reg) begin
                     state_next = i_last_reg ? STATE_HDR : STATE_DROP;
                     hdr_beat_next = 2'd0;
                 end
-            end else if (cfg_file_mode) begin
+            end else if (cfg_file_mode_reg) begin
                 body_ok = 1'b1;
             end else if (state_reg == STATE_DROP) begin
                 if (i_last_reg) begin
@@ -743,17 +747,17 @@ always @* begin
                 // loads from registers only; the flags follow at once.
                 msgs_left_next = hdr_word ? {i_data_reg[23:16], i_data_reg[31:24]} :
                     msgs_left_reg - {15'd0, ml_dec_reg};
-                ml_dec_next = (open_end || whole_here) && !cfg_file_mode;
+                ml_dec_next = (open_end || whole_here) && !cfg_file_mode_reg;
                 ml0_next = ml_dec_next ? ml1 : ml0;
                 ml1_next = ml_dec_next ? ml2 : ml1;
                 inc_count_mismatch_next = mismatch;
                 inc_zero_length_next = zero_here;
-                drop_rest = mismatch || (zero_here && !cfg_file_mode);
+                drop_rest = mismatch || (zero_here && !cfg_file_mode_reg);
 
                 // MoldUDP64 state (hdr_beat_reg is already 0 here, or set to 0 by the header
                 // word): a count mismatch or a zero length drops the rest of the datagram; its
                 // end finishes the parse unless the word is held.
-                if (!cfg_file_mode) begin
+                if (!cfg_file_mode_reg) begin
                     if (i_last_reg) begin
                         state_next = hold ? STATE_BODY : STATE_HDR;
                     end else if (drop_rest) begin
@@ -763,7 +767,7 @@ always @* begin
                 // End of datagram: a block still open is cut short, and fewer blocks than
                 // announced means the header and body disagree. The two facts load on every
                 // parse (read only with ev_tl_reg), so only ev_tl waits on the outcome.
-                ev_tl_next = !drop_rest && !hold && i_last_reg && !cfg_file_mode;
+                ev_tl_next = !drop_rest && !hold && i_last_reg && !cfg_file_mode_reg;
                 ev_pend_next = open_next || half_next;
                 ev_left_next = emit ? !ml1 : !ml0;
             end
@@ -854,6 +858,8 @@ always @* begin
 end
 
 always @(posedge clk) begin
+    cfg_enable_reg <= cfg_enable;
+    cfg_file_mode_reg <= cfg_file_mode;
     if (en) begin
         j_valid_reg <= i_valid_reg;
         j_data_reg <= i_data_reg;
@@ -1002,7 +1008,7 @@ always @(posedge clk) begin
         pend_reg <= 1'b0;
         state_reg <= STATE_HDR;
         hdr_beat_reg <= 2'd0;
-        file_mode_reg <= cfg_file_mode;
+        file_mode_reg <= cfg_file_mode_reg;
         session_valid_reg <= 1'b0;
         open_reg <= 1'b0;
         half_reg <= 1'b0;
