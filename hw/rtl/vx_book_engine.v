@@ -281,6 +281,9 @@ assign s_axis_tready = s_ready_reg;
 // as four 16-bit compares; they are ANDed, and the entries ORed, on the way into the queue.
 reg [63:0] sub_symbol_reg [0:SUB_SYMBOLS-1];
 reg [SUB_SYMBOLS-1:0] sub_on_reg;   // entry i < cfg_sub_count, registered from the setting
+// The table is empty (every locate tracked): registered too, so no path starts at the
+// register block, which sits wherever the AXI-Lite logic is placed.
+reg sub_all_reg;
 integer si;
 
 always @(posedge clk) begin
@@ -290,6 +293,7 @@ always @(posedge clk) begin
     for (si = 0; si < SUB_SYMBOLS; si = si + 1) begin
         sub_on_reg[si] <= si < cfg_sub_count;
     end
+    sub_all_reg <= cfg_sub_count == 0;
 end
 
 // Queue entry: {rejected, is_r, is_d, is_u, is_af, r_match, gap, ref2, ref1, price, shares,
@@ -318,7 +322,7 @@ always @(posedge clk) begin
         cnt_dec_inc[`VX_CNT_BOOK_MESSAGES] <= in_is_book;
         // An R decides tracking only when the subscription table is in use (an empty table
         // tracks every locate) and the locate is in range.
-        dq_valid_reg <= in_is_book || (in_is_r && in_locate_ok && cfg_sub_count != 0);
+        dq_valid_reg <= in_is_book || (in_is_r && in_locate_ok && !sub_all_reg);
         dq_flags_reg <= {in_zero, in_type == T_R, in_type == T_D,
             in_is_u, in_is_af};
         dq_fields_reg <= {gap_sticky_reg || in_gap, in_ref2, in_ref1, in_price, in_shares,
@@ -1077,7 +1081,7 @@ wire [OS_W-1:0] l2_osum = (w2_osum_ram & {OS_W{s_o_ram}}) |
     (side_summary(kb_side) & {OS_W{s_o_b_side}}) | (kb_osum & {OS_W{s_o_b_other}});
 wire [1:0] l2_inst = s_i_a ? ka_inst : s_i_b ? kb_inst : w2_inst_ram;
 // An A F inserts only into a tracked instrument; a U's insert ignores tracking.
-wire l2_tracked = l2_inst[0] || cfg_sub_count == 0;
+wire l2_tracked = l2_inst[0] || sub_all_reg;
 wire l2_add_req = u2_valid && u2_add && (!u2_check_tracked || l2_tracked);
 
 wire [LEVELS-1:0] c_eq, c_better, c_eq_last, c_stays, c_qty_carry;
