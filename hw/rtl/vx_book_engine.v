@@ -206,6 +206,10 @@ reg [NC-1:0] cnt_dec_inc;   // decode
 reg [NC-1:0] cnt_ord_inc;   // order phase O4
 reg [NC-1:0] cnt_lvl_inc;   // level phase L3
 reg [NC-1:0] cnt_rec_inc;   // record push
+// The events registered once more beside the counters: the sources sit in the stages that see
+// them, the 64-bit counters next to the register block's read, and a single register between
+// them pulled the sources' decode logic across the die.
+reg [NC-1:0] cnt_inc_reg;
 // Cycles with a table message at the head of the input queue that was not issued (order-set
 // conflict, scoreboard or descriptor queue full, issue spacing).
 reg [31:0] issue_stalls_reg;
@@ -213,11 +217,12 @@ assign stat_issue_stalls = issue_stalls_reg;
 integer ci;
 
 always @(posedge clk) begin
+    cnt_inc_reg <= cnt_dec_inc | cnt_ord_inc | cnt_lvl_inc | cnt_rec_inc;
     for (ci = 0; ci < NC; ci = ci + 1) begin
-        counter_reg[ci] <= counter_reg[ci] +
-            {63'd0, cnt_dec_inc[ci] | cnt_ord_inc[ci] | cnt_lvl_inc[ci] | cnt_rec_inc[ci]};
+        counter_reg[ci] <= counter_reg[ci] + {63'd0, cnt_inc_reg[ci]};
     end
     if (rst) begin
+        cnt_inc_reg <= 0;
         for (ci = 0; ci < NC; ci = ci + 1) begin
             counter_reg[ci] <= 64'd0;
         end
