@@ -76,3 +76,16 @@ def test_the_default_part_is_the_ecp5_5g_and_an_unknown_part_is_refused(tmp_path
 def test_reuse_without_a_previous_netlist_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(synth.SynthError, match="no vx_feed_top.json"):
         synth.run(tmp_path, reuse_netlist=True)
+
+
+def test_the_bench_names_the_part_the_clock_was_synthesised_for(tmp_path) -> None:
+    from velocimex.hwsw_bench.command import synth_clock_label, synth_fmax_mhz
+
+    path = tmp_path / "synth.json"
+    path.write_text(
+        '{"device": "LFE5UM5G-85F, speed grade 8 (nextpnr --um5g-85k, out of context)",'
+        ' "fmax_mhz": {"clk": 134.4}}'
+    )
+    assert synth_clock_label(path) == "synthesised Fmax, LFE5UM5G-85F, speed grade 8"
+    assert synth_fmax_mhz(path) == 134.4
+    assert synth_clock_label(tmp_path / "missing.json") == "synthesised Fmax"
