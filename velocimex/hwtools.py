@@ -71,7 +71,7 @@ def rtl_sources(*modules: str) -> list[Path]:
 
 def feed_top_sources() -> list[Path]:
     """Every RTL file of vx_feed_top: framer, register block and the book core's files."""
-    own = rtl_sources("vx_feed_top", "vx_mold_framer", "vx_axis_register", "vx_axil_regs")
+    own = rtl_sources("vx_feed_top", "vx_mold_framer", "vx_axil_regs")
     book = [
         p
         for pattern in ("vx_book_*.v", "vx_order_table*.v", "vx_level_*.v")

@@ -65,7 +65,9 @@ module vx_book_engine #(
     // was not issued, and cycles s_axis_tvalid waited on a low s_axis_tready outside the
     // clear sweep (back-pressure seen upstream).
     output wire [31:0]                     stat_issue_stalls,
-    output wire [31:0]                     stat_input_stalls
+    output wire [31:0]                     stat_input_stalls,
+    // The tables are being cleared (after a reset): no message is taken until it falls.
+    output wire                            busy
 );
 
 // Widths derived from the capacities.
@@ -409,6 +411,7 @@ end
 reg clearing_d_reg;
 reg [31:0] input_stalls_reg;
 assign stat_input_stalls = input_stalls_reg;
+assign busy = clearing_reg;
 
 always @(posedge clk) begin
     clearing_d_reg <= clearing_reg;

@@ -76,13 +76,25 @@ always @(posedge clk) begin
     datapath_rst_reg <= rst || cfg_soft_reset;
 end
 
-wire [319:0] msg_tdata;
-wire [39:0]  msg_tkeep;
-wire         msg_tvalid;
-wire         msg_tready;
-wire         msg_tlast;
-wire [80:0]  msg_tuser;
-// After the register slice: what the book core sees.
+// Input is taken only once the book's tables are cleared: the framer's output queue would
+// otherwise fill during the sweep and only then hold the input, so a sender could not tell
+// from tready when the feed handler is ready.
+wire book_busy;
+reg  book_ready_reg;
+wire framer_tready;
+
+always @(posedge clk) begin
+    book_ready_reg <= !book_busy;
+    if (datapath_rst_reg) begin
+        book_ready_reg <= 1'b0;
+    end
+end
+
+assign s_axis_tready = framer_tready && book_ready_reg;
+
+// Framer to book. The framer's output queue drives these from registers and takes the
+// book's registered tready only into its own output register and read pointer, so no path
+// runs from one block's logic into the other's.
 wire [319:0] bk_tdata;
 wire [39:0]  bk_tkeep;
 wire         bk_tvalid;
@@ -110,15 +122,15 @@ vx_mold_framer #(
     .cfg_file_mode(cfg_file_mode),
     .s_axis_tdata(s_axis_tdata),
     .s_axis_tkeep(s_axis_tkeep),
-    .s_axis_tvalid(s_axis_tvalid),
-    .s_axis_tready(s_axis_tready),
+    .s_axis_tvalid(s_axis_tvalid && book_ready_reg),
+    .s_axis_tready(framer_tready),
     .s_axis_tlast(s_axis_tlast),
-    .m_axis_tdata(msg_tdata),
-    .m_axis_tkeep(msg_tkeep),
-    .m_axis_tvalid(msg_tvalid),
-    .m_axis_tready(msg_tready),
-    .m_axis_tlast(msg_tlast),
-    .m_axis_tuser(msg_tuser),
+    .m_axis_tdata(bk_tdata),
+    .m_axis_tkeep(bk_tkeep),
+    .m_axis_tvalid(bk_tvalid),
+    .m_axis_tready(bk_tready),
+    .m_axis_tlast(bk_tlast),
+    .m_axis_tuser(bk_tuser),
     .stat_seq_gaps(framer_seq_gaps),
     .stat_seq_duplicates(framer_seq_duplicates),
     .stat_packets(framer_packets),
@@ -129,29 +141,6 @@ vx_mold_framer #(
     .stat_count_mismatch(framer_count_mismatch),
     .stat_zero_length(framer_zero_length),
     .stat_messages(framer_messages)
-);
-
-// A register slice between framer and book: every signal crossing from one to the other,
-// tready included, leaves a register, so neither block's placement stretches the other's
-// paths.
-vx_axis_register #(
-    .DATA_WIDTH(320),
-    .USER_WIDTH(81)
-) msg_slice (
-    .clk(clk),
-    .rst(datapath_rst_reg),
-    .s_axis_tdata(msg_tdata),
-    .s_axis_tkeep(msg_tkeep),
-    .s_axis_tvalid(msg_tvalid),
-    .s_axis_tready(msg_tready),
-    .s_axis_tlast(msg_tlast),
-    .s_axis_tuser(msg_tuser),
-    .m_axis_tdata(bk_tdata),
-    .m_axis_tkeep(bk_tkeep),
-    .m_axis_tvalid(bk_tvalid),
-    .m_axis_tready(bk_tready),
-    .m_axis_tlast(bk_tlast),
-    .m_axis_tuser(bk_tuser)
 );
 
 // Only the book-owned slots are read (counter_merge below).
@@ -190,7 +179,8 @@ vx_book_engine #(
     .cfg_sub_wr_symbol(cfg_sub_wr_symbol),
     .stat_counters(book_counters),
     .stat_issue_stalls(book_issue_stalls),
-    .stat_input_stalls(book_input_stalls)
+    .stat_input_stalls(book_input_stalls),
+    .busy(book_busy)
 );
 
 // The book drives zeros in the two sequencing slots; the framer owns those counts.

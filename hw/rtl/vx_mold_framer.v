@@ -260,11 +260,33 @@ reg        ev_left_reg, ev_left_next;
 reg s_ready;
 
 assign s_axis_tready = s_ready;
-assign m_axis_tdata = m_data_reg;
-assign m_axis_tkeep = m_keep_reg;
-assign m_axis_tvalid = m_valid_reg;
 assign m_axis_tlast = 1'b1;
-assign m_axis_tuser = m_user_reg;
+
+// Output queue. The pipeline never stalls: no register of it waits on the consumer's tready
+// (in the top that stall reached every framer register from across the die). The input is
+// held instead while the queue could not take every message already on its way. After
+// out_room_reg falls, at most 14 more arrive: one from each of stages x, D, A and 2, three
+// from each word in stage 0, its j_ copy and the word taken that cycle (a word holds at
+// most three block ends, each needing a prefix and a byte), and one for the flag's own
+// cycle. Room means at least OUT_FREE of the 2**OUT_ADDR_WIDTH slots are free.
+localparam OUT_ADDR_WIDTH = 5;
+localparam OUT_FREE = 20;
+wire [OUT_ADDR_WIDTH:0] out_count;
+reg out_room_reg;
+
+vx_book_fifo #(
+    .WIDTH(USER_WIDTH + MSG_BYTES + MSG_WIDTH),
+    .ADDR_WIDTH(OUT_ADDR_WIDTH)
+) out_queue (
+    .clk(clk),
+    .rst(rst),
+    .in_data({m_user_reg, m_keep_reg, m_data_reg}),
+    .in_valid(m_valid_reg),
+    .out_data({m_axis_tuser, m_axis_tkeep, m_axis_tdata}),
+    .out_valid(m_axis_tvalid),
+    .out_pop(m_axis_tready),
+    .count(out_count)
+);
 
 assign stat_seq_gaps = seq_gaps_reg;
 assign stat_seq_duplicates = seq_dups_reg;
@@ -278,7 +300,6 @@ assign stat_zero_length = zero_length_reg;
 assign stat_messages = messages_reg;
 
 // Combinational working values.
-reg        en;
 reg        hold;
 reg        mode_change;
 reg        body_ok;
@@ -511,387 +532,381 @@ always @* begin
     parse_hold = start && !mismatch && !s_half &&
         (open_reg ? s_end : s_more && (cfg_file_mode_reg || !s_zero));
 
-    // The whole pipeline advances together; the book's tready is rarely low, so a global
-    // stall costs nothing and keeps every stage a plain register.
-    en = !m_valid_reg || m_axis_tready;
+    file_mode_next = cfg_file_mode_reg;
 
-    if (en) begin
-        file_mode_next = cfg_file_mode_reg;
+    // Stage 2: per-message sequencing, exactly the book contract's rule.
+    // The output data load whenever the stage advances (valid says whether they are a
+    // beat), so the compare only reaches a few bits and the expected number.
+    m_valid_next = p_valid_reg && !dup;
+    m_data_next = p_data_reg;
+    m_keep_next = p_keep_reg;
+    m_user_next = {gap, p_len_reg, p_seq_reg};
+    inc_dups_next = p_valid_reg && dup;
+    inc_gap_next = p_valid_reg && gap;
+    inc_messages_next = p_valid_reg && !dup;
+    if (p_valid_reg && !dup) begin
+        exp_seq_next = p_seq1_reg;
+        exp_valid_next = 1'b1;
+    end
+    // A restart travels alone, ahead of the first word parsed in the new mode, so the
+    // messages behind it see no expected number.
+    if (p_restart_reg) begin
+        exp_valid_next = 1'b0;
+    end
 
-        // Stage 2: per-message sequencing, exactly the book contract's rule.
-        // The output data load whenever the stage advances (valid says whether they are a
-        // beat), so the compare only reaches a few bits and the expected number.
-        m_valid_next = p_valid_reg && !dup;
-        m_data_next = p_data_reg;
-        m_keep_next = p_keep_reg;
-        m_user_next = {gap, p_len_reg, p_seq_reg};
-        inc_dups_next = p_valid_reg && dup;
-        inc_gap_next = p_valid_reg && gap;
-        inc_messages_next = p_valid_reg && !dup;
-        if (p_valid_reg && !dup) begin
-            exp_seq_next = p_seq1_reg;
-            exp_valid_next = 1'b1;
+    // Stage A: the parser's placement of this word's body bytes, and numbering.
+    p_valid_next = 1'b0;
+    p_restart_next = d_restart_reg;
+    if (d_valid_reg) begin
+        for (i = 0; i < IN_BYTES; i = i + 1) begin
+            rot_idx = i[2:0] + d_rot_reg;
+            rot_bytes[8*i +: 8] = d_data_reg[8*rot_idx +: 8];
         end
-        // A restart travels alone, ahead of the first word parsed in the new mode, so the
-        // messages behind it see no expected number.
-        if (p_restart_reg) begin
-            exp_valid_next = 1'b0;
-        end
-
-        // Stage A: the parser's placement of this word's body bytes, and numbering.
-        p_valid_next = 1'b0;
-        p_restart_next = d_restart_reg;
-        if (d_valid_reg) begin
-            for (i = 0; i < IN_BYTES; i = i + 1) begin
-                rot_idx = i[2:0] + d_rot_reg;
-                rot_bytes[8*i +: 8] = d_data_reg[8*rot_idx +: 8];
-            end
-            // Bytes past the block's stored ones are still zero, so an OR places them;
-            // beyond MSG_BYTES they fall off.
-            msg_work = d_keep_old_reg ? msg_reg : {MSG_WIDTH{1'b0}};
-            for (i = 0; i < MSG_BYTES; i = i + 1) begin
-                if (i[6:0] >= d_lo_reg && i[6:0] < d_hi_reg) begin
-                    msg_work[8*i +: 8] = msg_work[8*i +: 8] | rot_bytes[8*(i % IN_BYTES) +: 8];
-                end
-            end
-            msg_next = msg_work;
-            seq_base = d_load_reg ? d_hseq_reg : seqa_reg;
-            seqa_next = seq_base;
-            if (d_emit_reg) begin
-                p_valid_next = 1'b1;
-                p_data_next = msg_work;
-                p_keep_next = (d_len_reg >= MSG_BYTES) ? {MSG_BYTES{1'b1}} :
-                    ~({MSG_BYTES{1'b1}} << d_len_reg);
-                p_len_next = d_len_reg;
-                p_seq_next = seq_base;
-                p_seq1_next = seq_base + 1'b1;
-                seqa_next = seq_base + 1'b1;
-            end
-            if (d_start2_reg) begin
-                seg_bytes = (d_data_reg >> {d_bs2_reg, 3'b000}) &
-                    ~({IN_BYTES*8{1'b1}} << {d_take2_reg, 3'b000});
-                msg_next = {{(MSG_WIDTH-IN_BYTES*8){1'b0}}, seg_bytes};
+        // Bytes past the block's stored ones are still zero, so an OR places them;
+        // beyond MSG_BYTES they fall off.
+        msg_work = d_keep_old_reg ? msg_reg : {MSG_WIDTH{1'b0}};
+        for (i = 0; i < MSG_BYTES; i = i + 1) begin
+            if (i[6:0] >= d_lo_reg && i[6:0] < d_hi_reg) begin
+                msg_work[8*i +: 8] = msg_work[8*i +: 8] | rot_bytes[8*(i % IN_BYTES) +: 8];
             end
         end
-        if (d_restart_reg) begin
-            seqa_next = {{(SEQ_WIDTH-1){1'b0}}, 1'b1};
+        msg_next = msg_work;
+        seq_base = d_load_reg ? d_hseq_reg : seqa_reg;
+        seqa_next = seq_base;
+        if (d_emit_reg) begin
+            p_valid_next = 1'b1;
+            p_data_next = msg_work;
+            p_keep_next = (d_len_reg >= MSG_BYTES) ? {MSG_BYTES{1'b1}} :
+                ~({MSG_BYTES{1'b1}} << d_len_reg);
+            p_len_next = d_len_reg;
+            p_seq_next = seq_base;
+            p_seq1_next = seq_base + 1'b1;
+            seqa_next = seq_base + 1'b1;
         end
-
-        // Stage D: the parse of the previous cycle as byte placement, with the open block's
-        // length and position (read here only).
-        d_valid_next = x_valid_reg;
-        d_emit_next = x_valid_reg && x_emit_reg;
-        d_start2_next = x_valid_reg && x_open_end_reg;
-        d_load_next = x_load_reg;
-        d_hseq_next = x_hseq_reg;
-        d_restart_next = x_restart_reg;
-        if (x_valid_reg) begin
-            d_data_next = j_data_reg;
-            d_keep_old_next = x_open_reg;
-            d_len_next = x_open_reg ? blk_len_reg : x_len;
-            if (x_open_reg) begin
-                // Segment 1: the open block's bytes, up to its end or the word's.
-                d_rot_next = 3'd0 - pos_reg[2:0];
-                d_lo_next = pos_reg;
-                d_hi_next = x_open_end_reg ? pos_reg + {3'd0, x_e_reg} :
-                    pos_reg + {3'd0, j_bytes_reg};
-            end else begin
-                // Segment 1: the body of a block starting here (the bytes placed when no
-                // body follows are never read: the next block starts afresh).
-                d_rot_next = x_bs[2:0];
-                d_lo_next = 7'd0;
-                d_hi_next = {3'd0, x_take};
-            end
-            // Segment 2: a body that starts after the open block's end.
-            d_bs2_next = x_bs;
-            d_take2_next = x_take;
-            pos_next = x_cont_reg ? pos_cont : {3'd0, x_take};
-            blk_len_next = x_cont_reg ? blk_len_reg : x_len;
+        if (d_start2_reg) begin
+            seg_bytes = (d_data_reg >> {d_bs2_reg, 3'b000}) &
+                ~({IN_BYTES*8{1'b1}} << {d_take2_reg, 3'b000});
+            msg_next = {{(MSG_WIDTH-IN_BYTES*8){1'b0}}, seg_bytes};
         end
+    end
+    if (d_restart_reg) begin
+        seqa_next = {{(SEQ_WIDTH-1){1'b0}}, 1'b1};
+    end
 
-        // Stage 1: header and block parsing of the word in stage 0.
-        x_valid_next = 1'b0;
-        x_emit_next = 1'b0;
-        x_load_next = 1'b0;
-        x_restart_next = 1'b0;
-        if (mode_change) begin
-            // A mode change restarts framing and sequencing: the two streams number
-            // differently. The word waiting, if any, is parsed next cycle in the new mode.
-            hold = 1'b1;
-            state_next = STATE_HDR;
-            hdr_beat_next = 2'd0;
+    // Stage D: the parse of the previous cycle as byte placement, with the open block's
+    // length and position (read here only).
+    d_valid_next = x_valid_reg;
+    d_emit_next = x_valid_reg && x_emit_reg;
+    d_start2_next = x_valid_reg && x_open_end_reg;
+    d_load_next = x_load_reg;
+    d_hseq_next = x_hseq_reg;
+    d_restart_next = x_restart_reg;
+    if (x_valid_reg) begin
+        d_data_next = j_data_reg;
+        d_keep_old_next = x_open_reg;
+        d_len_next = x_open_reg ? blk_len_reg : x_len;
+        if (x_open_reg) begin
+            // Segment 1: the open block's bytes, up to its end or the word's.
+            d_rot_next = 3'd0 - pos_reg[2:0];
+            d_lo_next = pos_reg;
+            d_hi_next = x_open_end_reg ? pos_reg + {3'd0, x_e_reg} :
+                pos_reg + {3'd0, j_bytes_reg};
+        end else begin
+            // Segment 1: the body of a block starting here (the bytes placed when no
+            // body follows are never read: the next block starts afresh).
+            d_rot_next = x_bs[2:0];
+            d_lo_next = 7'd0;
+            d_hi_next = {3'd0, x_take};
+        end
+        // Segment 2: a body that starts after the open block's end.
+        d_bs2_next = x_bs;
+        d_take2_next = x_take;
+        pos_next = x_cont_reg ? pos_cont : {3'd0, x_take};
+        blk_len_next = x_cont_reg ? blk_len_reg : x_len;
+    end
+
+    // Stage 1: header and block parsing of the word in stage 0.
+    x_valid_next = 1'b0;
+    x_emit_next = 1'b0;
+    x_load_next = 1'b0;
+    x_restart_next = 1'b0;
+    if (mode_change) begin
+        // A mode change restarts framing and sequencing: the two streams number
+        // differently. The word waiting, if any, is parsed next cycle in the new mode.
+        hold = 1'b1;
+        state_next = STATE_HDR;
+        hdr_beat_next = 2'd0;
+        open_next = 1'b0;
+        half_next = 1'b0;
+        e_next = {OFF_WIDTH{1'b0}};
+        esmall_next = 1'b1;
+        x_restart_next = 1'b1;
+    end else if (i_valid_reg && !replay_reg) begin
+        if (!cfg_enable_reg) begin
+            // Disabled: swallow input; Mold restarts at a datagram boundary.
             open_next = 1'b0;
             half_next = 1'b0;
             e_next = {OFF_WIDTH{1'b0}};
             esmall_next = 1'b1;
-            x_restart_next = 1'b1;
-        end else if (i_valid_reg && !replay_reg) begin
-            if (!cfg_enable_reg) begin
-                // Disabled: swallow input; Mold restarts at a datagram boundary.
-                open_next = 1'b0;
-                half_next = 1'b0;
-                e_next = {OFF_WIDTH{1'b0}};
-                esmall_next = 1'b1;
-                if (!cfg_file_mode_reg) begin
-                    state_next = i_last_reg ? STATE_HDR : STATE_DROP;
-                    hdr_beat_next = 2'd0;
+            if (!cfg_file_mode_reg) begin
+                state_next = i_last_reg ? STATE_HDR : STATE_DROP;
+                hdr_beat_next = 2'd0;
+            end
+        end else if (cfg_file_mode_reg) begin
+            body_ok = 1'b1;
+        end else if (state_reg == STATE_DROP) begin
+            if (i_last_reg) begin
+                state_next = STATE_HDR;
+                hdr_beat_next = 2'd0;
+            end
+        end else if (state_reg == STATE_BODY) begin
+            body_ok = 1'b1;
+        end else begin
+            // Header beats: a datagram ending inside the 20-byte header is truncated.
+            // The first block starts at a fixed offset of the header's last word.
+            open_next = 1'b0;
+            half_next = 1'b0;
+            e_next = {{(OFF_WIDTH-4){1'b0}}, HDR_BLOCK_OFFSET};
+            esmall_next = 1'b1;
+            case (hdr_beat_reg)
+                2'd0: begin
+                    hdr_session_next[63:0] = i_data_reg;
+                    hdr_lo_match_next = i_data_reg == session_reg[63:0];
+                    hdr_beat_next = 2'd1;
                 end
-            end else if (cfg_file_mode_reg) begin
-                body_ok = 1'b1;
-            end else if (state_reg == STATE_DROP) begin
-                if (i_last_reg) begin
-                    state_next = STATE_HDR;
-                    hdr_beat_next = 2'd0;
+                2'd1: begin
+                    hdr_session_next[79:64] = i_data_reg[15:0];
+                    hdr_match_next = hdr_lo_match_reg &&
+                        i_data_reg[15:0] == session_reg[79:64];
+                    for (i = 0; i < 6; i = i + 1) begin
+                        hdr_seq_hi_next[8*(5-i) +: 8] = i_data_reg[8*(i+2) +: 8];
+                    end
+                    hdr_beat_next = 2'd2;
                 end
-            end else if (state_reg == STATE_BODY) begin
-                body_ok = 1'b1;
-            end else begin
-                // Header beats: a datagram ending inside the 20-byte header is truncated.
-                // The first block starts at a fixed offset of the header's last word.
-                open_next = 1'b0;
-                half_next = 1'b0;
-                e_next = {{(OFF_WIDTH-4){1'b0}}, HDR_BLOCK_OFFSET};
-                esmall_next = 1'b1;
-                case (hdr_beat_reg)
-                    2'd0: begin
-                        hdr_session_next[63:0] = i_data_reg;
-                        hdr_lo_match_next = i_data_reg == session_reg[63:0];
-                        hdr_beat_next = 2'd1;
-                    end
-                    2'd1: begin
-                        hdr_session_next[79:64] = i_data_reg[15:0];
-                        hdr_match_next = hdr_lo_match_reg &&
-                            i_data_reg[15:0] == session_reg[79:64];
-                        for (i = 0; i < 6; i = i + 1) begin
-                            hdr_seq_hi_next[8*(5-i) +: 8] = i_data_reg[8*(i+2) +: 8];
-                        end
-                        hdr_beat_next = 2'd2;
-                    end
-                    default: begin
-                        hdr_beat_next = 2'd0;
-                        if (i_ge4_reg) begin
-                            if (session_valid_reg && !hdr_match_reg) begin
-                                inc_wrong_session_next = 1'b1;
+                default: begin
+                    hdr_beat_next = 2'd0;
+                    if (i_ge4_reg) begin
+                        if (session_valid_reg && !hdr_match_reg) begin
+                            inc_wrong_session_next = 1'b1;
+                            state_next = i_last_reg ? STATE_HDR : STATE_DROP;
+                        end else begin
+                            // The first datagram fixes the session, as a receiver joining
+                            // a feed learns it.
+                            session_next = hdr_session_reg;
+                            session_valid_next = 1'b1;
+                            inc_packets_next = 1'b1;
+                            if (i_cnt_hb_reg || i_cnt_eos_reg) begin
+                                // Sequencing follows messages only (as the book contract
+                                // does), so a heartbeat's number does not move it.
+                                if (i_cnt_hb_reg) begin
+                                    inc_heartbeats_next = 1'b1;
+                                end else begin
+                                    inc_eos_next = 1'b1;
+                                end
                                 state_next = i_last_reg ? STATE_HDR : STATE_DROP;
                             end else begin
-                                // The first datagram fixes the session, as a receiver joining
-                                // a feed learns it.
-                                session_next = hdr_session_reg;
-                                session_valid_next = 1'b1;
-                                inc_packets_next = 1'b1;
-                                if (i_cnt_hb_reg || i_cnt_eos_reg) begin
-                                    // Sequencing follows messages only (as the book contract
-                                    // does), so a heartbeat's number does not move it.
-                                    if (i_cnt_hb_reg) begin
-                                        inc_heartbeats_next = 1'b1;
-                                    end else begin
-                                        inc_eos_next = 1'b1;
-                                    end
-                                    state_next = i_last_reg ? STATE_HDR : STATE_DROP;
-                                end else begin
-                                    state_next = STATE_BODY;
-                                    body_ok = 1'b1;
-                                    x_load_next = 1'b1;
-                                    x_hseq_next = {hdr_seq_hi_reg, i_data_reg[7:0],
-                                        i_data_reg[15:8]};
-                                end
+                                state_next = STATE_BODY;
+                                body_ok = 1'b1;
+                                x_load_next = 1'b1;
+                                x_hseq_next = {hdr_seq_hi_reg, i_data_reg[7:0],
+                                    i_data_reg[15:8]};
                             end
                         end
                     end
-                endcase
-                if (i_last_reg && !body_ok && hdr_beat_reg != 2'd2) begin
-                    inc_truncated_next = 1'b1;
-                    hdr_beat_next = 2'd0;
-                end else if (i_last_reg && hdr_beat_reg == 2'd2 && !i_ge4_reg) begin
-                    inc_truncated_next = 1'b1;
                 end
-            end
-
-            if (body_ok) begin
-                // One block boundary per cycle: the block open up to e_reg ends here, and/or
-                // a prefix starts at e_reg (entry x after a split prefix). Each register takes
-                // the fewest decisions it can: fields read only in some outcomes load in all,
-                // and the next state leaves out the count check (a count mismatch drops the
-                // rest of the datagram; the next header sets the state again).
-                hold = parse_hold;
-                x_valid_next = 1'b1;
-                x_half_next = half_reg;
-                x_open_next = open_reg;
-                x_open_end_next = open_end;
-                x_cont_next = cont;
-                x_e_next = e_reg[3:0];
-                open_next = cont || (start && !s_half && !s_end);
-                half_next = half_reg ? !start : start && s_half;
-                if (cont || !start || s_half) begin
-                    e_next = e_reg - {{(OFF_WIDTH-4){1'b0}}, ib};
-                    esmall_next = e_reg < {{(OFF_WIDTH-5){1'b0}}, 1'b1, ib};
-                end else if (open_reg && s_end) begin
-                    // A second block end in this word (only blocks under 6 bytes or a zero
-                    // length): parsed again from the same word.
-                    e_next = e_reg;
-                    esmall_next = 1'b1;
-                end else if (s_end) begin
-                    // A block wholly in this word (no block was open), or a zero length.
-                    e_next = s_more ? {{(OFF_WIDTH-4){1'b0}}, s_enx} : {OFF_WIDTH{1'b0}};
-                    esmall_next = 1'b1;
-                end else begin
-                    // A block that continues into the next word.
-                    e_next = s_erel;
-                    esmall_next = s_esmall;
-                end
-
-                // Messages and counts: a block wholly here is delivered unless the count check
-                // fails; a zero length ends a MoldUDP64 datagram's parse (BinaryFILE: skipped).
-                zero_here = start && !mismatch && !s_half && !open_reg && s_zero;
-                whole_here = start && !s_half && !open_reg && !s_zero && s_end;
-                emit = open_end || (whole_here && !mismatch);
-                x_emit_next = emit;
-                // The 16-bit count takes this cycle's message a cycle late (ml_dec_reg), so it
-                // loads from registers only; the flags follow at once.
-                msgs_left_next = hdr_word ? {i_data_reg[23:16], i_data_reg[31:24]} :
-                    msgs_left_reg - {15'd0, ml_dec_reg};
-                ml_dec_next = (open_end || whole_here) && !cfg_file_mode_reg;
-                ml0_next = ml_dec_next ? ml1 : ml0;
-                ml1_next = ml_dec_next ? ml2 : ml1;
-                inc_count_mismatch_next = mismatch;
-                inc_zero_length_next = zero_here;
-                drop_rest = mismatch || (zero_here && !cfg_file_mode_reg);
-
-                // MoldUDP64 state (hdr_beat_reg is already 0 here, or set to 0 by the header
-                // word): a count mismatch or a zero length drops the rest of the datagram; its
-                // end finishes the parse unless the word is held.
-                if (!cfg_file_mode_reg) begin
-                    if (i_last_reg) begin
-                        state_next = hold ? STATE_BODY : STATE_HDR;
-                    end else if (drop_rest) begin
-                        state_next = STATE_DROP;
-                    end
-                end
-                // End of datagram: a block still open is cut short, and fewer blocks than
-                // announced means the header and body disagree. The two facts load on every
-                // parse (read only with ev_tl_reg), so only ev_tl waits on the outcome.
-                ev_tl_next = !drop_rest && !hold && i_last_reg && !cfg_file_mode_reg;
-                ev_pend_next = open_next || half_next;
-                ev_left_next = emit ? !ml1 : !ml0;
+            endcase
+            if (i_last_reg && !body_ok && hdr_beat_reg != 2'd2) begin
+                inc_truncated_next = 1'b1;
+                hdr_beat_next = 2'd0;
+            end else if (i_last_reg && hdr_beat_reg == 2'd2 && !i_ge4_reg) begin
+                inc_truncated_next = 1'b1;
             end
         end
 
-        // Stage 0. A held word cannot keep stage 0 from loading (that enable would wait on
-        // the whole parse): the next word loads anyway, the held one is copied back from j_
-        // the cycle after (a bubble for the parser) and parsed again, and the word that
-        // loaded meanwhile follows from j_. Input waits during those two cycles.
-        replay_next = !replay_reg && i_valid_reg && hold;
-        pend_next = replay_reg;
-        if (replay_reg || pend_reg) begin
-            i_valid_next = j_valid_reg;
-            i_data_next = j_data_reg;
-            i_bytes_next = j_bytes_reg;
-            i_last_next = j_last_reg;
-            i_half_next = j_half_reg;
-            i_end_next = j_end_reg;
-            i_more_next = j_more_reg;
-            i_zero_next = j_zero_reg;
-            i_esmall_next = j_esmall_reg;
-            i_len_next = j_len_reg;
-            i_erel_next = j_erel_reg;
-            i_take_next = j_take_reg;
-            i_enx_next = j_enx_reg;
-            i_xok_next = j_xok_reg;
-            i_xend_next = j_xend_reg;
-            i_xmore_next = j_xmore_reg;
-            i_xzero_next = j_xzero_reg;
-            i_xesmall_next = j_xesmall_reg;
-            i_xlen_next = j_xlen_reg;
-            i_xerel_next = j_xerel_reg;
-            i_xtake_next = j_xtake_reg;
-            i_xenx_next = j_xenx_reg;
-            i_ge4_next = j_ge4_reg;
-            i_cnt_hb_next = j_cnt_hb_reg;
-            i_cnt_eos_next = j_cnt_eos_reg;
-            i_cnt1_next = j_cnt1_reg;
-            i_cnt2_next = j_cnt2_reg;
-        end else begin
-            i_valid_next = s_axis_tvalid;
-            for (i = 0; i < IN_BYTES; i = i + 1) begin
-                if (s_axis_tkeep[i]) begin
-                    in_bytes = i[3:0] + 4'd1;
+        if (body_ok) begin
+            // One block boundary per cycle: the block open up to e_reg ends here, and/or
+            // a prefix starts at e_reg (entry x after a split prefix). Each register takes
+            // the fewest decisions it can: fields read only in some outcomes load in all,
+            // and the next state leaves out the count check (a count mismatch drops the
+            // rest of the datagram; the next header sets the state again).
+            hold = parse_hold;
+            x_valid_next = 1'b1;
+            x_half_next = half_reg;
+            x_open_next = open_reg;
+            x_open_end_next = open_end;
+            x_cont_next = cont;
+            x_e_next = e_reg[3:0];
+            open_next = cont || (start && !s_half && !s_end);
+            half_next = half_reg ? !start : start && s_half;
+            if (cont || !start || s_half) begin
+                e_next = e_reg - {{(OFF_WIDTH-4){1'b0}}, ib};
+                esmall_next = e_reg < {{(OFF_WIDTH-5){1'b0}}, 1'b1, ib};
+            end else if (open_reg && s_end) begin
+                // A second block end in this word (only blocks under 6 bytes or a zero
+                // length): parsed again from the same word.
+                e_next = e_reg;
+                esmall_next = 1'b1;
+            end else if (s_end) begin
+                // A block wholly in this word (no block was open), or a zero length.
+                e_next = s_more ? {{(OFF_WIDTH-4){1'b0}}, s_enx} : {OFF_WIDTH{1'b0}};
+                esmall_next = 1'b1;
+            end else begin
+                // A block that continues into the next word.
+                e_next = s_erel;
+                esmall_next = s_esmall;
+            end
+
+            // Messages and counts: a block wholly here is delivered unless the count check
+            // fails; a zero length ends a MoldUDP64 datagram's parse (BinaryFILE: skipped).
+            zero_here = start && !mismatch && !s_half && !open_reg && s_zero;
+            whole_here = start && !s_half && !open_reg && !s_zero && s_end;
+            emit = open_end || (whole_here && !mismatch);
+            x_emit_next = emit;
+            // The 16-bit count takes this cycle's message a cycle late (ml_dec_reg), so it
+            // loads from registers only; the flags follow at once.
+            msgs_left_next = hdr_word ? {i_data_reg[23:16], i_data_reg[31:24]} :
+                msgs_left_reg - {15'd0, ml_dec_reg};
+            ml_dec_next = (open_end || whole_here) && !cfg_file_mode_reg;
+            ml0_next = ml_dec_next ? ml1 : ml0;
+            ml1_next = ml_dec_next ? ml2 : ml1;
+            inc_count_mismatch_next = mismatch;
+            inc_zero_length_next = zero_here;
+            drop_rest = mismatch || (zero_here && !cfg_file_mode_reg);
+
+            // MoldUDP64 state (hdr_beat_reg is already 0 here, or set to 0 by the header
+            // word): a count mismatch or a zero length drops the rest of the datagram; its
+            // end finishes the parse unless the word is held.
+            if (!cfg_file_mode_reg) begin
+                if (i_last_reg) begin
+                    state_next = hold ? STATE_BODY : STATE_HDR;
+                end else if (drop_rest) begin
+                    state_next = STATE_DROP;
                 end
             end
-            i_data_next = s_axis_tdata;
-            i_bytes_next = in_bytes;
-            i_last_next = s_axis_tlast;
-            for (i = 0; i < IN_BYTES; i = i + 1) begin
-                at_ab = in_bytes - i[3:0] - 4'd2;
-                at_l = {in_pad[8*i +: 8], in_pad[8*(i+1) +: 8]};
-                at_sum = {1'b0, at_l} + i[OFF_WIDTH-1:0] + {{(OFF_WIDTH-2){1'b0}}, 2'd2};
-                i_half_next[i] = in_bytes == i[3:0] + 4'd1;
-                i_end_next[i] = at_sum <= {{(OFF_WIDTH-4){1'b0}}, in_bytes};
-                i_more_next[i] = at_sum < {{(OFF_WIDTH-4){1'b0}}, in_bytes};
-                i_zero_next[i] = at_l == {LEN_WIDTH{1'b0}};
-                i_len_next[LEN_WIDTH*i +: LEN_WIDTH] = at_l;
-                i_erel_next[OFF_WIDTH*i +: OFF_WIDTH] =
-                    at_sum - {{(OFF_WIDTH-4){1'b0}}, in_bytes};
-                i_esmall_next[i] = at_sum < {{(OFF_WIDTH-5){1'b0}}, 1'b1, in_bytes};
-                i_take_next[4*i +: 4] = i_end_next[i] ? at_l[3:0] : at_ab;
-                i_enx_next[4*i +: 4] = at_sum[3:0];
-            end
-            at_l = {pl_reg, s_axis_tdata[7:0]};
-            at_sum = {1'b0, at_l} + {{(OFF_WIDTH-1){1'b0}}, 1'b1};
-            i_xok_next = in_bytes != 4'd0;
-            i_xend_next = at_sum <= {{(OFF_WIDTH-4){1'b0}}, in_bytes};
-            i_xmore_next = at_sum < {{(OFF_WIDTH-4){1'b0}}, in_bytes};
-            i_xzero_next = at_l == {LEN_WIDTH{1'b0}};
-            i_xlen_next = at_l;
-            i_xerel_next = at_sum - {{(OFF_WIDTH-4){1'b0}}, in_bytes};
-            i_xesmall_next = at_sum < {{(OFF_WIDTH-5){1'b0}}, 1'b1, in_bytes};
-            i_xtake_next = i_xend_next ? at_l[3:0] : in_bytes - 4'd1;
-            i_xenx_next = at_sum[3:0];
-            if (s_axis_tvalid && in_bytes != 4'd0) begin
-                pl_next = in_pad[8*(in_bytes-4'd1) +: 8];
-            end
-            i_ge4_next = in_bytes >= 4'd4;
-            i_cnt_hb_next = {s_axis_tdata[23:16], s_axis_tdata[31:24]} == COUNT_HEARTBEAT;
-            i_cnt_eos_next =
-                {s_axis_tdata[23:16], s_axis_tdata[31:24]} == COUNT_END_OF_SESSION;
-            i_cnt1_next = {s_axis_tdata[23:16], s_axis_tdata[31:24]} == 16'd1;
-            i_cnt2_next = {s_axis_tdata[23:16], s_axis_tdata[31:24]} == 16'd2;
+            // End of datagram: a block still open is cut short, and fewer blocks than
+            // announced means the header and body disagree. The two facts load on every
+            // parse (read only with ev_tl_reg), so only ev_tl waits on the outcome.
+            ev_tl_next = !drop_rest && !hold && i_last_reg && !cfg_file_mode_reg;
+            ev_pend_next = open_next || half_next;
+            ev_left_next = emit ? !ml1 : !ml0;
         end
     end
-    s_ready = en && !replay_reg && !pend_reg;
+
+    // Stage 0. A held word cannot keep stage 0 from loading (that enable would wait on
+    // the whole parse): the next word loads anyway, the held one is copied back from j_
+    // the cycle after (a bubble for the parser) and parsed again, and the word that
+    // loaded meanwhile follows from j_. Input waits during those two cycles.
+    replay_next = !replay_reg && i_valid_reg && hold;
+    pend_next = replay_reg;
+    if (replay_reg || pend_reg) begin
+        i_valid_next = j_valid_reg;
+        i_data_next = j_data_reg;
+        i_bytes_next = j_bytes_reg;
+        i_last_next = j_last_reg;
+        i_half_next = j_half_reg;
+        i_end_next = j_end_reg;
+        i_more_next = j_more_reg;
+        i_zero_next = j_zero_reg;
+        i_esmall_next = j_esmall_reg;
+        i_len_next = j_len_reg;
+        i_erel_next = j_erel_reg;
+        i_take_next = j_take_reg;
+        i_enx_next = j_enx_reg;
+        i_xok_next = j_xok_reg;
+        i_xend_next = j_xend_reg;
+        i_xmore_next = j_xmore_reg;
+        i_xzero_next = j_xzero_reg;
+        i_xesmall_next = j_xesmall_reg;
+        i_xlen_next = j_xlen_reg;
+        i_xerel_next = j_xerel_reg;
+        i_xtake_next = j_xtake_reg;
+        i_xenx_next = j_xenx_reg;
+        i_ge4_next = j_ge4_reg;
+        i_cnt_hb_next = j_cnt_hb_reg;
+        i_cnt_eos_next = j_cnt_eos_reg;
+        i_cnt1_next = j_cnt1_reg;
+        i_cnt2_next = j_cnt2_reg;
+    end else begin
+        // A word is taken only while the output queue has room (s_axis_tready).
+        i_valid_next = s_axis_tvalid && out_room_reg;
+        for (i = 0; i < IN_BYTES; i = i + 1) begin
+            if (s_axis_tkeep[i]) begin
+                in_bytes = i[3:0] + 4'd1;
+            end
+        end
+        i_data_next = s_axis_tdata;
+        i_bytes_next = in_bytes;
+        i_last_next = s_axis_tlast;
+        for (i = 0; i < IN_BYTES; i = i + 1) begin
+            at_ab = in_bytes - i[3:0] - 4'd2;
+            at_l = {in_pad[8*i +: 8], in_pad[8*(i+1) +: 8]};
+            at_sum = {1'b0, at_l} + i[OFF_WIDTH-1:0] + {{(OFF_WIDTH-2){1'b0}}, 2'd2};
+            i_half_next[i] = in_bytes == i[3:0] + 4'd1;
+            i_end_next[i] = at_sum <= {{(OFF_WIDTH-4){1'b0}}, in_bytes};
+            i_more_next[i] = at_sum < {{(OFF_WIDTH-4){1'b0}}, in_bytes};
+            i_zero_next[i] = at_l == {LEN_WIDTH{1'b0}};
+            i_len_next[LEN_WIDTH*i +: LEN_WIDTH] = at_l;
+            i_erel_next[OFF_WIDTH*i +: OFF_WIDTH] =
+                at_sum - {{(OFF_WIDTH-4){1'b0}}, in_bytes};
+            i_esmall_next[i] = at_sum < {{(OFF_WIDTH-5){1'b0}}, 1'b1, in_bytes};
+            i_take_next[4*i +: 4] = i_end_next[i] ? at_l[3:0] : at_ab;
+            i_enx_next[4*i +: 4] = at_sum[3:0];
+        end
+        at_l = {pl_reg, s_axis_tdata[7:0]};
+        at_sum = {1'b0, at_l} + {{(OFF_WIDTH-1){1'b0}}, 1'b1};
+        i_xok_next = in_bytes != 4'd0;
+        i_xend_next = at_sum <= {{(OFF_WIDTH-4){1'b0}}, in_bytes};
+        i_xmore_next = at_sum < {{(OFF_WIDTH-4){1'b0}}, in_bytes};
+        i_xzero_next = at_l == {LEN_WIDTH{1'b0}};
+        i_xlen_next = at_l;
+        i_xerel_next = at_sum - {{(OFF_WIDTH-4){1'b0}}, in_bytes};
+        i_xesmall_next = at_sum < {{(OFF_WIDTH-5){1'b0}}, 1'b1, in_bytes};
+        i_xtake_next = i_xend_next ? at_l[3:0] : in_bytes - 4'd1;
+        i_xenx_next = at_sum[3:0];
+        if (s_axis_tvalid && out_room_reg && in_bytes != 4'd0) begin
+            pl_next = in_pad[8*(in_bytes-4'd1) +: 8];
+        end
+        i_ge4_next = in_bytes >= 4'd4;
+        i_cnt_hb_next = {s_axis_tdata[23:16], s_axis_tdata[31:24]} == COUNT_HEARTBEAT;
+        i_cnt_eos_next =
+            {s_axis_tdata[23:16], s_axis_tdata[31:24]} == COUNT_END_OF_SESSION;
+        i_cnt1_next = {s_axis_tdata[23:16], s_axis_tdata[31:24]} == 16'd1;
+        i_cnt2_next = {s_axis_tdata[23:16], s_axis_tdata[31:24]} == 16'd2;
+    end
+    s_ready = out_room_reg && !replay_reg && !pend_reg;
 end
 
 always @(posedge clk) begin
     cfg_enable_reg <= cfg_enable;
     cfg_file_mode_reg <= cfg_file_mode;
-    if (en) begin
-        j_valid_reg <= i_valid_reg;
-        j_data_reg <= i_data_reg;
-        j_bytes_reg <= i_bytes_reg;
-        j_last_reg <= i_last_reg;
-        j_half_reg <= i_half_reg;
-        j_end_reg <= i_end_reg;
-        j_more_reg <= i_more_reg;
-        j_zero_reg <= i_zero_reg;
-        j_esmall_reg <= i_esmall_reg;
-        j_len_reg <= i_len_reg;
-        j_erel_reg <= i_erel_reg;
-        j_take_reg <= i_take_reg;
-        j_enx_reg <= i_enx_reg;
-        j_xok_reg <= i_xok_reg;
-        j_xend_reg <= i_xend_reg;
-        j_xmore_reg <= i_xmore_reg;
-        j_xzero_reg <= i_xzero_reg;
-        j_xesmall_reg <= i_xesmall_reg;
-        j_xlen_reg <= i_xlen_reg;
-        j_xerel_reg <= i_xerel_reg;
-        j_xtake_reg <= i_xtake_reg;
-        j_xenx_reg <= i_xenx_reg;
-        j_ge4_reg <= i_ge4_reg;
-        j_cnt_hb_reg <= i_cnt_hb_reg;
-        j_cnt_eos_reg <= i_cnt_eos_reg;
-        j_cnt1_reg <= i_cnt1_reg;
-        j_cnt2_reg <= i_cnt2_reg;
-    end
+    out_room_reg <= out_count <= (1 << OUT_ADDR_WIDTH) - OUT_FREE;
+    j_valid_reg <= i_valid_reg;
+    j_data_reg <= i_data_reg;
+    j_bytes_reg <= i_bytes_reg;
+    j_last_reg <= i_last_reg;
+    j_half_reg <= i_half_reg;
+    j_end_reg <= i_end_reg;
+    j_more_reg <= i_more_reg;
+    j_zero_reg <= i_zero_reg;
+    j_esmall_reg <= i_esmall_reg;
+    j_len_reg <= i_len_reg;
+    j_erel_reg <= i_erel_reg;
+    j_take_reg <= i_take_reg;
+    j_enx_reg <= i_enx_reg;
+    j_xok_reg <= i_xok_reg;
+    j_xend_reg <= i_xend_reg;
+    j_xmore_reg <= i_xmore_reg;
+    j_xzero_reg <= i_xzero_reg;
+    j_xesmall_reg <= i_xesmall_reg;
+    j_xlen_reg <= i_xlen_reg;
+    j_xerel_reg <= i_xerel_reg;
+    j_xtake_reg <= i_xtake_reg;
+    j_xenx_reg <= i_xenx_reg;
+    j_ge4_reg <= i_ge4_reg;
+    j_cnt_hb_reg <= i_cnt_hb_reg;
+    j_cnt_eos_reg <= i_cnt_eos_reg;
+    j_cnt1_reg <= i_cnt1_reg;
+    j_cnt2_reg <= i_cnt2_reg;
     i_valid_reg <= i_valid_next;
     i_data_reg <= i_data_next;
     i_bytes_reg <= i_bytes_next;
@@ -1052,6 +1067,7 @@ always @(posedge clk) begin
         ev_tl_reg <= 1'b0;
         exp_valid_reg <= 1'b0;
         m_valid_reg <= 1'b0;
+        out_room_reg <= 1'b1;
         seq_gaps_reg <= 64'd0;
         seq_dups_reg <= 64'd0;
         packets_reg <= {STAT_WIDTH{1'b0}};
