@@ -215,6 +215,7 @@ reg [NC-1:0] cnt_inc_reg;
 // Cycles with a table message at the head of the input queue that was not issued (order-set
 // conflict, scoreboard or descriptor queue full, issue spacing).
 reg [31:0] issue_stalls_reg;
+reg issue_stall_reg;   // this cycle's stall, counted next cycle (off the issue decision)
 assign stat_issue_stalls = issue_stalls_reg;
 integer ci;
 
@@ -562,7 +563,8 @@ always @(posedge clk) begin
     hit_reg <= head_hit;
     dq_room_reg <= dq_count <= (1 << DQ_AW) - 5;
     sb_room_reg <= !(&sb_valid_reg);
-    if (iq_valid && !issue && !clearing_reg) begin
+    issue_stall_reg <= iq_valid && !issue && !clearing_reg;
+    if (issue_stall_reg) begin
         issue_stalls_reg <= issue_stalls_reg + 1'b1;
     end
     sb_alloc_reg <= sb_alloc;
@@ -580,6 +582,7 @@ always @(posedge clk) begin
         head_fresh_reg <= 1'b0;
         sb_valid_reg <= 0;
         issue_stalls_reg <= 32'd0;
+        issue_stall_reg <= 1'b0;
     end
 end
 
