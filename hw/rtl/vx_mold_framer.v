@@ -2,9 +2,9 @@
 // 64-bit AXI-Stream into one 320-bit beat per ITCH message, with its sequence number, block
 // length and a "gap before this message" bit, as the book core expects (docs/hardware.md).
 //
-// Cut-through: a message leaves as soon as its last byte arrives (five register stages), so a
-// packet whose tail turns out malformed has already delivered its good messages; the bad part
-// is counted and dropped, and the next datagram starts clean.
+// Cut-through: a message leaves as soon as its last byte arrives (five register stages and the
+// output queue's register), so a packet whose tail turns out malformed has already delivered its
+// good messages; the bad part is counted and dropped, and the next datagram starts clean.
 `resetall
 `timescale 1ns / 1ps
 `default_nettype none
