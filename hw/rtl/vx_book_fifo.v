@@ -1,5 +1,5 @@
-// Small FIFO for the book core's queues (input messages, message descriptors, records):
-// memory read asynchronously (LUT RAM on ECP5) into a registered output, so the consumer
+// Small FIFO for the book core's queues (input messages, message descriptors, records) and the
+// framer's output queue: memory read asynchronously (LUT RAM on ECP5) into a registered output, so the consumer
 // sees a register. A word pushed into an empty FIFO whose output is free goes straight to
 // the output register (one cycle, not two).
 //
