@@ -1,7 +1,7 @@
 // Small FIFO for the book core's queues (input messages, message descriptors, records) and the
-// framer's output queue: memory read asynchronously (LUT RAM on ECP5) into a registered output, so the consumer
-// sees a register. A word pushed into an empty FIFO whose output is free goes straight to
-// the output register (one cycle, not two).
+// framer's output queue: memory read asynchronously (LUT RAM on ECP5) into a registered
+// output, so the consumer sees a register. A word pushed into an empty FIFO whose output is
+// free goes straight to the output register (one cycle, not two).
 //
 // The caller checks `count` (words in the memory, the output register not included) before
 // pushing: a push into a full memory is lost. Capacity: 2**ADDR_WIDTH + 1 words.
