@@ -18,9 +18,7 @@ from velocimex.wire.soupbintcp import SoupClient
 OURS = "alice"
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    # Generous: a fully loaded 2-core machine (a synthesis run beside the suite) once took
-    # longer than 10 s for an OUCH session with replay; the condition, not the time, is tested.
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
