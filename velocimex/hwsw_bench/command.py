@@ -57,12 +57,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
+def _synth_report(path: Path) -> dict:
+    """`make synth`'s synth.json, or {} if it has not run (or is unreadable)."""
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return report if isinstance(report, dict) else {}
+
+
 def synth_fmax_mhz(path: Path = SYNTH_JSON) -> float | None:
     """The slowest clock's achieved Fmax from `make synth`, if it has run."""
-    try:
-        fmax = json.loads(path.read_text()).get("fmax_mhz", {})
-    except (OSError, ValueError):
-        return None
+    fmax = _synth_report(path).get("fmax_mhz", {})
     achieved = [float(v) for v in fmax.values() if v]
     return min(achieved) if achieved else None
 
@@ -70,11 +76,7 @@ def synth_fmax_mhz(path: Path = SYNTH_JSON) -> float | None:
 def synth_clock_label(path: Path = SYNTH_JSON) -> str:
     """How the report names the synthesised clock: with the part it was placed for, since the
     figure depends on the speed grade as much as on the design."""
-    try:
-        device = str(json.loads(path.read_text()).get("device", ""))
-    except (OSError, ValueError):
-        device = ""
-    part = device.split(" (", 1)[0].strip()
+    part = str(_synth_report(path).get("device", "")).split(" (", 1)[0].strip()
     return f"synthesised Fmax, {part}" if part else "synthesised Fmax"
 
 
