@@ -509,10 +509,13 @@ reg [SBN-1:0] sb_free_ord;   // freed by O5 (a message without micro-ops)
 reg p5_free;
 reg [SBN_W-1:0] p5_slot;
 reg [SBN-1:0] sb_free_lvl;   // freed by L3 (a message's last micro-op)
-reg head_fresh_reg;
+// The issue's inputs, all registered: the head is fresh (valid and not issued last cycle,
+// so issues are at least 2 cycles apart) with room downstream, and which live scoreboard
+// slots its sets meet.
+reg go_reg;
 wire h_use1 = !h_is_r;
 wire h_use2 = h_is_u;
-reg [SBN-1:0] head_hit, hit_reg;
+reg [SBN-1:0] head_hit, hitv_reg;
 reg [SBN-1:0] sb_alloc;
 reg [SBN_W-1:0] sb_alloc_idx;
 // The slot an issue takes, chosen last cycle: no issue happened last cycle (issues are 2
@@ -545,24 +548,19 @@ always @* begin
 end
 
 wire [DQ_AW:0] dq_count;
-// Room for every message issued and not yet in the queue (issues are 2 cycles apart), and a
-// free scoreboard slot, both from last cycle's registers: the queue may have taken one word
-// since (hence one word more of margin), and no slot was taken since (no issue last cycle).
-reg dq_room_reg;
-reg sb_room_reg;
-// hit_reg holds which scoreboard slots the head's sets meet, computed last cycle; it is
-// used while the head is the same (fresh). A slot's sets change only when it is taken, by
-// an issue, which changes the head; a slot freed meanwhile only makes hit_reg conservative.
-wire issue = iq_valid && head_fresh_reg && !(|(hit_reg & sb_valid_reg)) && sb_room_reg &&
-    dq_room_reg;
+// go_reg: the head was there last cycle and not issued (so it is still the head: the queue
+// keeps its output until a pop), and last cycle's registers showed room for every message
+// issued and not yet in the descriptor queue (the queue may have taken one word since, hence
+// one word of margin) and a free scoreboard slot (none was taken since: no issue).
+// hitv_reg: the live slots the head's sets meet, as the slots stand now: a fresh head means no
+// issue last cycle, so this cycle's valid bits are last cycle's less last cycle's frees, and
+// a slot's sets change only when an issue takes it.
+wire issue = go_reg && !(|hitv_reg);
 assign iq_pop = issue;
 
 always @(posedge clk) begin
-    // A head is fresh from its second cycle on, so issues are at least 2 cycles apart.
-    head_fresh_reg <= iq_valid && !issue;
-    hit_reg <= head_hit;
-    dq_room_reg <= dq_count <= (1 << DQ_AW) - 5;
-    sb_room_reg <= !(&sb_valid_reg);
+    go_reg <= iq_valid && !issue && !(&sb_valid_reg) && dq_count <= (1 << DQ_AW) - 5;
+    hitv_reg <= head_hit & sb_valid_reg & ~sb_free_ord & ~sb_free_lvl;
     issue_stall_reg <= iq_valid && !issue && !clearing_reg;
     if (issue_stall_reg) begin
         issue_stalls_reg <= issue_stalls_reg + 1'b1;
@@ -579,7 +577,7 @@ always @(posedge clk) begin
         end
     end
     if (rst) begin
-        head_fresh_reg <= 1'b0;
+        go_reg <= 1'b0;
         sb_valid_reg <= 0;
         issue_stalls_reg <= 32'd0;
         issue_stall_reg <= 1'b0;
@@ -1335,14 +1333,17 @@ wire [OS_W-1:0] l4_ssum = side_summary(ka_side);
 wire [OS_W-1:0] l4_bsum = ka_bid ? l4_ssum : ka_osum;
 wire [OS_W-1:0] l4_asum = ka_bid ? ka_osum : l4_ssum;
 wire [127:0] l4_quad = {l4_asum[63:0], l4_bsum[63:0]};
-wire [15:0] l4_flags = {11'd0, u4_msg[120], ka_inst[1],
-    l4_bsum[65] || l4_asum[65], l4_asum[64], l4_bsum[64]};
-wire [15:0] l4_locate = {{16-LB{1'b0}}, u4_loc};
+// The record's varying bits (the output assembles the whole record, its reserved fields and
+// the bits above the flags' five and the locate's LB zero): {type, top {ask, bid}, flags,
+// locate, timestamp, sequence}.
+localparam RV_W = 8 + 128 + 5 + LB + 48 + 64;
+wire [4:0] l4_flags = {u4_msg[120], ka_inst[1], l4_bsum[65] || l4_asum[65], l4_asum[64],
+    l4_bsum[64]};
 reg [7:0] q5_ne;
-reg [319:0] q5_data;
+reg [RV_W-1:0] q5_data;
 reg r6_valid;
 reg r6_dual;
-reg [319:0] r6_data;
+reg [RV_W-1:0] r6_data;
 integer qi;
 wire l5_changed = |q5_ne;
 wire l5_emit = u5_valid && u5_last && l5_changed;
@@ -1351,8 +1352,7 @@ always @(posedge clk) begin
     for (qi = 0; qi < 8; qi = qi + 1) begin
         q5_ne[qi] <= l4_quad[16*qi +: 16] != before_quad_reg[16*qi +: 16];
     end
-    q5_data <= {24'd0, u4_msg[7:0], l4_quad[127:96], l4_quad[95:64], l4_quad[63:32],
-        l4_quad[31:0], l4_flags, l4_locate, 16'd0, u4_msg[119:72], u4_msg[71:8]};
+    q5_data <= {u4_msg[7:0], l4_quad, l4_flags, u4_loc, u4_msg[119:72], u4_msg[71:8]};
     r6_valid <= l5_emit;
     r6_dual <= l5_emit && !u5_other && u5_has_other && other_emit_reg;
     r6_data <= q5_data;
@@ -1371,12 +1371,21 @@ always @* begin
     cnt_rec_inc[`VX_CNT_DUAL_RECORDS] = r6_dual;
 end
 
-vx_book_fifo #(.WIDTH(320), .ADDR_WIDTH(OQ_AW)) out_queue (
+// The queue carries only the varying bits. (Carried, the output register's constant bits
+// became synchronous resets behind the consumer's tready: one LUT more on a path that
+// crosses the chip.)
+wire [RV_W-1:0] oq_out;
+
+vx_book_fifo #(.WIDTH(RV_W), .ADDR_WIDTH(OQ_AW)) out_queue (
     .clk(clk), .rst(rst),
-    .in_data(r6_data), .in_valid(r6_valid),
-    .out_data(m_axis_tdata), .out_valid(m_axis_tvalid), .out_pop(m_axis_tready),
+    .in_data(r6_data),
+    .in_valid(r6_valid),
+    .out_data(oq_out), .out_valid(m_axis_tvalid), .out_pop(m_axis_tready),
     .count(oq_count)
 );
+
+assign m_axis_tdata = {24'd0, oq_out[RV_W-1 -: 136], 11'd0, oq_out[112 + LB +: 5],
+    {16-LB{1'b0}}, oq_out[112 +: LB], 16'd0, oq_out[111:0]};
 
 assign m_axis_tkeep = {40{1'b1}};
 assign m_axis_tlast = 1'b1;

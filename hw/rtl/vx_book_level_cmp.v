@@ -66,10 +66,23 @@ localparam BOUND_LSB = LVLS_W + NH_W + CNT_W;
 localparam [NH_W-1:0] FULL = LEVELS;
 /* verilator lint_on WIDTHTRUNC */
 
-function automatic better_px(input bid, input [31:0] a, input [31:0] b);
-    // a strictly better than b: higher for bids, lower for asks
-    better_px = bid ? (a > b) : (a < b);
+// Prices are compared as keys: a price XOR all ones on the ask side, so "better" is "greater"
+// on both sides and each compare is one carry chain with nothing after it. (Written as
+// `bid ? a > b : a < b`, Yosys merges the two compares into one subtraction and derives
+// "greater" from "not less and not equal", putting the 32-bit equality tree in front of the
+// chain's last cell: the slowest path of the whole top.)
+function automatic [31:0] px_key(input bid, input [31:0] px);
+    px_key = px ^ {32{!bid}};
 endfunction
+
+/* verilator lint_off UNUSEDSIGNAL */
+function automatic key_gt(input [31:0] a, input [31:0] b);
+    // a > b, unsigned: the borrow of b - a, so that no compare shares the subtraction
+    reg [32:0] diff;
+    diff = {1'b0, b} - {1'b0, a};
+    key_gt = diff[32];
+endfunction
+/* verilator lint_on UNUSEDSIGNAL */
 
 integer i;
 reg [NH_W-1:0] n_held;
@@ -84,6 +97,7 @@ reg [31:0] d_i;
 reg [CNT_W-1:0] c_new;
 reg [31:0] worst_px;
 reg [CNT_W-1:0] worst_cnt;
+reg [31:0] price_k, worst_k, bound_k;
 
 always @* begin
     n_held = side_in[LVLS_W +: NH_W];
@@ -93,12 +107,15 @@ always @* begin
     // the last slot: no select by n_held.
     worst_px = side_in[(LEVELS-1)*LVL_W +: 32];
     worst_cnt = side_in[(LEVELS-1)*LVL_W + 64 +: CNT_W];
+    price_k = px_key(is_bid, price);
+    worst_k = px_key(is_bid, worst_px);
+    bound_k = px_key(is_bid, bound);
     for (i = 0; i < LEVELS; i = i + 1) begin
         px_i = side_in[i*LVL_W +: 32];
         q_i = side_in[i*LVL_W + 32 +: 32];
         c_i = side_in[i*LVL_W + 64 +: CNT_W];
         eq[i] = px_i == price;
-        better[i] = (i < n_held) && better_px(is_bid, px_i, price);
+        better[i] = (i < n_held) && key_gt(px_key(is_bid, px_i), price_k);
         s_i = {1'b0, q_i} + {1'b0, qty};
         d_i = q_i - qty;
         qty_carry[i] = s_i[32];
@@ -115,10 +132,10 @@ always @* begin
         stays[i] = op_add ? !s_i[32] : !(remove_order && cnt_one);
     end
     full = n_held == FULL;
-    beyond_by_worst = full && !better_px(is_bid, price, worst_px);
-    beyond_by_bound = beyond != 0 && !better_px(is_bid, price, bound);
-    worst_sets_bound = beyond == 0 || better_px(is_bid, worst_px, bound);
-    price_sets_bound = beyond == 0 || better_px(is_bid, price, bound);
+    beyond_by_worst = full && !key_gt(price_k, worst_k);
+    beyond_by_bound = beyond != 0 && !key_gt(price_k, bound_k);
+    worst_sets_bound = beyond == 0 || key_gt(worst_k, bound_k);
+    price_sets_bound = beyond == 0 || key_gt(price_k, bound_k);
     beyond_inc = beyond + 1'b1;
     beyond_dec = beyond - 1'b1;
     beyond_evict = beyond + worst_cnt;
