@@ -147,7 +147,7 @@ reg [79:0] hdr_session_reg, hdr_session_next;
 // Session compare done a word at a time as the header arrives, so the header's last word
 // only reads one registered bit (session_reg moves only on that last word).
 reg        hdr_lo_match_reg, hdr_lo_match_next;
-reg        hdr_match_reg, hdr_match_next;
+reg        hdr_wrong_reg, hdr_wrong_next;
 reg [47:0] hdr_seq_hi_reg, hdr_seq_hi_next;
 
 // Block parser. e_reg is where the next length prefix starts, relative to the current word;
@@ -386,7 +386,7 @@ always @* begin
     session_valid_next = session_valid_reg;
     hdr_session_next = hdr_session_reg;
     hdr_lo_match_next = hdr_lo_match_reg;
-    hdr_match_next = hdr_match_reg;
+    hdr_wrong_next = hdr_wrong_reg;
     hdr_seq_hi_next = hdr_seq_hi_reg;
     open_next = open_reg;
     half_next = half_reg;
@@ -676,8 +676,10 @@ always @* begin
                 end
                 2'd1: begin
                     hdr_session_next[79:64] = i_data_reg[15:0];
-                    hdr_match_next = hdr_lo_match_reg &&
-                        i_data_reg[15:0] == session_reg[79:64];
+                    // Decided here, a beat early: the session is fixed only by a last
+                    // header beat, so it is the same in the next.
+                    hdr_wrong_next = session_valid_reg && !(hdr_lo_match_reg &&
+                        i_data_reg[15:0] == session_reg[79:64]);
                     for (i = 0; i < 6; i = i + 1) begin
                         hdr_seq_hi_next[8*(5-i) +: 8] = i_data_reg[8*(i+2) +: 8];
                     end
@@ -686,7 +688,7 @@ always @* begin
                 default: begin
                     hdr_beat_next = 2'd0;
                     if (i_ge4_reg) begin
-                        if (session_valid_reg && !hdr_match_reg) begin
+                        if (hdr_wrong_reg) begin
                             inc_wrong_session_next = 1'b1;
                             state_next = i_last_reg ? STATE_HDR : STATE_DROP;
                         end else begin
@@ -944,7 +946,7 @@ always @(posedge clk) begin
     session_valid_reg <= session_valid_next;
     hdr_session_reg <= hdr_session_next;
     hdr_lo_match_reg <= hdr_lo_match_next;
-    hdr_match_reg <= hdr_match_next;
+    hdr_wrong_reg <= hdr_wrong_next;
     hdr_seq_hi_reg <= hdr_seq_hi_next;
     open_reg <= open_next;
     half_reg <= half_next;
