@@ -595,6 +595,7 @@ reg p1_same, p1x_same, p2_same, p3_same;
 reg [WAYS*ENT_W-1:0] p2_ways_a, p2_ways_b;
 reg [WAYS*ENT_W-1:0] p3_ways_a, p3_ways_b;
 reg [WAYS-1:0] p3_eq_a, p3_eq_b, p3_valid_a, p3_valid_b;
+reg p4_oor;
 reg p4_tgt_hit, p4_dup_hit, p4_full, p4_tgt_lt;
 reg [31:0] p4_tgt_left;
 reg [WAYS-1:0] p4_tgt_way, p4_dup_way, p4_free_way;
@@ -674,6 +675,7 @@ always @(posedge clk) begin
     p3_valid_b <= o2_valid_b;
     p4_valid <= p3_valid;
     p4_msg <= p3_msg;
+    p4_oor <= (p3_msg[120 +: 16] >> LB) != 0;
     p4_tgt_hit <= |p3_eq_a;
     p4_tgt_way <= p3_eq_a;
     p4_tgt_ent <= o3_tgt_ent;
@@ -695,7 +697,7 @@ end
 
 // O4: what the message does (docs/book-engine.md, per message), as up to 3 micro-ops.
 wire [7:0] m_type = p4_msg[7:0];
-wire [15:0] m_locate = p4_msg[120 +: 16];
+wire [LB-1:0] m_loc = p4_msg[120 +: LB];   // the locate's bits in range (m_oor: any above)
 wire m_bid = p4_msg[136];
 wire [31:0] m_shares = p4_msg[137 +: 32];
 wire [31:0] m_price = p4_msg[169 +: 32];
@@ -707,13 +709,13 @@ wire m_is_af = p4_msg[Q_AF];
 wire m_is_u = p4_msg[Q_U];
 wire m_is_d = p4_msg[Q_D];
 wire m_is_r = p4_msg[Q_R];
-wire m_oor = (m_locate >> LB) != 0;
+wire m_oor = p4_oor;   // the locate's bits at and above LB, or-ed a stage earlier
 wire m_rejected = p4_msg[Q_REJ];
 wire [LB-1:0] tgt_loc = p4_tgt_ent[E_LOC +: LB];
 wire tgt_bid = p4_tgt_ent[E_BID];
 wire [31:0] tgt_shares = p4_tgt_ent[31:0];
 wire [LB-1:0] dup_loc = p4_dup_ent[E_LOC +: LB];
-wire [LB-1:0] own_loc = (m_is_af || m_is_r) ? m_locate[LB-1:0] : tgt_loc;
+wire [LB-1:0] own_loc = (m_is_af || m_is_r) ? m_loc : tgt_loc;
 wire own_bid = m_is_af ? m_bid : tgt_bid;
 // E C X: reduce by min(message shares, shares left); the order leaves at zero.
 wire tgt_lt = p4_tgt_lt;
@@ -722,7 +724,7 @@ wire tgt_remove = m_is_d || m_is_u || !tgt_lt;
 wire [31:0] tgt_qty = tgt_remove ? tgt_shares : m_shares;
 wire [63:0] add_ref = m_is_u ? m_ref2 : m_ref1;
 wire [ENT_W-1:0] ins_ent = {1'b1, add_ref[63:SB], own_loc, own_bid, m_price, m_shares};
-wire dup_other = m_is_af ? (m_oor || dup_loc != m_locate[LB-1:0]) : dup_loc != tgt_loc;
+wire dup_other = m_is_af ? (m_oor || dup_loc != m_loc) : dup_loc != tgt_loc;
 // Micro-op mask, in issue order: [0] duplicate on another instrument (its record first),
 // [1] the named order (E C X D, U's original), [2] duplicate on the same instrument,
 // [3] insert, [4] R's tracked bit.
@@ -764,6 +766,23 @@ always @* begin
     end
 end
 
+// The mask's lowest micro-op and whether it is the only one, as plain logic on five bits
+// (written as mask & ~(mask - 1), Yosys puts a carry chain after the mask's decision).
+reg [4:0] m_first;
+reg m_single;
+reg m_seen;
+integer mi;
+
+always @* begin
+    m_seen = 1'b0;
+    m_single = 1'b1;
+    for (mi = 0; mi < 5; mi = mi + 1) begin
+        m_first[mi] = m_mask[mi] && !m_seen;
+        m_single = m_single && !(m_mask[mi] && m_seen);
+        m_seen = m_seen || m_mask[mi];
+    end
+end
+
 // Descriptor: {mask, slot, rval, ins(full, way, ent), dup(way, ent), tgt(remove, left, qty,
 // way, ent), add_set, set1, own_loc, gap, ts, seq, type}
 localparam D_W = 5 + SBN_W + 1 + (1 + WAYS + ENT_W) + (WAYS + ENT_W) +
@@ -791,8 +810,8 @@ always @(posedge clk) begin
     p5_valid <= p4_valid && m_mask != 0;
     p5_free <= p4_valid && m_mask == 0;
     p5_slot <= m_slot;
-    p5_single <= (m_mask & (m_mask - 1'b1)) == 0;
-    p5_first <= m_mask & ~(m_mask - 1'b1);
+    p5_single <= m_single;
+    p5_first <= m_first;
     if (rst) begin
         p5_valid <= 1'b0;
         p5_free <= 1'b0;
