@@ -3,6 +3,10 @@ device choice. The tools themselves run in `make synth`, not here (a run takes 1
 
 from __future__ import annotations
 
+import json
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from velocimex import synth
@@ -71,6 +75,31 @@ def test_the_default_part_is_the_ecp5_5g_and_an_unknown_part_is_refused(tmp_path
         synth.run(tmp_path, device="45k", reuse_netlist=True)
     with pytest.raises(SystemExit):
         synth.main(["--device", "45k"])
+
+
+def test_nextpnr_runs_the_chosen_placer_and_the_command_names_a_non_default_one(
+    tmp_path, monkeypatch
+) -> None:
+    (tmp_path / "vx_feed_top.json").write_text("{}")
+    (tmp_path / "yosys.log").write_text("Printing statistics\n        12   LUT4\n")
+    commands: list[list[str]] = []
+
+    def fake_nextpnr(cmd, **kwargs):  # type: ignore[no-untyped-def]
+        commands.append(cmd)
+        report = {"fmax": {"clk": {"achieved": 150.0}}, "critical_paths": [], "utilization": {}}
+        (Path(kwargs["cwd"]) / "nextpnr_report.json").write_text(json.dumps(report))
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(synth.subprocess, "run", fake_nextpnr)
+    first = synth.run(tmp_path, reuse_netlist=True)
+    second = synth.run(tmp_path, reuse_netlist=True, placer="heap")
+    placers = [cmd[cmd.index("--placer") + 1] for cmd in commands]
+    assert synth.DEFAULT_PLACER == "static" and placers == ["static", "heap"]
+    assert (first["placer"], second["placer"]) == ("static", "heap")
+    assert "--placer" not in first["command"] and second["command"].endswith("--placer heap")
+    assert first["luts"] == 12 and first["fmax_mhz"] == {"clk": 150.0}
+    with pytest.raises(synth.SynthError, match="unknown placer"):
+        synth.run(tmp_path, reuse_netlist=True, placer="sa")
 
 
 def test_reuse_without_a_previous_netlist_is_a_clear_error(tmp_path) -> None:
