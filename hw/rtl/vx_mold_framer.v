@@ -398,16 +398,6 @@ always @* begin
     ml0_next = ml0_reg;
     ml1_next = ml1_reg;
     ml_dec_next = ml_dec_reg;
-    x_valid_next = x_valid_reg;
-    x_half_next = x_half_reg;
-    x_open_next = x_open_reg;
-    x_open_end_next = x_open_end_reg;
-    x_cont_next = x_cont_reg;
-    x_e_next = x_e_reg;
-    x_emit_next = x_emit_reg;
-    x_load_next = x_load_reg;
-    x_hseq_next = x_hseq_reg;
-    x_restart_next = x_restart_reg;
     d_valid_next = d_valid_reg;
     d_data_next = d_data_reg;
     d_rot_next = d_rot_reg;
@@ -630,6 +620,15 @@ always @* begin
     x_emit_next = 1'b0;
     x_load_next = 1'b0;
     x_restart_next = 1'b0;
+    // The outcome's fields load every cycle, whatever the parse decides: stage D reads them
+    // only with x_valid (x_hseq only with x_load), so no enable waits on the header and
+    // mode decisions.
+    x_half_next = half_reg;
+    x_open_next = open_reg;
+    x_open_end_next = open_end;
+    x_cont_next = cont;
+    x_e_next = e_reg[3:0];
+    x_hseq_next = {hdr_seq_hi_reg, i_data_reg[7:0], i_data_reg[15:8]};
     if (mode_change) begin
         // A mode change restarts framing and sequencing: the two streams number
         // differently. The word waiting, if any, is parsed next cycle in the new mode.
@@ -710,8 +709,6 @@ always @* begin
                                 state_next = STATE_BODY;
                                 body_ok = 1'b1;
                                 x_load_next = 1'b1;
-                                x_hseq_next = {hdr_seq_hi_reg, i_data_reg[7:0],
-                                    i_data_reg[15:8]};
                             end
                         end
                     end
@@ -733,11 +730,6 @@ always @* begin
             // rest of the datagram; the next header sets the state again).
             hold = parse_hold;
             x_valid_next = 1'b1;
-            x_half_next = half_reg;
-            x_open_next = open_reg;
-            x_open_end_next = open_end;
-            x_cont_next = cont;
-            x_e_next = e_reg[3:0];
             open_next = cont || (start && !s_half && !s_end);
             half_next = half_reg ? !start : start && s_half;
             if (cont || !start || s_half) begin
