@@ -171,11 +171,13 @@ reg                 ml_dec_reg, ml_dec_next;      // msgs_left_reg is one too ma
 // the open block's length and position or the placement that feeds the wide assembly (in
 // the top those pulled the loop's cells across the die).
 reg                 x_valid_reg, x_valid_next;     // a body word was parsed
-reg                 x_half_reg, x_half_next;       // at entry x (a prefix split before it)
 reg                 x_open_reg, x_open_next;       // a block was open into it
 reg                 x_open_end_reg, x_open_end_next; // ... and ends in it, at x_e
 reg                 x_cont_reg, x_cont_next;       // ... and runs past it
 reg [3:0]           x_e_reg, x_e_next;             // e_reg then: the entry parsed is x_e[2:0]
+reg [LEN_WIDTH-1:0] x_len_reg, x_len_next;         // the block starting there: its length,
+reg [3:0]           x_take_reg, x_take_next;       // its body bytes in the word,
+reg [3:0]           x_bs_reg, x_bs_next;           // and the offset its body starts at
 reg                 x_emit_reg, x_emit_next;       // a message completes in this word
 reg                 x_load_reg, x_load_next;
 reg [SEQ_WIDTH-1:0] x_hseq_reg, x_hseq_next;
@@ -327,9 +329,6 @@ reg        s_zero;
 reg        s_esmall;
 reg [OFF_WIDTH-1:0] s_erel;
 reg [3:0]  s_enx;
-reg [LEN_WIDTH-1:0] x_len;
-reg [3:0]  x_take;
-reg [3:0]  x_bs;
 reg [3:0]  at_ab;
 reg [LEN_WIDTH-1:0] at_l;
 reg [OFF_WIDTH-1:0] at_sum;
@@ -486,16 +485,6 @@ always @* begin
     ml2 = hdr_word ? i_cnt2_reg : msgs_left_reg == (ml_dec_reg ? 16'd3 : 16'd2);
     mismatch = !cfg_file_mode_reg && start && !half_reg && (open_reg ? ml1_reg : ml0);
     // Past MSG_BYTES the count stops (bytes there fall off), so no compare follows the sum.
-    // Stage D's view of the word parsed a cycle ago: the block starting at entry x_e (or x).
-    if (x_half_reg) begin
-        x_len = j_xlen_reg;
-        x_take = j_xtake_reg;
-        x_bs = 4'd1;
-    end else begin
-        x_len = j_len_reg[LEN_WIDTH*x_e_reg[2:0] +: LEN_WIDTH];
-        x_take = j_take_reg[4*x_e_reg[2:0] +: 4];
-        x_bs = {1'b0, x_e_reg[2:0]} + 4'd2;
-    end
     pos_cont = (pos_reg >= MSG_BYTES) ? pos_reg : pos_reg + {3'd0, j_bytes_reg};
     cont = open_reg && !open_end;
     if (half_reg) begin
@@ -594,7 +583,7 @@ always @* begin
     if (x_valid_reg) begin
         d_data_next = j_data_reg;
         d_keep_old_next = x_open_reg;
-        d_len_next = x_open_reg ? blk_len_reg : x_len;
+        d_len_next = x_open_reg ? blk_len_reg : x_len_reg;
         if (x_open_reg) begin
             // Segment 1: the open block's bytes, up to its end or the word's.
             d_rot_next = 3'd0 - pos_reg[2:0];
@@ -604,15 +593,15 @@ always @* begin
         end else begin
             // Segment 1: the body of a block starting here (the bytes placed when no
             // body follows are never read: the next block starts afresh).
-            d_rot_next = x_bs[2:0];
+            d_rot_next = x_bs_reg[2:0];
             d_lo_next = 7'd0;
-            d_hi_next = {3'd0, x_take};
+            d_hi_next = {3'd0, x_take_reg};
         end
         // Segment 2: a body that starts after the open block's end.
-        d_bs2_next = x_bs;
-        d_take2_next = x_take;
-        pos_next = x_cont_reg ? pos_cont : {3'd0, x_take};
-        blk_len_next = x_cont_reg ? blk_len_reg : x_len;
+        d_bs2_next = x_bs_reg;
+        d_take2_next = x_take_reg;
+        pos_next = x_cont_reg ? pos_cont : {3'd0, x_take_reg};
+        blk_len_next = x_cont_reg ? blk_len_reg : x_len_reg;
     end
 
     // Stage 1: header and block parsing of the word in stage 0.
@@ -623,12 +612,22 @@ always @* begin
     // The outcome's fields load every cycle, whatever the parse decides: stage D reads them
     // only with x_valid (x_hseq only with x_load), so no enable waits on the header and
     // mode decisions.
-    x_half_next = half_reg;
     x_open_next = open_reg;
     x_open_end_next = open_end;
     x_cont_next = cont;
     x_e_next = e_reg[3:0];
     x_hseq_next = {hdr_seq_hi_reg, i_data_reg[7:0], i_data_reg[15:8]};
+    // The block starting at entry e (or x, after a split prefix), for stage D: selected here
+    // from the word's entries, off the parser loop, so stage D starts from registers.
+    if (half_reg) begin
+        x_len_next = i_xlen_reg;
+        x_take_next = i_xtake_reg;
+        x_bs_next = 4'd1;
+    end else begin
+        x_len_next = i_len_reg[LEN_WIDTH*e_reg[2:0] +: LEN_WIDTH];
+        x_take_next = i_take_reg[4*e_reg[2:0] +: 4];
+        x_bs_next = {1'b0, e_reg[2:0]} + 4'd2;
+    end
     if (mode_change) begin
         // A mode change restarts framing and sequencing: the two streams number
         // differently. The word waiting, if any, is parsed next cycle in the new mode.
@@ -951,7 +950,9 @@ always @(posedge clk) begin
     ml1_reg <= ml1_next;
     ml_dec_reg <= ml_dec_next;
     x_valid_reg <= x_valid_next;
-    x_half_reg <= x_half_next;
+    x_len_reg <= x_len_next;
+    x_take_reg <= x_take_next;
+    x_bs_reg <= x_bs_next;
     x_open_reg <= x_open_next;
     x_open_end_reg <= x_open_end_next;
     x_cont_reg <= x_cont_next;
