@@ -482,7 +482,9 @@ always @* begin
     open_end = open_reg && esmall_reg && e_reg[3:0] <= ib;
     ml0 = !hdr_word && ml0_reg;
     ml1 = hdr_word ? i_cnt1_reg : ml1_reg;
-    ml2 = hdr_word ? i_cnt2_reg : msgs_left_reg == (ml_dec_reg ? 16'd3 : 16'd2);
+    // Two compares with constants, then a select: as one compare with a selected constant,
+    // Yosys shared the count's decrement (msgs_left - ml_dec) and put its carry chain first.
+    ml2 = hdr_word ? i_cnt2_reg : ml_dec_reg ? msgs_left_reg == 16'd3 : msgs_left_reg == 16'd2;
     mismatch = !cfg_file_mode_reg && start && !half_reg && (open_reg ? ml1_reg : ml0);
     // Past MSG_BYTES the count stops (bytes there fall off), so no compare follows the sum.
     pos_cont = (pos_reg >= MSG_BYTES) ? pos_reg : pos_reg + {3'd0, j_bytes_reg};
