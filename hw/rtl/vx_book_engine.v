@@ -1355,7 +1355,13 @@ wire [127:0] l4_quad = {l4_asum[63:0], l4_bsum[63:0]};
 // The record's varying bits (the output assembles the whole record, its reserved fields and
 // the bits above the flags' five and the locate's LB zero): {type, top {ask, bid}, flags,
 // locate, timestamp, sequence}.
-localparam RV_W = 8 + 128 + 5 + LB + 48 + 64;
+localparam RV_SEQ = 0;                 // 64 bits
+localparam RV_TS = RV_SEQ + 64;         // 48
+localparam RV_LOC = RV_TS + 48;         // LB
+localparam RV_FLAGS = RV_LOC + LB;      // 5
+localparam RV_QUAD = RV_FLAGS + 5;      // 128
+localparam RV_TYPE = RV_QUAD + 128;     // 8
+localparam RV_W = RV_TYPE + 8;
 wire [4:0] l4_flags = {u4_msg[120], ka_inst[1], l4_bsum[65] || l4_asum[65], l4_asum[64],
     l4_bsum[64]};
 reg [7:0] q5_ne;
@@ -1403,8 +1409,9 @@ vx_book_fifo #(.WIDTH(RV_W), .ADDR_WIDTH(OQ_AW)) out_queue (
     .count(oq_count)
 );
 
-assign m_axis_tdata = {24'd0, oq_out[RV_W-1 -: 136], 11'd0, oq_out[112 + LB +: 5],
-    {16-LB{1'b0}}, oq_out[112 +: LB], 16'd0, oq_out[111:0]};
+assign m_axis_tdata = {24'd0, oq_out[RV_TYPE +: 8], oq_out[RV_QUAD +: 128], 11'd0,
+    oq_out[RV_FLAGS +: 5], {16-LB{1'b0}}, oq_out[RV_LOC +: LB], 16'd0, oq_out[RV_TS +: 48],
+    oq_out[RV_SEQ +: 64]};
 
 assign m_axis_tkeep = {40{1'b1}};
 assign m_axis_tlast = 1'b1;
